@@ -1,0 +1,423 @@
+"""Read feeds.yaml into frozen dataclasses, reporting every problem at once.
+
+The dataclasses below *are* the schema: each field's type drives parsing, its `setting()`
+metadata carries the default, a one-line description and an optional check. Validation,
+`digest check` and the README's configuration reference all follow from them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import yaml
+
+from digest.errors import ConfigError
+
+REQUIRED = dataclasses.MISSING
+SECRET_KEY = re.compile(r"api[_-]?key|secret|token|password", re.IGNORECASE)
+SENDGRID_KEY = re.compile(r"SG\.[\w-]{16,}\.[\w-]{16,}")
+SECRET_HINT = "secrets never go in feeds.yaml: delete the value and export SENDGRID_API_KEY instead"
+
+
+def setting(default=REQUIRED, doc: str = "", check=None):
+    """A config key: its default (none means required), what it is, and an optional check."""
+    meta = {"doc": doc, "check": check}
+    if isinstance(default, tuple | list):
+        return field(default_factory=lambda: tuple(default), metadata=meta)
+    if dataclasses.is_dataclass(default):
+        return field(default_factory=lambda: default, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+# Checks take a parsed value and return what was expected, or None when the value is fine.
+
+
+def positive(value: float) -> str | None:
+    return None if value > 0 else "a number above 0"
+
+
+def http_url(value: str) -> str | None:
+    parts = urlsplit(value)
+    ok = parts.scheme in ("http", "https") and parts.hostname and not re.search(r"\s", value)
+    return None if ok else "an http(s):// URL"
+
+
+def source_location(value: str) -> str | None:
+    """An http(s) URL, a file: URL or a local path (checked against the disk later)."""
+    if "://" not in value and not value.startswith("file:"):
+        return None if value.strip() and "\n" not in value else "a URL or a local path"
+    if urlsplit(value).scheme == "file":
+        return None
+    return http_url(value) and "an http(s):// URL, a file: URL or a local path"
+
+
+def mailbox(value: str) -> str | None:
+    ok = re.fullmatch(r"(?:[^<>]*<)?[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+>?", value.strip())
+    return None if ok else "an address like 'Name <digest@example.org>'"
+
+
+def time_zone(value: str) -> str | None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        return "an IANA time zone such as Europe/London"
+    return None
+
+
+def regex(value: str) -> str | None:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        return f"a valid regular expression ({exc})"
+    return None
+
+
+@dataclass(frozen=True)
+class Newsletter:
+    title: str = setting(doc="the digest's name, shown in the subject and the header")
+    website: str = setting(
+        doc="the community's site; also the contact URL in the fetcher's User-Agent", check=http_url
+    )
+    sender: str = setting(doc="From address, 'Name <address>'", check=mailbox)
+    reply_to: str | None = setting(None, "Reply-To address", check=mailbox)
+    subject: str = setting("{title}: {date} — {top_theme}", "subject line template")
+    timezone: str = setting(
+        "Europe/London", "IANA time zone that decides the issue's week", time_zone
+    )
+    window_days: int = setting(7, "days of items to consider on the first run", positive)
+    catch_all: str = setting("Other news", "theme for items that match no other theme")
+
+
+@dataclass(frozen=True)
+class Theme:
+    name: str = setting(doc="the theme's heading in the email")
+    aliases: tuple[str, ...] = setting((), "other weeknote headings that mean this theme")
+    keywords: tuple[str, ...] = setting((), "words that put a feed item under this theme")
+
+
+@dataclass(frozen=True)
+class Weeknote:
+    url: str | None = setting(None, "the weeknote page (URL or local path)", source_location)
+    feed: str | None = setting(None, "or: the blog feed that announces weeknotes", source_location)
+    title_pattern: str | None = setting(None, "with feed: regex a weeknote's title matches", regex)
+    category: str | None = setting(None, "with feed: category a weeknote post carries")
+    selector: str | None = setting(None, "CSS selector of the article body on the page")
+
+
+@dataclass(frozen=True)
+class Feed:
+    name: str = setting(doc="the partner's name, shown beside its items")
+    url: str = setting(doc="the feed's URL (http(s), file: or a local path)", check=source_location)
+    theme: str | None = setting(None, "default theme for this feed's items (a declared theme)")
+    enabled: bool = setting(True, "false skips the feed without deleting it")
+
+
+@dataclass(frozen=True)
+class State:
+    db: str = setting(
+        "digest.db", "SQLite state file, relative to feeds.yaml (--db and DIGEST_DB win)"
+    )
+
+
+@dataclass(frozen=True)
+class FetchSettings:
+    concurrency: int = setting(16, "sources fetched at once", positive)
+    per_host: int = setting(2, "requests at once to one host", positive)
+    connect_timeout: float = setting(5.0, "seconds to connect", positive)
+    read_timeout: float = setting(15.0, "seconds to wait for each chunk of the body", positive)
+    total_timeout: float = setting(
+        30.0, "seconds for a whole fetch, redirects and retry included", positive
+    )
+    max_bytes: int = setting(5_000_000, "largest body accepted, after decompression", positive)
+    max_redirects: int = setting(5, "redirects followed before giving up", positive)
+    retry_after_max: float = setting(
+        30.0, "longest Retry-After honoured (once) on 429/503", positive
+    )
+    user_agent: str | None = setting(
+        None, "User-Agent; default names digest and newsletter.website"
+    )
+
+
+@dataclass(frozen=True)
+class Config:
+    newsletter: Newsletter = setting(doc="who sends the digest and how it is titled")
+    themes: tuple[Theme, ...] = setting(doc="the themes, in the order the email shows them")
+    feeds: tuple[Feed, ...] = setting((), "partner feeds")
+    weeknote: Weeknote | None = setting(None, "where this week's weeknote comes from")
+    state: State = setting(State(), "where digest keeps its state")
+    fetch: FetchSettings = setting(FetchSettings(), "how sources are fetched")
+    path: Path = field(default=Path("feeds.yaml"), metadata={"internal": True})
+
+    def locate(self, location: str) -> str:
+        """A source location as a URL: http(s) and file: URLs as given, paths beside feeds.yaml."""
+        if "://" in location or location.startswith("file:"):
+            return location
+        return (self.path.parent / location).resolve().as_uri()
+
+    def db_path(self) -> Path:
+        return self.path.parent / self.state.db
+
+    def user_agent(self) -> str:
+        from digest import __version__
+
+        default = f"digest/{__version__} (weekly email digest; +{self.newsletter.website})"
+        return self.fetch.user_agent or default
+
+
+def settings(cls=Config, prefix: str = "") -> list[tuple[str, str]]:
+    """Every config key as (dotted path, description): the reference the README documents."""
+    rows = []
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if f.metadata.get("internal"):
+            continue
+        key = f"{prefix}{f.name}"
+        rows.append((key, f.metadata["doc"]))
+        inner = _dataclass_in(hints[f.name])
+        if inner:
+            suffix = "[]." if typing.get_origin(_strip_none(hints[f.name])) is tuple else "."
+            rows.extend(settings(inner, key + suffix))
+    return rows
+
+
+def load_config(path: str | Path) -> Config:
+    """Parse and validate feeds.yaml; raise ConfigError listing every problem found."""
+    path = Path(path)
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            name, [f"{name}: no such file"], "pass --config PATH or set DIGEST_CONFIG"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(name, [f"{name}: cannot read it ({exc})"]) from None
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else 1
+        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(name, [f"{name}:{line}: YAML syntax error: {reason}"]) from None
+    if root is None:
+        raise ConfigError(
+            name, [f"{name}:1: the file is empty (expected newsletter:, themes:, feeds:)"]
+        )
+    reader = _Reader(name)
+    config = reader.read(Config, root, "")
+    if config is not None:
+        config = dataclasses.replace(config, path=path)
+        _cross_check(config, root, reader)
+    if reader.problems:
+        raise ConfigError(name, reader.problems)
+    return config
+
+
+class _Reader:
+    """Walks the YAML node tree beside the dataclasses, collecting problems with line numbers."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.lines: list[tuple[int, str]] = []
+        self._scalars = yaml.SafeLoader("")
+
+    @property
+    def problems(self) -> list[str]:
+        return [text for _, text in sorted(self.lines, key=lambda line: line[0])]
+
+    def problem(self, node: yaml.Node, path: str, message: str) -> None:
+        line = node.start_mark.line + 1
+        self.lines.append((line, f"{self.name}:{line}: {path or '(top)'}: {message}"))
+
+    def read(self, hint, node: yaml.Node, path: str):
+        """The value for `hint` at `node`, or None (after noting why) when it is unusable."""
+        if _is_null(node):
+            if type(None) in typing.get_args(hint):
+                return None
+            return self.problem(node, path, f"is empty (expected {_describe(hint)})")
+        hint = _strip_none(hint)
+        if dataclasses.is_dataclass(hint):
+            return self.read_mapping(hint, node, path)
+        if typing.get_origin(hint) is tuple:
+            return self.read_list(typing.get_args(hint)[0], node, path)
+        return self.read_scalar(hint, node, path)
+
+    def read_mapping(self, cls, node, path):
+        if not isinstance(node, yaml.MappingNode):
+            return self.problem(node, path, f"expected a mapping of {_keys_of(cls)}")
+        fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
+        hints = typing.get_type_hints(cls)
+        values, seen, before = {}, set(), len(self.lines)
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            where = f"{path}.{key}" if path else key
+            if SECRET_KEY.search(key):
+                self.problem(key_node, where, f"not allowed here ({SECRET_HINT})")
+            elif key in seen:
+                self.problem(key_node, where, "appears twice (expected each key once)")
+            elif key not in fields:
+                close = difflib.get_close_matches(key, fields, n=1, cutoff=0.6)
+                guess = (
+                    f"did you mean '{close[0]}'?" if close else f"expected one of {_keys_of(cls)}"
+                )
+                self.problem(key_node, where, f"unknown key ({guess})")
+            else:
+                values[key] = self.read(hints[key], value_node, where)
+                if values[key] is not None:
+                    self.check(fields[key], values[key], value_node, where)
+            seen.add(key)
+        for name, f in fields.items():
+            if name not in seen and f.default is REQUIRED and f.default_factory is REQUIRED:
+                self.problem(node, f"{path}.{name}" if path else name, "missing (it is required)")
+        if len(self.lines) > before:
+            return None
+        return cls(**{k: v for k, v in values.items() if v is not None})
+
+    def read_list(self, item_hint, node, path):
+        if not isinstance(node, yaml.SequenceNode):
+            return self.problem(node, path, f"expected a list of {_describe(item_hint)}")
+        items = [self.read(item_hint, child, f"{path}[{i}]") for i, child in enumerate(node.value)]
+        return tuple(items) if all(item is not None for item in items) else None
+
+    def read_scalar(self, hint, node, path):
+        if not isinstance(node, yaml.ScalarNode):
+            return self.problem(node, path, f"expected {_describe(hint)}")
+        value = self._scalars.construct_object(node)
+        if isinstance(value, str) and SENDGRID_KEY.search(value):
+            return self.problem(node, path, f"looks like an API key ({SECRET_HINT})")
+        if hint is str and not isinstance(value, bool | dict | list):
+            return str(value)
+        if hint is float and isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        if hint is int and isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if hint is bool and isinstance(value, bool):
+            return value
+        return self.problem(node, path, f"{node.value!r} is not {_describe(hint)}")
+
+    def check(self, f: dataclasses.Field, value, node, path) -> None:
+        check = f.metadata.get("check")
+        expected = check(value) if check else None
+        if expected:
+            self.problem(node, path, f"{value!r} is not valid (expected {expected})")
+
+
+def _cross_check(config: Config, root: yaml.MappingNode, reader: _Reader) -> None:
+    """Rules that span keys: unique themes and feeds, declared default themes, weeknote source."""
+    names: dict[str, int] = {}
+    for i, theme in enumerate(config.themes):
+        key = _fold(theme.name)
+        if key in names:
+            reader.problem(
+                _node(root, "themes", i, "name"),
+                f"themes[{i}].name",
+                f"'{theme.name}' is declared twice "
+                f"(expected unique names; first at themes[{names[key]}])",
+            )
+        names.setdefault(key, i)
+    urls: dict[str, int] = {}
+    for i, feed in enumerate(config.feeds):
+        url = config.locate(feed.url).rstrip("/").lower()
+        if url in urls:
+            reader.problem(
+                _node(root, "feeds", i, "url"),
+                f"feeds[{i}].url",
+                f"{feed.url!r} is listed twice "
+                f"(expected each feed once; first at feeds[{urls[url]}])",
+            )
+        urls.setdefault(url, i)
+        if feed.theme is not None and _fold(feed.theme) not in names:
+            close = difflib.get_close_matches(feed.theme, [t.name for t in config.themes], n=1)
+            guess = f"did you mean '{close[0]}'?" if close else "expected one of the themes' names"
+            reader.problem(
+                _node(root, "feeds", i, "theme"),
+                f"feeds[{i}].theme",
+                f"'{feed.theme}' is not a declared theme ({guess})",
+            )
+        _check_local(config, feed.url, _node(root, "feeds", i, "url"), f"feeds[{i}].url", reader)
+    weeknote = config.weeknote
+    if weeknote is not None:
+        if (weeknote.url is None) == (weeknote.feed is None):
+            reader.problem(
+                _node(root, "weeknote"),
+                "weeknote",
+                "set exactly one of url: or feed: (expected a page "
+                "URL, or a feed plus title_pattern:/category:)",
+            )
+        for key in ("url", "feed"):
+            if getattr(weeknote, key):
+                node = _node(root, "weeknote", key)
+                _check_local(config, getattr(weeknote, key), node, f"weeknote.{key}", reader)
+
+
+def _check_local(config: Config, location: str, node, path: str, reader: _Reader) -> None:
+    url = config.locate(location)
+    if url.startswith("file:"):
+        from urllib.request import url2pathname
+
+        local = Path(url2pathname(urlsplit(url).path))
+        if not local.is_file():
+            reader.problem(
+                node,
+                path,
+                f"{location!r}: no such file (expected a path relative to "
+                f"{config.path.name}, or a URL)",
+            )
+
+
+def _fold(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", text.casefold()).split())
+
+
+def _node(node: yaml.Node, *path: str | int) -> yaml.Node:
+    """The node at a path of mapping keys and list indexes (the deepest one that exists)."""
+    for step in path:
+        if isinstance(step, int) and isinstance(node, yaml.SequenceNode):
+            children = node.value[step : step + 1]
+        elif isinstance(node, yaml.MappingNode):
+            children = [value for key, value in node.value if key.value == step]
+        else:
+            children = []
+        if not children:
+            break
+        node = children[0]
+    return node
+
+
+def _is_null(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"
+
+
+def _strip_none(hint):
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        return next(arg for arg in typing.get_args(hint) if arg is not type(None))
+    return hint
+
+
+def _dataclass_in(hint):
+    hint = _strip_none(hint)
+    if typing.get_origin(hint) is tuple:
+        hint = typing.get_args(hint)[0]
+    return hint if dataclasses.is_dataclass(hint) else None
+
+
+def _keys_of(cls) -> str:
+    return ", ".join(f.name for f in dataclasses.fields(cls) if not f.metadata.get("internal"))
+
+
+def _describe(hint) -> str:
+    hint = _strip_none(hint)
+    if dataclasses.is_dataclass(hint):
+        return f"a mapping of {_keys_of(hint)}"
+    if typing.get_origin(hint) is tuple:
+        return f"a list of {_describe(typing.get_args(hint)[0])}s"
+    return {str: "text", int: "a whole number", float: "a number", bool: "true or false"}[hint]

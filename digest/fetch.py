@@ -1,0 +1,230 @@
+"""Polite, bounded HTTP fetching of sources (httpx, asyncio).
+
+Limits: a global and a per-host concurrency cap, connect/read timeouts per request and a total
+timeout per source, a body-size cap counted after decompression (so a gzip bomb stops too), and a
+redirect limit. Etiquette: conditional GET with the stored validators, permanent redirects reported
+so the caller can remember them, 410 reported as gone, Retry-After honoured once when it is short.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+from urllib.request import url2pathname
+
+import httpx
+
+from digest.config import FetchSettings
+from digest.errors import FetchError
+
+ACCEPT = (
+    "application/atom+xml, application/rss+xml, application/rdf+xml;q=0.9, "
+    "application/xml;q=0.8, text/xml;q=0.8, text/html;q=0.5, */*;q=0.1"
+)
+REDIRECTS = {301, 302, 303, 307, 308}
+PERMANENT = {301, 308}
+STATUS_HINTS = {
+    401: "the server wants a login: check the URL or ask the publisher for a public feed",
+    403: "the server refuses digest: check the URL or ask the publisher",
+    404: "no feed at this URL: check it in feeds.yaml",
+    429: "the server is rate limiting digest: it will be tried again on the next run",
+}
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """What one source answered, after redirects and at most one Retry-After."""
+
+    url: str  # where the body finally came from
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    not_modified: bool = False
+    gone: bool = False
+    moved_to: str | None = None  # the new address after only permanent redirects
+
+    @property
+    def etag(self) -> str | None:
+        return self.headers.get("etag")
+
+    @property
+    def last_modified(self) -> str | None:
+        return self.headers.get("last-modified")
+
+
+@dataclass(frozen=True)
+class _Answer:
+    status: int
+    reason: str
+    headers: dict[str, str]
+    body: bytes
+
+
+class Fetcher:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        settings: FetchSettings,
+        user_agent: str,
+        sleep=asyncio.sleep,
+    ):
+        self.client = client
+        self.settings = settings
+        self.user_agent = user_agent
+        self.sleep = sleep
+        self._all = asyncio.Semaphore(settings.concurrency)
+        self._hosts: dict[str, asyncio.Semaphore] = defaultdict(
+            lambda: asyncio.Semaphore(settings.per_host)
+        )
+        self._timeout = httpx.Timeout(
+            settings.read_timeout, connect=settings.connect_timeout, pool=settings.total_timeout
+        )
+
+    async def fetch(
+        self, url: str, etag: str | None = None, last_modified: str | None = None
+    ) -> Fetched:
+        """Fetch one source; raise FetchError with a one-line reason when it cannot be had."""
+        if urlsplit(url).scheme == "file":
+            return self._read_file(url)
+        headers = {"User-Agent": self.user_agent, "Accept": ACCEPT}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        total = self.settings.total_timeout
+        try:
+            async with asyncio.timeout(total):
+                return await self._follow(url, headers)
+        except TimeoutError:
+            raise FetchError(
+                f"no complete answer within {total:g} s (fetch.total_timeout)"
+            ) from None
+        except httpx.TimeoutException as exc:
+            raise FetchError(f"timed out ({_describe_timeout(exc)})") from None
+        except httpx.ConnectError as exc:
+            raise FetchError(f"cannot connect ({_first_line(exc) or 'refused'})") from None
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+            raise FetchError(f"connection broken ({_first_line(exc) or 'reset by peer'})") from None
+        except httpx.HTTPError as exc:
+            raise FetchError(f"{type(exc).__name__}: {_first_line(exc)}") from None
+
+    async def _follow(self, url: str, headers: dict[str, str]) -> Fetched:
+        seen, moved_to, retried = {url}, None, False
+        permanent_so_far = True
+        while True:
+            answer = await self._get(url, headers)
+            location = answer.headers.get("location")
+            if answer.status in REDIRECTS and location:
+                target = urljoin(url, location.strip())
+                if target in seen:
+                    raise FetchError(f"redirect loop ({answer.status} back to {target})")
+                if len(seen) > self.settings.max_redirects:
+                    limit = self.settings.max_redirects
+                    raise FetchError(f"more than {limit} redirects (fetch.max_redirects)")
+                permanent_so_far = permanent_so_far and answer.status in PERMANENT
+                moved_to = target if permanent_so_far else moved_to
+                seen.add(target)
+                url = target
+                continue
+            if answer.status in (429, 503) and not retried:
+                delay = _retry_after(answer.headers)
+                if delay is not None and delay <= self.settings.retry_after_max:
+                    retried = True
+                    await self.sleep(delay)
+                    continue
+            return self._outcome(url, answer, moved_to)
+
+    def _outcome(self, url: str, answer: _Answer, moved_to: str | None) -> Fetched:
+        status = answer.status
+        if status == 304:
+            return Fetched(url, headers=answer.headers, not_modified=True, moved_to=moved_to)
+        if status == 410:
+            return Fetched(url, headers=answer.headers, gone=True, moved_to=moved_to)
+        if status == 200:
+            return Fetched(url, answer.body, answer.headers, moved_to=moved_to)
+        if status in REDIRECTS:
+            raise FetchError(f"HTTP {status} redirect without a Location header")
+        hint = STATUS_HINTS.get(status) or (
+            "server error: it will be tried again on the next run"
+            if status >= 500
+            else "unexpected answer for a feed"
+        )
+        raise FetchError(f"HTTP {status} {answer.reason}".rstrip() + f": {hint}")
+
+    async def _get(self, url: str, headers: dict[str, str]) -> _Answer:
+        host = urlsplit(url).netloc.lower()
+        async with self._hosts[host], self._all:
+            request = self.client.build_request("GET", url, headers=headers, timeout=self._timeout)
+            response = await self.client.send(request, stream=True)
+            try:
+                body = await self._read_body(response) if response.status_code == 200 else b""
+            finally:
+                await response.aclose()
+        lowered = {k.lower(): v for k, v in response.headers.items()}
+        return _Answer(response.status_code, response.reason_phrase, lowered, body)
+
+    async def _read_body(self, response: httpx.Response) -> bytes:
+        cap = self.settings.max_bytes
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > cap:
+            raise FetchError(_too_big(cap, f"it declares {int(declared):,} bytes"))
+        chunks, size = [], 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > cap:
+                raise FetchError(_too_big(cap, "stopped reading"))
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _read_file(self, url: str) -> Fetched:
+        path = Path(url2pathname(urlsplit(url).path))
+        try:
+            with path.open("rb") as handle:
+                body = handle.read(self.settings.max_bytes + 1)
+        except OSError as exc:
+            raise FetchError(f"cannot read {path} ({exc.strerror})") from None
+        if len(body) > self.settings.max_bytes:
+            raise FetchError(_too_big(self.settings.max_bytes, "stopped reading"))
+        return Fetched(url, body)
+
+
+def make_client(settings: FetchSettings) -> httpx.AsyncClient:
+    """The client digest uses when none is passed in: pooled to the concurrency limit."""
+    limits = httpx.Limits(
+        max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency
+    )
+    return httpx.AsyncClient(limits=limits, follow_redirects=False)
+
+
+def _retry_after(headers: dict[str, str]) -> float | None:
+    """Seconds to wait from Retry-After (seconds, or an HTTP date measured against Date)."""
+    value = headers.get("retry-after", "").strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+        sent = email.utils.parsedate_to_datetime(headers.get("date", ""))
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(0.0, (when - sent).total_seconds())
+
+
+def _too_big(cap: int, detail: str) -> str:
+    return f"body larger than {cap:,} bytes (fetch.max_bytes); {detail}"
+
+
+def _describe_timeout(exc: httpx.TimeoutException) -> str:
+    kind = {
+        httpx.ConnectTimeout: "connecting; fetch.connect_timeout",
+        httpx.ReadTimeout: "waiting for data; fetch.read_timeout",
+        httpx.PoolTimeout: "waiting for a free connection",
+    }
+    return kind.get(type(exc), "fetch timeouts")
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else ""

@@ -1,0 +1,247 @@
+"""The SQLite state: schema, numbered migrations (PRAGMA user_version), typed queries.
+
+Every write that belongs together happens in one transaction, so an interrupted run leaves the
+state as it was before that source, never half-way.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+from digest.errors import StateError
+from digest.models import Item, Source
+
+# Append only: each entry moves the schema from version N to N+1.
+MIGRATIONS = (
+    """
+    CREATE TABLE sources (
+        key TEXT PRIMARY KEY,           -- the configured location, as a URL
+        name TEXT NOT NULL,
+        url TEXT NOT NULL,              -- where it is fetched now (a remembered permanent redirect)
+        etag TEXT,
+        last_modified TEXT,
+        content_hash TEXT,              -- sha256 of the last parsed body
+        item_count INTEGER NOT NULL DEFAULT 0,
+        gone INTEGER NOT NULL DEFAULT 0,
+        last_status TEXT,
+        last_error TEXT,
+        last_fetched TEXT,
+        last_ok TEXT
+    );
+    CREATE TABLE items (
+        id TEXT PRIMARY KEY,
+        source TEXT NOT NULL REFERENCES sources(key),
+        guid TEXT,
+        link TEXT NOT NULL,
+        canonical_url TEXT NOT NULL,
+        title TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        published TEXT NOT NULL,        -- the feed's date, or first_seen when it had none
+        date_note TEXT,
+        categories TEXT NOT NULL,       -- JSON list
+        content_hash TEXT NOT NULL,
+        first_seen TEXT NOT NULL,
+        updated TEXT NOT NULL
+    );
+    CREATE INDEX items_canonical_url ON items (canonical_url);
+    CREATE INDEX items_published ON items (published);
+    """,
+)
+
+
+class Store:
+    def __init__(self, db: sqlite3.Connection, path: Path):
+        self.db = db
+        self.path = path
+
+    @classmethod
+    def open(cls, path: str | Path) -> Store:
+        path = Path(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(path, isolation_level=None, timeout=30)
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA foreign_keys = ON")
+            store = cls(db, path)
+            store.migrate()
+        except (sqlite3.Error, OSError) as exc:
+            raise StateError(f"cannot open the state database {path}: {exc}") from None
+        return store
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def version(self) -> int:
+        return self.db.execute("PRAGMA user_version").fetchone()[0]
+
+    def migrate(self) -> None:
+        current = self.version
+        if current > len(MIGRATIONS):
+            raise StateError(
+                f"{self.path} has schema version {current}, newer than this digest knows "
+                f"({len(MIGRATIONS)})",
+                "upgrade digest, or point --db at another file",
+            )
+        for number in range(current, len(MIGRATIONS)):
+            # executescript commits first; the explicit BEGIN makes each step all-or-nothing.
+            try:
+                self.db.executescript(
+                    f"BEGIN IMMEDIATE; {MIGRATIONS[number]}; PRAGMA user_version = {number + 1};"
+                    " COMMIT;"
+                )
+            except sqlite3.Error:
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK")
+                raise
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # sources
+
+    def source(self, key: str, name: str, theme: str | None = None) -> Source:
+        """The configured source with its remembered state (validators, redirect, gone)."""
+        row = self.db.execute("SELECT * FROM sources WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return Source(key, name, key, theme)
+        return Source(
+            key,
+            name,
+            row["url"],
+            theme,
+            row["etag"],
+            row["last_modified"],
+            row["content_hash"],
+            bool(row["gone"]),
+        )
+
+    def sources(self) -> list[sqlite3.Row]:
+        return self.db.execute("SELECT * FROM sources ORDER BY name").fetchall()
+
+    def _save_source(self, db: sqlite3.Connection, source: Source, now: datetime, **state) -> None:
+        state = {"name": source.name, "url": source.url, "last_fetched": now.isoformat(), **state}
+        columns = ", ".join(state)
+        updates = ", ".join(f"{column} = excluded.{column}" for column in state)
+        db.execute(
+            f"INSERT INTO sources (key, {columns}) VALUES (?{', ?' * len(state)}) "
+            f"ON CONFLICT (key) DO UPDATE SET {updates}",
+            (source.key, *state.values()),
+        )
+
+    def record_unchanged(
+        self, source: Source, etag: str | None, last_modified: str | None, now: datetime
+    ) -> int:
+        """A 304 or an identical body: refresh the validators; return the item count."""
+        with self.transaction() as db:
+            self._save_source(
+                db,
+                source,
+                now,
+                etag=etag,
+                last_modified=last_modified,
+                last_status="unchanged",
+                last_error=None,
+                last_ok=now.isoformat(),
+            )
+        row = self.db.execute("SELECT item_count FROM sources WHERE key = ?", (source.key,))
+        return row.fetchone()[0]
+
+    def record_items(
+        self,
+        source: Source,
+        items: Iterable[Item],
+        content_hash: str,
+        etag: str | None,
+        last_modified: str | None,
+        status: str,
+        now: datetime,
+    ) -> tuple[int, int]:
+        """Store a freshly parsed body's items with the source's new state, in one transaction.
+        Returns (items in the body, items never seen before)."""
+        stamp = now.isoformat()
+        total = new = 0
+        with self.transaction() as db:
+            self._save_source(
+                db,
+                source,
+                now,
+                etag=etag,
+                last_modified=last_modified,
+                content_hash=content_hash,
+                last_status=status,
+                last_error=None,
+                last_ok=stamp,
+                gone=0,
+            )
+            for item in items:
+                total += 1
+                new += self._save_item(db, item, stamp)
+            db.execute("UPDATE sources SET item_count = ? WHERE key = ?", (total, source.key))
+        return total, new
+
+    @staticmethod
+    def _save_item(db: sqlite3.Connection, item: Item, stamp: str) -> int:
+        published = item.published.isoformat() if item.published else stamp
+        fields = (
+            item.link,
+            item.canonical_url,
+            item.title,
+            item.summary,
+            item.date_note,
+            json.dumps(item.categories),
+            item.content_hash,
+            stamp,
+        )
+        inserted = db.execute(
+            "INSERT OR IGNORE INTO items (link, canonical_url, title, summary, date_note, "
+            "categories, content_hash, updated, id, source, guid, published, first_seen) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (*fields, item.id, item.source, item.guid, published, stamp),
+        ).rowcount
+        if not inserted:
+            # A dateless item keeps the date it was first seen; a dated one follows the feed.
+            db.execute(
+                "UPDATE items SET link = ?, canonical_url = ?, title = ?, summary = ?, "
+                "date_note = ?, categories = ?, content_hash = ?, updated = ?, "
+                "published = coalesce(?, published) WHERE id = ?",
+                (*fields, item.published.isoformat() if item.published else None, item.id),
+            )
+        return inserted
+
+    def record_gone(self, source: Source, now: datetime) -> None:
+        with self.transaction() as db:
+            self._save_source(
+                db, source, now, gone=1, last_status="gone", last_error="HTTP 410 Gone"
+            )
+
+    def record_error(self, source: Source, error: str, now: datetime) -> None:
+        with self.transaction() as db:
+            self._save_source(db, source, now, last_status="error", last_error=error)
+
+    # items
+
+    def items(self, source: str | None = None) -> list[sqlite3.Row]:
+        query, args = "SELECT * FROM items", ()
+        if source is not None:
+            query, args = query + " WHERE source = ?", (source,)
+        return self.db.execute(query + " ORDER BY published DESC, id", args).fetchall()

@@ -1,0 +1,70 @@
+"""Plain text from untrusted HTML fragments: tags dropped, whitespace and controls folded."""
+
+from __future__ import annotations
+
+import html
+import re
+
+# Every control character (C0, DEL, C1) and every kind of whitespace, line separators included.
+_FOLD = re.compile(r"[\s\x00-\x1f\x7f-\x9f\u200b\ufeff]+")
+_BLOCKS = {
+    "p",
+    "div",
+    "br",
+    "li",
+    "ul",
+    "ol",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "tr",
+    "td",
+    "blockquote",
+    "section",
+    "article",
+    "figure",
+    "figcaption",
+    "table",
+    "pre",
+    "hr",
+}
+
+
+def fold(text: str) -> str:
+    """One line of text: runs of whitespace and control characters become a single space."""
+    return _FOLD.sub(" ", text).strip()
+
+
+def html_to_text(fragment: str) -> str:
+    """The readable text of an HTML fragment, on one line; scripts and styles dropped."""
+    if "<" not in fragment:
+        return fold(html.unescape(fragment))
+    import lxml.etree
+    import lxml.html
+
+    try:
+        root = lxml.html.fragment_fromstring(fragment, create_parent="div")
+    except (lxml.etree.ParserError, ValueError):
+        return fold(html.unescape(re.sub(r"<[^>]*>", " ", fragment)))
+    for element in list(root.iter()):
+        if element is root:
+            continue
+        if not isinstance(element.tag, str) or element.tag in ("script", "style", "template"):
+            element.drop_tree()  # comments and processing instructions too
+        elif element.tag in _BLOCKS:
+            element.tail = " " + (element.tail or "")
+    return fold(root.text_content())
+
+
+def excerpt(text: str, limit: int) -> str:
+    """`text` cut at a word boundary to at most `limit` characters, with an ellipsis if cut."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:-\u2013\u2014") + "…"

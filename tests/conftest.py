@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.samples import config_text
+from tests.server import FeedServer
+
+
+@pytest.fixture
+def server():
+    with FeedServer() as running:
+        yield running
+
+
+@pytest.fixture
+def make_config(tmp_path: Path):
+    """Write a feeds.yaml into tmp_path and return its path."""
+
+    def make(feeds: list[tuple[str, str]], **kwargs) -> Path:
+        path = tmp_path / "feeds.yaml"
+        path.write_text(config_text(feeds, **kwargs), encoding="utf-8")
+        return path
+
+    return make

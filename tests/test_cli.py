@@ -1,0 +1,98 @@
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from digest.cli import main
+from digest.config import settings
+from tests.samples import rss
+from tests.server import Reply
+
+ROOT = Path(__file__).parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_check_valid_and_invalid(make_config, tmp_path):
+    path = make_config([("Partner", "https://partner.example/feed")])
+    result = invoke("check", "-c", path)
+    assert result.exit_code == 0 and "is valid: 2 themes, 1 feeds (1 enabled)" in result.output
+    path.write_text(path.read_text().replace("title:", "titel:"))
+    result = invoke("check", "-c", path)
+    assert result.exit_code == 2
+    lines = result.output.splitlines()
+    assert lines[0] == f"{path}:2: newsletter.titel: unknown key (did you mean 'title'?)"
+    assert lines[-2] == f"Error: {path}: 2 problems"
+    assert lines[-1].startswith("Hint: ")
+    assert "Traceback" not in result.output
+
+
+def test_missing_config_exits_2_with_hint(tmp_path):
+    result = invoke("check", "-c", tmp_path / "nope.yaml")
+    assert result.exit_code == 2
+    assert "no such file" in result.output and "Hint: pass --config PATH" in result.output
+
+
+def test_config_path_from_the_environment(make_config):
+    path = make_config([])
+    result = CliRunner().invoke(main, ["check"], env={"DIGEST_CONFIG": str(path)})
+    assert result.exit_code == 0
+
+
+def test_fetch_exit_codes_all_ok_some_failed_all_failed(server, make_config, tmp_path):
+    server.routes["/ok"] = Reply(200, rss(2))
+    ok, bad = server.url("/ok"), server.url("/missing")
+    assert invoke("fetch", "-c", make_config([("Ok", ok)])).exit_code == 0
+    assert invoke("fetch", "-c", make_config([("Ok", ok), ("Bad", bad)])).exit_code == 3
+    assert invoke("fetch", "-c", make_config([("Bad", bad)])).exit_code == 1
+
+
+def test_fetch_table_and_db_option(server, make_config, tmp_path):
+    server.routes["/ok"] = Reply(200, rss(2))
+    path = make_config([("Partner", server.url("/ok")), ("Gone", server.url("/missing"))])
+    result = invoke("fetch", "-c", path, "--db", tmp_path / "other.db")
+    header, ok_row, bad_row, summary = result.output.splitlines()
+    assert header.split() == ["source", "status", "items", "new", "time", "error", "/", "note"]
+    assert ok_row.split()[:4] == ["Partner", "new", "2", "2"]
+    assert "HTTP 404 Not Found" in bad_row
+    assert summary == "2 sources: 1 new, 1 error; 2 new items"
+    assert (tmp_path / "other.db").exists() and not (tmp_path / "state.db").exists()
+
+
+def test_fetch_json_has_rows_and_summary(server, make_config):
+    server.routes["/ok"] = Reply(200, rss(2))
+    result = invoke("fetch", "-c", make_config([("Partner", server.url("/ok"))]), "--json")
+    data = json.loads(result.output)
+    assert data["summary"]["new_items"] == 2 and data["summary"]["new"] == 1
+    assert set(data["sources"][0]) >= {"name", "url", "status", "items", "new_items", "error"}
+
+
+def test_demo_example_fetches_offline(tmp_path):
+    result = invoke("fetch", "-c", ROOT / "examples/demo/feeds.yaml", "--db", tmp_path / "d.db")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1].startswith("5 sources: 5 new;")
+
+
+def test_python_dash_m_and_help():
+    run = subprocess.run([sys.executable, "-m", "digest", "-h"], capture_output=True, text=True)
+    assert run.returncode == 0 and "fetch" in run.stdout and "check" in run.stdout
+
+
+def test_readme_documents_every_command_and_config_key():
+    for command in main.commands:
+        assert f"digest {command}" in README, command
+    documented = set(re.findall(r"^\| `([\w.\[\]]+)` \|", README, re.MULTILINE))
+    missing = {key for key, _ in settings()} - documented
+    assert not missing, f"README lacks config keys: {sorted(missing)}"
+
+
+def test_readme_test_command_is_what_ci_runs():
+    ci = (ROOT / ".ci" / "run").read_text()
+    command = re.search(r"^    (python3 -m venv .*pytest.*)$", README, re.MULTILINE).group(1)
+    assert command in ci

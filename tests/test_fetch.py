@@ -1,0 +1,187 @@
+"""Fetching through the pipeline against a real loopback server, with a real SQLite file."""
+
+import asyncio
+import tracemalloc
+
+import httpx
+import pytest
+
+from digest.config import FetchSettings, load_config
+from digest.errors import FetchError
+from digest.fetch import Fetcher
+from digest.pipeline import fetch_feeds
+from digest.store import Store
+from tests.samples import NOW, atom, rss
+from tests.server import Reply
+
+
+def run(config_path, now=NOW, **kwargs):
+    config = load_config(config_path)
+    with Store.open(config.db_path()) as store:
+        return fetch_feeds(config, store, now, **kwargs), store.sources()
+
+
+def conditional(body: bytes, etag: str = '"v1"'):
+    def answer(headers):
+        if headers.get("if-none-match") == etag:
+            return Reply(304, headers={"ETag": etag})
+        return Reply(
+            200,
+            body,
+            {
+                "ETag": etag,
+                "Last-Modified": "Mon, 23 Nov 2026 10:00:00 GMT",
+                "Content-Type": "application/rss+xml",
+            },
+        )
+
+    return answer
+
+
+def test_conditional_get_then_304_costs_no_parsing(server, make_config):
+    server.routes["/feed"] = conditional(rss(3))
+    path = make_config([("Partner", server.url("/feed"))])
+    (first,), _ = run(path)
+    assert (first.status, first.items, first.new_items) == ("new", 3, 3)
+    (second,), rows = run(path)
+    assert (second.status, second.items, second.new_items) == ("unchanged", 3, 0)
+    assert second.parse_seconds == 0
+    first_request, second_request = server.hits("/feed")
+    assert "if-none-match" not in first_request
+    assert second_request["if-none-match"] == '"v1"'
+    assert second_request["if-modified-since"] == "Mon, 23 Nov 2026 10:00:00 GMT"
+    assert "digest/" in second_request["user-agent"]
+    assert "+https://community.example" in second_request["user-agent"]
+    assert rows[0]["etag"] == '"v1"' and rows[0]["last_status"] == "unchanged"
+
+
+def test_identical_body_without_validators_is_unchanged(server, make_config):
+    server.routes["/feed"] = Reply(200, rss(2))
+    path = make_config([("Partner", server.url("/feed"))])
+    run(path)
+    (again,), _ = run(path)
+    assert again.status == "unchanged" and again.items == 2
+
+
+def test_changed_body_adds_only_new_items(server, make_config):
+    server.routes["/feed"] = Reply(200, rss(2))
+    path = make_config([("Partner", server.url("/feed"))])
+    run(path)
+    server.routes["/feed"] = Reply(200, rss(5))
+    (report,), _ = run(path)
+    assert (report.status, report.items, report.new_items) == ("new", 5, 3)
+
+
+def test_permanent_redirect_is_remembered(server, make_config):
+    server.routes["/old"] = Reply(301, headers={"Location": "/new"})
+    server.routes["/new"] = conditional(atom(2))
+    path = make_config([("Partner", server.url("/old"))])
+    (report,), rows = run(path)
+    assert report.status == "moved" and report.items == 2
+    assert report.note == f"moved permanently to {server.url('/new')}"
+    assert rows[0]["url"] == server.url("/new") and rows[0]["key"] == server.url("/old")
+    (again,), _ = run(path)
+    assert again.status == "unchanged"
+    assert len(server.hits("/old")) == 1  # the second run went straight to the new address
+
+
+def test_temporary_redirect_is_followed_but_not_remembered(server, make_config):
+    server.routes["/feed"] = Reply(302, headers={"Location": "/elsewhere"})
+    server.routes["/elsewhere"] = Reply(200, rss(1))
+    path = make_config([("Partner", server.url("/feed"))])
+    (report,), rows = run(path)
+    assert report.status == "new" and rows[0]["url"] == server.url("/feed")
+
+
+def test_gone_retires_the_source(server, make_config):
+    server.routes["/feed"] = Reply(410)
+    path = make_config([("Partner", server.url("/feed"))])
+    (report,), rows = run(path)
+    assert report.status == "gone" and rows[0]["gone"] == 1
+    (again,), _ = run(path)
+    assert again.status == "gone" and len(server.hits("/feed")) == 1
+
+
+def test_retry_after_is_honoured_once(server, make_config):
+    answers = iter([Reply(429, headers={"Retry-After": "1"}), Reply(200, rss(1))])
+    server.routes["/feed"] = lambda headers: next(answers)
+    path = make_config([("Partner", server.url("/feed"))])
+    (report,), _ = run(path)
+    assert report.status == "new" and len(server.hits("/feed")) == 2
+    assert report.seconds >= 1
+
+
+def test_retry_after_beyond_the_cap_is_not_waited_for(server, make_config):
+    server.routes["/feed"] = Reply(503, headers={"Retry-After": "3600"})
+    path = make_config([("Partner", server.url("/feed"))])
+    (report,), rows = run(path)
+    assert report.status == "error" and report.error.startswith("HTTP 503")
+    assert len(server.hits("/feed")) == 1 and rows[0]["last_error"] == report.error
+
+
+def test_per_host_and_global_limits_hold():
+    active = peak = 0
+
+    async def handler(request):
+        nonlocal active, peak
+        active += 1
+        peak = max(peak, active)
+        await asyncio.sleep(0.02)
+        active -= 1
+        return httpx.Response(200, content=rss(1))
+
+    async def go():
+        settings = FetchSettings(concurrency=8, per_host=2)
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+            fetcher = Fetcher(client, settings, "test")
+            urls = [f"https://one.example/{i}" for i in range(10)]
+            await asyncio.gather(*(fetcher.fetch(url) for url in urls))
+
+    asyncio.run(go())
+    assert peak == 2
+
+
+def test_body_cap_stops_a_huge_response_with_bounded_memory(server, make_config):
+    chunk = b"<!-- padding -->" * 4096  # 64 KiB
+    server.routes["/huge"] = lambda headers: Reply(200, (chunk for _ in range(800)))  # 50 MiB
+    server.routes["/ok"] = Reply(200, rss(1))
+    path = make_config(
+        [("Huge", server.url("/huge")), ("Fine", server.url("/ok"))], fetch="  max_bytes: 1000000\n"
+    )
+    tracemalloc.start()
+    try:
+        huge, fine = run(path)[0]
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert huge.status == "error"
+    assert huge.error == "body larger than 1,000,000 bytes (fetch.max_bytes); stopped reading"
+    assert fine.status == "new"
+    assert peak < 20_000_000
+
+
+def test_declared_length_over_the_cap_is_refused_before_reading():
+    async def handler(request):
+        return httpx.Response(200, headers={"Content-Length": "999999999"}, content=b"")
+
+    async def go():
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+            return await Fetcher(client, FetchSettings(), "test").fetch("https://a.example/")
+
+    with pytest.raises(FetchError, match="it declares 999,999,999 bytes"):
+        asyncio.run(go())
+
+
+def test_gzip_is_decoded_and_counted_after_decompression(server, make_config):
+    import gzip
+
+    bomb = gzip.compress(b" " * 3_000_000)  # ~3 KB on the wire, 3 MB decoded
+    server.routes["/gz"] = Reply(200, gzip.compress(rss(2)), {"Content-Encoding": "gzip"})
+    server.routes["/bomb"] = Reply(200, bomb, {"Content-Encoding": "gzip"})
+    path = make_config(
+        [("Gz", server.url("/gz")), ("Bomb", server.url("/bomb"))], fetch="  max_bytes: 1000000\n"
+    )
+    gz, bombed = run(path)[0]
+    assert gz.status == "new" and gz.items == 2
+    assert bombed.status == "error" and "fetch.max_bytes" in bombed.error
+    assert "gzip" in server.hits("/gz")[0]["accept-encoding"]
