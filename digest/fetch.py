@@ -9,6 +9,7 @@ so the caller can remember them, 410 reported as gone, Retry-After honoured once
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ ACCEPT = (
 )
 REDIRECTS = {301, 302, 303, 307, 308}
 PERMANENT = {301, 308}
+DISCARD_LIMIT = 65_536  # bytes of a non-200 body read (and dropped) to keep the connection
 STATUS_HINTS = {
     401: "the server wants a login: check the URL or ask the publisher for a public feed",
     403: "the server refuses digest: check the URL or ask the publisher",
@@ -160,14 +162,20 @@ class Fetcher:
             request = self.client.build_request("GET", url, headers=headers, timeout=self._timeout)
             response = await self.client.send(request, stream=True)
             try:
-                body = await self._read_body(response) if response.status_code == 200 else b""
+                body = b""
+                if response.status_code == 200:
+                    body = await self._read_body(response, self.settings.max_bytes)
+                else:
+                    # Reading a short answer to its end lets the connection be kept alive.
+                    with contextlib.suppress(FetchError, httpx.TransportError):
+                        await self._read_body(response, DISCARD_LIMIT)
             finally:
                 await response.aclose()
         lowered = {k.lower(): v for k, v in response.headers.items()}
         return _Answer(response.status_code, response.reason_phrase, lowered, body)
 
-    async def _read_body(self, response: httpx.Response) -> bytes:
-        cap = self.settings.max_bytes
+    @staticmethod
+    async def _read_body(response: httpx.Response, cap: int) -> bytes:
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > cap:
             raise FetchError(_too_big(cap, f"it declares {int(declared):,} bytes"))

@@ -66,8 +66,9 @@ def _parse_pool() -> Executor:
     from concurrent.futures import ProcessPoolExecutor
 
     # spawn: the workers must not inherit the parent's threads or open database handle.
+    # At most four: each costs ~30 MB and ~0.1 s to start, and the event loop needs a core too.
     context = multiprocessing.get_context("spawn")
-    return ProcessPoolExecutor(max_workers=os.cpu_count() or 2, mp_context=context)
+    return ProcessPoolExecutor(max_workers=min(os.cpu_count() or 2, 4), mp_context=context)
 
 
 class _Updater:

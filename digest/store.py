@@ -54,6 +54,27 @@ MIGRATIONS = (
 )
 
 
+UPSERT_ITEM = """
+    INSERT INTO items (id, source, guid, link, canonical_url, title, summary, published,
+                       date_note, categories, content_hash, first_seen, updated)
+    VALUES (:id, :source, :guid, :link, :canonical_url, :title, :summary,
+            coalesce(:published, :now), :date_note, :categories, :content_hash, :now, :now)
+    ON CONFLICT (id) DO UPDATE SET
+        link = excluded.link, canonical_url = excluded.canonical_url, title = excluded.title,
+        summary = excluded.summary, date_note = excluded.date_note,
+        categories = excluded.categories, content_hash = excluded.content_hash,
+        updated = excluded.updated,
+        -- a dateless item keeps the date it was first seen; a dated one follows the feed
+        published = coalesce(:published, items.published)
+"""
+
+
+def _item_row(item: Item, now: str) -> dict:
+    published = item.published.isoformat() if item.published else None
+    categories = json.dumps(item.categories)
+    return {**vars(item), "published": published, "categories": categories, "now": now}
+
+
 class Store:
     def __init__(self, db: sqlite3.Connection, path: Path):
         self.db = db
@@ -179,7 +200,7 @@ class Store:
         """Store a freshly parsed body's items with the source's new state, in one transaction.
         Returns (items in the body, items never seen before)."""
         stamp = now.isoformat()
-        total = new = 0
+        rows = [_item_row(item, stamp) for item in items]
         with self.transaction() as db:
             self._save_source(
                 db,
@@ -192,41 +213,12 @@ class Store:
                 last_error=None,
                 last_ok=stamp,
                 gone=0,
+                item_count=len(rows),
             )
-            for item in items:
-                total += 1
-                new += self._save_item(db, item, stamp)
-            db.execute("UPDATE sources SET item_count = ? WHERE key = ?", (total, source.key))
-        return total, new
-
-    @staticmethod
-    def _save_item(db: sqlite3.Connection, item: Item, stamp: str) -> int:
-        published = item.published.isoformat() if item.published else stamp
-        fields = (
-            item.link,
-            item.canonical_url,
-            item.title,
-            item.summary,
-            item.date_note,
-            json.dumps(item.categories),
-            item.content_hash,
-            stamp,
-        )
-        inserted = db.execute(
-            "INSERT OR IGNORE INTO items (link, canonical_url, title, summary, date_note, "
-            "categories, content_hash, updated, id, source, guid, published, first_seen) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (*fields, item.id, item.source, item.guid, published, stamp),
-        ).rowcount
-        if not inserted:
-            # A dateless item keeps the date it was first seen; a dated one follows the feed.
-            db.execute(
-                "UPDATE items SET link = ?, canonical_url = ?, title = ?, summary = ?, "
-                "date_note = ?, categories = ?, content_hash = ?, updated = ?, "
-                "published = coalesce(?, published) WHERE id = ?",
-                (*fields, item.published.isoformat() if item.published else None, item.id),
-            )
-        return inserted
+            known = db.execute("SELECT id FROM items WHERE source = ?", (source.key,))
+            new = len({row["id"] for row in rows} - {row[0] for row in known})
+            db.executemany(UPSERT_ITEM, rows)
+        return len(rows), new
 
     def record_gone(self, source: Source, now: datetime) -> None:
         with self.transaction() as db:

@@ -45,3 +45,22 @@ def test_a_failed_transaction_leaves_nothing_behind(tmp_path):
             db.execute("INSERT INTO sources (key, name, url) VALUES ('k', 'n', 'u')")
             raise RuntimeError("crash half-way")
         assert store.sources() == []
+
+
+def test_items_upsert_counts_new_and_keeps_first_seen_date_for_dateless_items(tmp_path):
+    from datetime import timedelta
+
+    from digest.feeds import parse_feed
+    from tests.samples import rss
+
+    source = Source("k", "Partner", "https://partner.example/feed")
+    dateless = rss(2).replace(b"<pubDate>", b"<!--").replace(b"</pubDate>", b"-->")
+    items = parse_feed(dateless, source.url, source.key, None, NOW).items
+    with Store.open(tmp_path / "state.db") as store:
+        assert store.record_items(source, items, "h1", None, None, "new", NOW) == (2, 2)
+        later = NOW + timedelta(days=2)
+        assert store.record_items(source, items, "h2", None, None, "new", later) == (2, 0)
+        rows = store.items("k")
+        assert {row["published"] for row in rows} == {NOW.isoformat()}
+        assert {row["updated"] for row in rows} == {later.isoformat()}
+        assert store.sources()[0]["item_count"] == 2
