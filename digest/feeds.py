@@ -12,7 +12,7 @@ import hashlib
 import re
 import time
 from datetime import UTC, datetime
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from digest.errors import FeedError
 from digest.models import Item, ParsedFeed
@@ -50,7 +50,8 @@ def parse_feed(
 ) -> ParsedFeed:
     """Parse a feed body fetched from `url` into Items of `source`; FeedError if unusable."""
     started = time.process_time()
-    if not body.strip():
+    body = body.lstrip()  # whitespace before the XML declaration makes it a syntax error
+    if not body:
         raise FeedError("empty body: the server sent no feed")
     cleaned = neutralise_dtd(body)
     dtd_note = "its DTD was removed unread" if b"<!ENTITY" in body[:65536] else None
@@ -70,13 +71,19 @@ def parse_feed(
     base = urljoin(url, parsed.feed.get("link") or "")
     if not base.startswith(("http://", "https://")):
         base = url
-    items = tuple(_item(entry, url, base, source, now) for entry in parsed.entries)
-    items = tuple(item for item in items if item is not None)
+    entries = [_item(entry, base, source, now) for entry in parsed.entries]
+    items = tuple(item for item in entries if item is not None)
     bozo = _bozo_reason(parsed) if parsed.get("bozo") else None
     if bozo and not items:
         raise FeedError(f"malformed feed with no readable items ({bozo})")
-    note = "; ".join(filter(None, (dtd_note, bozo and f"malformed but readable: {bozo}"))) or None
+    skipped = len(entries) - len(items)
+    notes = (
+        dtd_note,
+        bozo and f"malformed but readable: {bozo}",
+        skipped and f"{skipped} of {len(entries)} items skipped: no web link",
+    )
     title = fold(html_to_text(parsed.feed.get("title", "")))
+    note = "; ".join(filter(None, notes)) or None
     return ParsedFeed(title, items, note, time.process_time() - started)
 
 
@@ -92,14 +99,14 @@ def parse_feed_safely(
         return f"the feed could not be parsed ({type(exc).__name__}: {fold(str(exc))[:200]})"
 
 
-def _item(entry, url: str, base: str, source: str, now: datetime) -> Item | None:
+def _item(entry, base: str, source: str, now: datetime) -> Item | None:
     link = (entry.get("link") or "").strip()
     guid = fold(entry.get("id") or "") or None
     if not link and guid and guid.startswith(("http://", "https://")):
         link = guid
-    if not link:
-        return None
-    link = urljoin(base, link)
+    link = urljoin(base, link) if link else ""
+    if urlsplit(link).scheme not in ("http", "https"):
+        return None  # a digest item must lead somewhere a reader can go
     title = excerpt(html_to_text(entry.get("title") or ""), TITLE_LIMIT) or link
     content = entry.get("content") or [{}]
     summary_html = entry.get("summary") or content[0].get("value") or ""

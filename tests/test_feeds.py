@@ -197,3 +197,16 @@ def test_text_helpers():
     assert html_to_text("<p>One</p><p>Two<script>x()</script></p><!-- c -->") == "One Two"
     assert fold(" a\t\r\n b\x00c \u2029") == "a b c"
     assert excerpt("word " * 100, 30).endswith("…") and len(excerpt("word " * 100, 30)) <= 30
+
+
+def test_whitespace_before_the_xml_declaration_is_not_a_problem():
+    feed = parse(b"\n\n  " + rss(1))
+    assert feed.note is None and len(feed.items) == 1
+
+
+def test_items_without_a_web_link_are_skipped_and_counted():
+    body = rss(3).replace(b"<link>https://partner.example/news/1</link>", b"")
+    body = body.replace(b"https://partner.example/news/2", b"tag:partner.example,2026:2")
+    feed = parse(body)
+    assert [item.title for item in feed.items] == ["Story 0"]
+    assert feed.note == "2 of 3 items skipped: no web link"
