@@ -96,3 +96,11 @@ def test_readme_test_command_is_what_ci_runs():
     ci = (ROOT / ".ci" / "run").read_text()
     command = re.search(r"^    (python3 -m venv .*pytest.*)$", README, re.MULTILINE).group(1)
     assert command in ci
+
+
+def test_db_path_from_the_environment(server, make_config, tmp_path):
+    server.routes["/ok"] = Reply(200, rss(1))
+    path = make_config([("Partner", server.url("/ok"))])
+    env = {"DIGEST_DB": str(tmp_path / "env.db")}
+    result = CliRunner().invoke(main, ["fetch", "-c", str(path)], env=env)
+    assert result.exit_code == 0 and (tmp_path / "env.db").exists()

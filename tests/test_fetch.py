@@ -185,3 +185,15 @@ def test_gzip_is_decoded_and_counted_after_decompression(server, make_config):
     assert gz.status == "new" and gz.items == 2
     assert bombed.status == "error" and "fetch.max_bytes" in bombed.error
     assert "gzip" in server.hits("/gz")[0]["accept-encoding"]
+
+
+def test_redirect_chain_longer_than_the_limit_is_refused(server, make_config):
+    for hop in range(4):
+        server.routes[f"/hop{hop}"] = Reply(302, headers={"Location": f"/hop{hop + 1}"})
+    server.routes["/hop4"] = Reply(200, rss(1))
+    path = make_config([("Far", server.url("/hop0"))], fetch="  max_redirects: 3\n")
+    (report,), _ = run(path)
+    assert report.error == "more than 3 redirects (fetch.max_redirects)"
+    assert len(server.requests) == 4
+    path = make_config([("Far", server.url("/hop0"))], fetch="  max_redirects: 4\n")
+    assert run(path)[0][0].status == "new"
