@@ -12,6 +12,7 @@ import difflib
 import re
 import types
 import typing
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -313,28 +314,22 @@ class _Reader:
 
 def _cross_check(config: Config, root: yaml.MappingNode, reader: _Reader) -> None:
     """Rules that span keys: unique themes and feeds, declared default themes, weeknote source."""
-    names: dict[str, int] = {}
-    for i, theme in enumerate(config.themes):
-        key = _fold(theme.name)
-        if key in names:
-            reader.problem(
-                _node(root, "themes", i, "name"),
-                f"themes[{i}].name",
-                f"'{theme.name}' is declared twice "
-                f"(expected unique names; first at themes[{names[key]}])",
-            )
-        names.setdefault(key, i)
-    urls: dict[str, int] = {}
+    for i, first in _repeats(_fold(theme.name) for theme in config.themes):
+        reader.problem(
+            _node(root, "themes", i, "name"),
+            f"themes[{i}].name",
+            f"'{config.themes[i].name}' is declared twice "
+            f"(expected unique names; first at themes[{first}])",
+        )
+    for i, first in _repeats(config.locate(feed.url).rstrip("/").lower() for feed in config.feeds):
+        reader.problem(
+            _node(root, "feeds", i, "url"),
+            f"feeds[{i}].url",
+            f"{config.feeds[i].url!r} is listed twice "
+            f"(expected each feed once; first at feeds[{first}])",
+        )
+    names = {_fold(theme.name) for theme in config.themes}
     for i, feed in enumerate(config.feeds):
-        url = config.locate(feed.url).rstrip("/").lower()
-        if url in urls:
-            reader.problem(
-                _node(root, "feeds", i, "url"),
-                f"feeds[{i}].url",
-                f"{feed.url!r} is listed twice "
-                f"(expected each feed once; first at feeds[{urls[url]}])",
-            )
-        urls.setdefault(url, i)
         if feed.theme is not None and _fold(feed.theme) not in names:
             close = difflib.get_close_matches(feed.theme, [t.name for t in config.themes], n=1)
             guess = f"did you mean '{close[0]}'?" if close else "expected one of the themes' names"
@@ -372,6 +367,15 @@ def _check_local(config: Config, location: str, node, path: str, reader: _Reader
                 f"{location!r}: no such file (expected a path relative to "
                 f"{config.path.name}, or a URL)",
             )
+
+
+def _repeats(keys) -> Iterator[tuple[int, int]]:
+    """(index, index of its first occurrence) for each key that occurred before."""
+    first: dict[str, int] = {}
+    for i, key in enumerate(keys):
+        if key in first:
+            yield i, first[key]
+        first.setdefault(key, i)
 
 
 def _fold(text: str) -> str:
