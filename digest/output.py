@@ -27,13 +27,15 @@ def is_terminal() -> bool:
 
 @contextmanager
 def progress(total: int, label: str):
-    """A progress bar on a terminal; nothing otherwise. Yields a function to call per step."""
-    if not is_terminal() or total == 0:
+    """A progress bar on stderr when it is a terminal (so it never mixes with --json on stdout);
+    nothing otherwise. Yields a function to call once per step."""
+    if not sys.stderr.isatty() or total == 0:
         yield lambda *_: None
         return
+    from rich.console import Console
     from rich.progress import Progress
 
-    with Progress(transient=True) as bar:
+    with Progress(console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task(label, total=total)
         yield lambda *_: bar.advance(task)
 
