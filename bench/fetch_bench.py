@@ -52,36 +52,97 @@ RUN_TIMEOUT = 60.0  # seconds before a digest run is killed and the benchmark st
 HELP_RUNS = 7
 PUBLISHED = datetime(2025, 6, 2, 9, 0, tzinfo=UTC)  # the newest item; fixed so bodies never change
 
-PLACES = ["Northfield", "Eastbrook", "Westmoor", "Southgate", "Ashby", "Kelsall", "Marston",
-          "Harrowden", "Linfield", "Oakridge", "Brampton", "Thornbury"]
-ORGS = ["Improvement Network", "Care Quality Partnership", "Digital Care Hub",
-        "Primary Care Network", "Health Research Centre", "Community Health Trust",
-        "Wellbeing Collaborative", "Health Equity Alliance"]
-SUBJECTS = ["Our nursing team", "A GP federation", "The discharge team", "A patient panel",
-            "The mental health service", "The community pharmacy team", "The stroke unit",
-            "A care home group", "The outpatient department", "Our data team"]
-ACTIONS = ["pilots", "rolls out", "evaluates", "shares lessons from", "expands", "reports on",
-           "co-designs", "scales up"]
-TOPICS = ["video consultations", "a shared care record", "peer support for night staff",
-          "social prescribing", "PDSA cycles on discharge", "remote monitoring for COPD",
-          "secure messaging with care homes", "digital inclusion sessions", "rest break rotas",
-          "run charts for falls", "menopause support at work", "a learning health system"]
-FINDINGS = ["waiting times fell by a fifth over the quarter",
-            "patients rated the new process 4.6 out of 5",
-            "staff sickness absence dropped for the third month running",
-            "two more practices have asked to join the next cohort",
-            "the team saved around six clinical hours a week",
-            "uptake was lowest in the most deprived neighbourhoods",
-            "the approach is now part of the standard induction"]
-CATEGORIES = ["Quality improvement", "Digital", "Workforce", "Wellbeing", "Inequalities",
-              "Events", "Research", "Primary care", "Mental health", "Patient experience"]
+PLACES = [
+    "Northfield",
+    "Eastbrook",
+    "Westmoor",
+    "Southgate",
+    "Ashby",
+    "Kelsall",
+    "Marston",
+    "Harrowden",
+    "Linfield",
+    "Oakridge",
+    "Brampton",
+    "Thornbury",
+]
+ORGS = [
+    "Improvement Network",
+    "Care Quality Partnership",
+    "Digital Care Hub",
+    "Primary Care Network",
+    "Health Research Centre",
+    "Community Health Trust",
+    "Wellbeing Collaborative",
+    "Health Equity Alliance",
+]
+SUBJECTS = [
+    "Our nursing team",
+    "A GP federation",
+    "The discharge team",
+    "A patient panel",
+    "The mental health service",
+    "The community pharmacy team",
+    "The stroke unit",
+    "A care home group",
+    "The outpatient department",
+    "Our data team",
+]
+ACTIONS = [
+    "pilots",
+    "rolls out",
+    "evaluates",
+    "shares lessons from",
+    "expands",
+    "reports on",
+    "co-designs",
+    "scales up",
+]
+TOPICS = [
+    "video consultations",
+    "a shared care record",
+    "peer support for night staff",
+    "social prescribing",
+    "PDSA cycles on discharge",
+    "remote monitoring for COPD",
+    "secure messaging with care homes",
+    "digital inclusion sessions",
+    "rest break rotas",
+    "run charts for falls",
+    "menopause support at work",
+    "a learning health system",
+]
+FINDINGS = [
+    "waiting times fell by a fifth over the quarter",
+    "patients rated the new process 4.6 out of 5",
+    "staff sickness absence dropped for the third month running",
+    "two more practices have asked to join the next cohort",
+    "the team saved around six clinical hours a week",
+    "uptake was lowest in the most deprived neighbourhoods",
+    "the approach is now part of the standard induction",
+]
+CATEGORIES = [
+    "Quality improvement",
+    "Digital",
+    "Workforce",
+    "Wellbeing",
+    "Inequalities",
+    "Events",
+    "Research",
+    "Primary care",
+    "Mental health",
+    "Patient experience",
+]
 THEMES = {
-    "Rapid learning and improvement": ["quality improvement", "PDSA", "run chart",
-                                       "learning health system"],
+    "Rapid learning and improvement": [
+        "quality improvement",
+        "PDSA",
+        "run chart",
+        "learning health system",
+    ],
     "Video consultations": ["video consultation", "remote monitoring", "telehealth"],
     "Staff health and wellbeing": ["wellbeing", "sickness absence", "rest break", "peer support"],
-    "Health inequalities": ["inequalities", "deprived", "digital inclusion",
-                            "social prescribing"],
+    "Health inequalities": ["inequalities", "deprived", "digital inclusion", "social prescribing"],
 }
 
 
@@ -135,10 +196,12 @@ def item_xml(rng: random.Random, site: str, index: int) -> str:
     link = f"{site}/posts/{index:03d}-{slug}"
     when = PUBLISHED - timedelta(hours=index * 3 + rng.randrange(3))
     categories = "".join(f"<category>{escape(c)}</category>" for c in rng.sample(CATEGORIES, 2))
-    return (f"<item><title>{escape(title)}</title><link>{link}</link>"
-            f'<guid isPermaLink="true">{link}</guid><pubDate>{format_datetime(when)}</pubDate>'
-            f"{categories}<description><![CDATA[{description_html(rng, link)}]]></description>"
-            "</item>\n")
+    return (
+        f"<item><title>{escape(title)}</title><link>{link}</link>"
+        f'<guid isPermaLink="true">{link}</guid><pubDate>{format_datetime(when)}</pubDate>'
+        f"{categories}<description><![CDATA[{description_html(rng, link)}]]></description>"
+        "</item>\n"
+    )
 
 
 def description_html(rng: random.Random, link: str) -> str:
@@ -147,10 +210,13 @@ def description_html(rng: random.Random, link: str) -> str:
         f"<p>{rng.choice(SUBJECTS)} {rng.choice(ACTIONS)} <strong>{rng.choice(TOPICS)}</strong> "
         f"across {rng.choice(PLACES)}, and early results suggest {rng.choice(FINDINGS)}. "
         f"<em>{rng.choice(SUBJECTS)}</em> will next look at {rng.choice(TOPICS)}.</p>"
-        for _ in range(2))
+        for _ in range(2)
+    )
     bullets = "".join(f"<li>{rng.choice(FINDINGS).capitalize()}</li>" for _ in range(2))
-    return (f"{paragraphs}<ul>{bullets}</ul>"
-            f'<p><a href="{link}?utm_source=rss">Read the full post</a> &amp; share it.</p>')
+    return (
+        f"{paragraphs}<ul>{bullets}</ul>"
+        f'<p><a href="{link}?utm_source=rss">Read the full post</a> &amp; share it.</p>'
+    )
 
 
 def make_feed(index: int) -> Feed:
@@ -158,11 +224,13 @@ def make_feed(index: int) -> Feed:
     name = f"{rng.choice(PLACES)} {rng.choice(ORGS)} {index:03d}"
     site = f"https://partner-{index:03d}.example"
     items = "".join(item_xml(rng, site, n) for n in range(ITEMS))
-    body = (f'<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>'
-            f"<title>{escape(name)}</title><link>{site}/</link>"
-            f"<description>News from {escape(name)}</description><language>en-gb</language>"
-            f"<lastBuildDate>{format_datetime(PUBLISHED)}</lastBuildDate>\n{items}"
-            "</channel></rss>\n").encode()
+    body = (
+        f'<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>'
+        f"<title>{escape(name)}</title><link>{site}/</link>"
+        f"<description>News from {escape(name)}</description><language>en-gb</language>"
+        f"<lastBuildDate>{format_datetime(PUBLISHED)}</lastBuildDate>\n{items}"
+        "</channel></rss>\n"
+    ).encode()
     theme = list(THEMES)[index % len(THEMES)]
     etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
     return Feed(f"/feeds/feed-{index:03d}.xml", name, theme, body, etag)
@@ -252,8 +320,9 @@ class FeedHandler(BaseHTTPRequestHandler):
         """Silent: the benchmark prints its own counts."""
 
 
-def start_servers(stack: contextlib.ExitStack, feeds: list[Feed],
-                  counters: Counters) -> dict[str, str]:
+def start_servers(
+    stack: contextlib.ExitStack, feeds: list[Feed], counters: Counters
+) -> dict[str, str]:
     """Serve feed i from host 127.0.0.(i % 20 + 1); return each feed's URL by path."""
     urls = {}
     for host in range(HOSTS):
@@ -270,10 +339,14 @@ def start_servers(stack: contextlib.ExitStack, feeds: list[Feed],
 
 
 def write_config(directory: Path, feeds: list[Feed], urls: dict[str, str]) -> Path:
-    themes = "".join(f"  - name: {name}\n    keywords: [{', '.join(words)}]\n"
-                     for name, words in THEMES.items())
-    entries = "".join(f"  - name: {json.dumps(feed.name)}\n    url: {urls[feed.path]}\n"
-                      f"    theme: {feed.theme}\n    enabled: true\n" for feed in feeds)
+    themes = "".join(
+        f"  - name: {name}\n    keywords: [{', '.join(words)}]\n" for name, words in THEMES.items()
+    )
+    entries = "".join(
+        f"  - name: {json.dumps(feed.name)}\n    url: {urls[feed.path]}\n"
+        f"    theme: {feed.theme}\n    enabled: true\n"
+        for feed in feeds
+    )
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "feeds.yaml"
     path.write_text(
@@ -282,7 +355,9 @@ def write_config(directory: Path, feeds: list[Feed], urls: dict[str, str]) -> Pa
         '  sender: "Benchmark Digest <digest@bench.example>"\n'
         "  timezone: Europe/London\n  window_days: 7\n  catch_all: Other news\n\n"
         f"themes:\n{themes}\nfeeds:\n{entries}\nstate:\n  db: state.db\n\n"
-        "fetch:\n  concurrency: 64\n  per_host: 4\n", encoding="utf-8")
+        "fetch:\n  concurrency: 64\n  per_host: 4\n",
+        encoding="utf-8",
+    )
     return path
 
 
@@ -291,12 +366,19 @@ def run_digest(args: list[str], workdir: Path, ok_codes: tuple[int, ...] = (0,))
     status outside `ok_codes` stops the benchmark."""
     out, err = workdir / "stdout.txt", workdir / "stderr.txt"
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
-    actions = [(os.POSIX_SPAWN_OPEN, 1, str(out), flags, 0o644),
-               (os.POSIX_SPAWN_OPEN, 2, str(err), flags, 0o644)]
+    actions = [
+        (os.POSIX_SPAWN_OPEN, 1, str(out), flags, 0o644),
+        (os.POSIX_SPAWN_OPEN, 2, str(err), flags, 0o644),
+    ]
     env = {k: v for k, v in os.environ.items() if k not in ("DIGEST_DB", "DIGEST_CONFIG")}
     started = time.perf_counter()
-    pid = os.posix_spawn(sys.executable, [sys.executable, "-m", "digest", *args], env,
-                         file_actions=actions, setpgroup=0)
+    pid = os.posix_spawn(
+        sys.executable,
+        [sys.executable, "-m", "digest", *args],
+        env,
+        file_actions=actions,
+        setpgroup=0,
+    )
     killer = threading.Timer(RUN_TIMEOUT, _kill_group, (pid,))
     killer.start()
     _, status, usage = os.wait4(pid, 0)
@@ -337,33 +419,46 @@ def check_cold(run: Run) -> bool:
     new_items = sum(source["new_items"] for source in run.sources)
     errors = [source["error"] for source in run.sources if source["error"]]
     first_error = f" (first error: {errors[0]})" if errors else ""
-    return all([
-        check(statuses["new"] == FEEDS,
-              f"expected {FEEDS} sources 'new', got {dict(statuses)}{first_error}"),
-        check(new_items == FEEDS * ITEMS, f"expected {FEEDS * ITEMS} new items, got {new_items}"),
-    ])
+    return all(
+        [
+            check(
+                statuses["new"] == FEEDS,
+                f"expected {FEEDS} sources 'new', got {dict(statuses)}{first_error}",
+            ),
+            check(
+                new_items == FEEDS * ITEMS, f"expected {FEEDS * ITEMS} new items, got {new_items}"
+            ),
+        ]
+    )
 
 
 def check_warm(run: Run) -> bool:
     statuses = Counter(source["status"] for source in run.sources)
-    return all([
-        check(statuses["unchanged"] == FEEDS,
-              f"expected {FEEDS} sources 'unchanged', got {dict(statuses)}"),
-        check(run.served[304] == FEEDS, f"expected {FEEDS} answers 304, got {run.served[304]}"),
-    ])
+    return all(
+        [
+            check(
+                statuses["unchanged"] == FEEDS,
+                f"expected {FEEDS} sources 'unchanged', got {dict(statuses)}",
+            ),
+            check(run.served[304] == FEEDS, f"expected {FEEDS} answers 304, got {run.served[304]}"),
+        ]
+    )
 
 
 def describe(label: str, run: Run) -> str:
     child, served = run.child, run.served
-    return (f"  {label}: wall {child.wall:5.2f} s  cpu {child.cpu:5.2f} s "
-            f"(parse {run.parse_cpu:5.2f} s = {run.parse_share:4.0%})  "
-            f"peak RSS {child.peak_rss_mb:3.0f} MB\n        servers: {served['requests']} requests "
-            f"on {served['connections']} connections, {served[200]} x 200, {served[304]} x 304, "
-            f"{served['body bytes'] / 1e6:.2f} MB of bodies, {run.server_cpu:.2f} s CPU")
+    return (
+        f"  {label}: wall {child.wall:5.2f} s  cpu {child.cpu:5.2f} s "
+        f"(parse {run.parse_cpu:5.2f} s = {run.parse_share:4.0%})  "
+        f"peak RSS {child.peak_rss_mb:3.0f} MB\n        servers: {served['requests']} requests "
+        f"on {served['connections']} connections, {served[200]} x 200, {served[304]} x 304, "
+        f"{served['body bytes'] / 1e6:.2f} MB of bodies, {run.server_cpu:.2f} s CPU"
+    )
 
 
-def run_pair(number: int, workdir: Path, feeds: list[Feed], urls: dict[str, str],
-             counters: Counters) -> tuple[Run, Run, bool]:
+def run_pair(
+    number: int, workdir: Path, feeds: list[Feed], urls: dict[str, str], counters: Counters
+) -> tuple[Run, Run, bool]:
     """A cold run on a fresh db, then a warm run on the same db."""
     config = write_config(workdir / f"repeat-{number}", feeds, urls)
     print(f"repeat {number}:")
@@ -410,16 +505,20 @@ def summary(colds: list[Run], warms: list[Run], help_wall: float) -> None:
     for name, value, target, result in rows:
         print(f"  {name:<26}{value:>16}  {target:<10}{result}".rstrip())
     processor = platform.processor() or platform.machine()
-    print(f"  machine: {processor}, {os.cpu_count()} CPUs, Python {platform.python_version()} "
-          f"({platform.system()} {platform.release()})")
+    print(
+        f"  machine: {processor}, {os.cpu_count()} CPUs, Python {platform.python_version()} "
+        f"({platform.system()} {platform.release()})"
+    )
 
 
 def benchmark(repeat: int, workdir: Path) -> bool:
     feeds = write_feeds(workdir)
     sizes = [len(feed.body) for feed in feeds]
-    print(f"{FEEDS} feeds x {ITEMS} items, {sum(sizes) / len(sizes) / 1e3:.1f} KB per feed "
-          f"({sum(sizes) / 1e6:.1f} MB), {HOSTS} hosts, {LATENCY * 1000:.0f} ms latency, "
-          f"in {workdir}\n")
+    print(
+        f"{FEEDS} feeds x {ITEMS} items, {sum(sizes) / len(sizes) / 1e3:.1f} KB per feed "
+        f"({sum(sizes) / 1e6:.1f} MB), {HOSTS} hosts, {LATENCY * 1000:.0f} ms latency, "
+        f"in {workdir}\n"
+    )
     counters = Counters()
     with contextlib.ExitStack() as stack:
         urls = start_servers(stack, feeds, counters)
@@ -427,9 +526,11 @@ def benchmark(repeat: int, workdir: Path) -> bool:
         help_wall = time_help(workdir)
     colds, warms, oks = zip(*pairs, strict=True)
     baseline, parse = sequential_estimate(colds)
-    print(f"\nsequential baseline (estimate, not measured: {FEEDS} x ({LATENCY * 1000:.0f} ms "
-          f"latency + median parse {parse * 1000:.1f} ms)): {baseline:.1f} s, "
-          f"{baseline / median(r.child.wall for r in colds):.1f}x the cold wall")
+    print(
+        f"\nsequential baseline (estimate, not measured: {FEEDS} x ({LATENCY * 1000:.0f} ms "
+        f"latency + median parse {parse * 1000:.1f} ms)): {baseline:.1f} s, "
+        f"{baseline / median(r.child.wall for r in colds):.1f}x the cold wall"
+    )
     summary(colds, warms, help_wall)
     return all(oks)
 
