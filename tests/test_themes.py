@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+import pytest
+
+from digest.config import Theme
+from digest.models import Item
+from digest.themes import ThemeChoice, normalise_heading, theme_for_heading, theme_for_item
+
+HEALTH = Theme(
+    "Health inequalities",
+    aliases=("Health equity",),
+    keywords=("deprivation", "health equity", "Martha's rule"),
+)
+VIDEO = Theme("Video consultations", aliases=("Remote care",), keywords=("video", "NHS App"))
+STAFF = Theme("Staff health and wellbeing", aliases=("Digital tools",), keywords=("burnout",))
+EVENTS = Theme("Events", keywords=("event", "AI", "PDSA"))
+THEMES = (HEALTH, VIDEO, STAFF, EVENTS)
+CATCH_ALL = "Other news"
+
+
+def item(title: str = "", summary: str = "", categories: tuple[str, ...] = ()) -> Item:
+    return Item(
+        id="item-1",
+        source="https://partner.example/feed.xml",
+        guid="item-1",
+        link="https://partner.example/news/1",
+        canonical_url="https://partner.example/news/1",
+        title=title,
+        summary=summary,
+        published=None,
+        date_note=None,
+        categories=categories,
+        content_hash="hash",
+    )
+
+
+def choose(entry: Item, default_theme: str | None = None) -> ThemeChoice:
+    return theme_for_item(entry, THEMES, default_theme, CATCH_ALL)
+
+
+def test_normalise_heading_ignores_case_punctuation_and_spacing():
+    assert normalise_heading("  VIDEO   consultations! ") == "video consultations"
+    assert normalise_heading("Staff health & wellbeing") == "staff health and wellbeing"
+    assert normalise_heading("What\u2019s new?") == normalise_heading("what's new") == "whats new"
+
+
+@pytest.mark.parametrize(
+    ("heading", "theme", "reason"),
+    [
+        ("  VIDEO consultations! ", "Video consultations", "theme name"),
+        ("Staff health & wellbeing", "Staff health and wellbeing", "theme name"),
+        ("digital TOOLS:", "Staff health and wellbeing", "alias 'Digital tools'"),
+    ],
+)
+def test_heading_matches_name_or_alias_exactly(heading, theme, reason):
+    choice = theme_for_heading(heading, THEMES)
+    assert choice.theme == theme and not choice.new_theme
+    assert reason in choice.reason
+
+
+def test_heading_with_a_typo_matches_the_closest_theme():
+    choice = theme_for_heading("Helth inequalities", THEMES)
+    assert choice.theme == "Health inequalities" and not choice.new_theme
+    assert "close to" in choice.reason
+
+
+def test_unmatched_heading_becomes_a_theme_of_its_own():
+    choice = theme_for_heading("Job opportunities", THEMES)
+    assert choice == ThemeChoice(
+        "Job opportunities",
+        "no theme matches this heading: add it as an alias in feeds.yaml",
+        new_theme=True,
+    )
+
+
+def test_category_matching_an_alias_beats_keywords():
+    entry = item("A video about video", categories=("News", "health EQUITY"))
+    choice = choose(entry)
+    assert choice.theme == "Health inequalities"
+    assert choice.reason == "category 'health EQUITY' matches alias of Health inequalities"
+
+
+def test_category_matching_a_theme_name():
+    assert choose(item(categories=("Video Consultations",))).theme == "Video consultations"
+
+
+def test_keywords_pick_the_theme_with_most_hits():
+    entry = item("Deprivation and video", "Deprivation maps and health equity work.")
+    choice = choose(entry)
+    assert choice.theme == "Health inequalities"
+    assert choice.reason == "keywords: deprivation \u00d72, health equity \u00d71 (score 3)"
+
+
+@pytest.mark.parametrize(
+    ("text", "theme"),
+    [
+        ("Using PDSA cycles", "Events"),
+        ("Booking through the NHS  App", "Video consultations"),
+        ("Martha\u2019s rule goes live", "Health inequalities"),
+        ("Martha's rule goes live", "Health inequalities"),
+    ],
+)
+def test_keywords_with_capitals_phrases_and_apostrophes(text, theme):
+    assert choose(item(text)).theme == theme
+
+
+def test_keywords_match_whole_words_only():
+    entry = item("Prevention, she said", "Preventing harm in the NHS Apps ecosystem")
+    assert choose(entry) == ThemeChoice(CATCH_ALL, "no match: catch-all")
+
+
+def test_keyword_tie_goes_to_the_earlier_theme():
+    entry = item("Deprivation and video")
+    assert choose(entry).theme == "Health inequalities"
+    reordered = theme_for_item(entry, (VIDEO, HEALTH), None, CATCH_ALL)
+    assert reordered.theme == "Video consultations"
+
+
+def test_feed_default_theme_when_nothing_matches():
+    choice = choose(item("Quarterly report"), default_theme="staff health and wellbeing")
+    assert choice == ThemeChoice("Staff health and wellbeing", "feed's default theme")
+
+
+def test_catch_all_when_nothing_matches_and_no_default():
+    assert choose(item("Quarterly report")).theme == CATCH_ALL
+
+
+def test_every_choice_has_a_reason():
+    choices = [theme_for_heading(h, THEMES) for h in ("Events", "Evnts", "Elsewhere")]
+    entries = [item(categories=("Events",)), item("An event"), item("Nothing here")]
+    choices += [choose(entry, default) for entry in entries for default in (None, "Events")]
+    assert all(choice.reason.strip() for choice in choices)
