@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from digest.errors import ConfigError
+from digest.text import normalise_heading
 
 REQUIRED = dataclasses.MISSING
 SECRET_KEY = re.compile(r"api[_-]?key|secret|token|password", re.IGNORECASE)
@@ -314,7 +315,7 @@ class _Reader:
 
 def _cross_check(config: Config, root: yaml.MappingNode, reader: _Reader) -> None:
     """Rules that span keys: unique themes and feeds, declared default themes, weeknote source."""
-    for i, first in _repeats(_fold(theme.name) for theme in config.themes):
+    for i, first in _repeats(normalise_heading(theme.name) for theme in config.themes):
         reader.problem(
             _node(root, "themes", i, "name"),
             f"themes[{i}].name",
@@ -328,9 +329,9 @@ def _cross_check(config: Config, root: yaml.MappingNode, reader: _Reader) -> Non
             f"{config.feeds[i].url!r} is listed twice "
             f"(expected each feed once; first at feeds[{first}])",
         )
-    names = {_fold(theme.name) for theme in config.themes}
+    names = {normalise_heading(theme.name) for theme in config.themes}
     for i, feed in enumerate(config.feeds):
-        if feed.theme is not None and _fold(feed.theme) not in names:
+        if feed.theme is not None and normalise_heading(feed.theme) not in names:
             close = difflib.get_close_matches(feed.theme, [t.name for t in config.themes], n=1)
             guess = f"did you mean '{close[0]}'?" if close else "expected one of the themes' names"
             reader.problem(
@@ -376,10 +377,6 @@ def _repeats(keys) -> Iterator[tuple[int, int]]:
         if key in first:
             yield i, first[key]
         first.setdefault(key, i)
-
-
-def _fold(text: str) -> str:
-    return " ".join(re.sub(r"[^\w\s]", " ", text.casefold()).split())
 
 
 def _node(node: yaml.Node, *path: str | int) -> yaml.Node:

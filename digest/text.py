@@ -33,6 +33,18 @@ _BLOCKS = {
 }
 
 
+APOSTROPHES = re.compile(r"['\u2018\u2019\u02bc]")
+_PUNCTUATION = re.compile(r"[^\w\s]|_")
+
+
+def normalise_heading(text: str) -> str:
+    """A key that ignores case, punctuation and spacing: "Health & care!" → "health and care"."""
+    # Apostrophes join words ("Martha's" → "marthas") rather than split them, straight or curly.
+    text = APOSTROPHES.sub("", text.casefold())
+    text = text.replace("&", " and ")
+    return fold(_PUNCTUATION.sub(" ", text))
+
+
 def fold(text: str) -> str:
     """One line of text: runs of whitespace and control characters become a single space."""
     return _FOLD.sub(" ", text).strip()

@@ -14,14 +14,11 @@ from difflib import SequenceMatcher
 
 from digest.config import Theme
 from digest.models import Item
-from digest.text import fold
+from digest.text import APOSTROPHES, normalise_heading
 
 # Headings this similar to a theme's name or alias are typos of it ("Helth inequalities").
 FUZZY_CUTOFF = 0.85
 UNMATCHED_HEADING = "no theme matches this heading: add it as an alias in feeds.yaml"
-
-_APOSTROPHES = re.compile(r"['\u2018\u2019\u02bc]")
-_PUNCTUATION = re.compile(r"[^\w\s]|_")
 
 
 @dataclass(frozen=True)
@@ -41,14 +38,6 @@ class _Label:
 
     def describe(self) -> str:
         return f"alias '{self.text}'" if self.is_alias else f"theme name '{self.text}'"
-
-
-def normalise_heading(text: str) -> str:
-    """A key that ignores case, punctuation and spacing: "Health & care!" → "health and care"."""
-    # Apostrophes join words ("Martha's" → "marthas") rather than split them, straight or curly.
-    text = _APOSTROPHES.sub("", text.casefold())
-    text = text.replace("&", " and ")
-    return fold(_PUNCTUATION.sub(" ", text))
 
 
 def theme_for_heading(heading: str, themes: Sequence[Theme]) -> ThemeChoice:
@@ -153,6 +142,6 @@ def _keyword_pattern(keyword: str) -> re.Pattern[str]:
     match. Any run of whitespace may separate a phrase's words, and any apostrophe stands for
     any other ("Martha's rule" matches "Martha\u2019s rule").
     """
-    any_apostrophe = _APOSTROPHES.pattern
-    words = [_APOSTROPHES.sub(lambda _: any_apostrophe, re.escape(w)) for w in keyword.split()]
+    any_apostrophe = APOSTROPHES.pattern
+    words = [APOSTROPHES.sub(lambda _: any_apostrophe, re.escape(w)) for w in keyword.split()]
     return re.compile(r"(?<!\w)" + r"\s+".join(words) + r"(?!\w)", re.IGNORECASE)
