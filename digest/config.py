@@ -75,6 +75,10 @@ def time_zone(value: str) -> str | None:
     return None
 
 
+def colour(value: str) -> str | None:
+    return None if re.fullmatch(r"#[0-9a-fA-F]{6}", value) else "a colour like '#1d70b8'"
+
+
 def regex(value: str) -> str | None:
     try:
         re.compile(value)
@@ -104,6 +108,8 @@ class Theme:
     name: str = setting(doc="the theme's heading in the email")
     aliases: tuple[str, ...] = setting((), "other weeknote headings that mean this theme")
     keywords: tuple[str, ...] = setting((), "words that put a feed item under this theme")
+    colour: str | None = setting(None, "accent colour for the theme's heading", colour)
+    emoji: str | None = setting(None, "an emoji shown before the theme's heading")
 
 
 @dataclass(frozen=True)
@@ -121,6 +127,15 @@ class Feed:
     url: str = setting(doc="the feed's URL (http(s), file: or a local path)", check=source_location)
     theme: str | None = setting(None, "default theme for this feed's items (a declared theme)")
     enabled: bool = setting(True, "false skips the feed without deleting it")
+
+
+@dataclass(frozen=True)
+class Curation:
+    per_theme: int = setting(8, "items shown per theme; the rest are counted", positive)
+    overlap_hours: int = setting(
+        12, "hours before the last send still searched (late-dated items)", positive
+    )
+    overrides: str = setting("overrides.yaml", "the editor's overrides file, beside feeds.yaml")
 
 
 @dataclass(frozen=True)
@@ -155,6 +170,7 @@ class Config:
     themes: tuple[Theme, ...] = setting(doc="the themes, in the order the email shows them")
     feeds: tuple[Feed, ...] = setting((), "partner feeds")
     weeknote: Weeknote | None = setting(None, "where this week's weeknote comes from")
+    curation: Curation = setting(Curation(), "how items are chosen for an issue")
     state: State = setting(State(), "where digest keeps its state")
     fetch: FetchSettings = setting(FetchSettings(), "how sources are fetched")
     path: Path = field(default=Path("feeds.yaml"), metadata={"internal": True})
@@ -167,6 +183,9 @@ class Config:
 
     def db_path(self) -> Path:
         return self.path.parent / self.state.db
+
+    def overrides_path(self) -> Path:
+        return self.path.parent / self.curation.overrides
 
     def user_agent(self) -> str:
         from digest import __version__
@@ -195,26 +214,12 @@ def load_config(path: str | Path) -> Config:
     """Parse and validate feeds.yaml; raise ConfigError listing every problem found."""
     path = Path(path)
     name = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(
-            name, [f"{name}: no such file"], "pass --config PATH or set DIGEST_CONFIG"
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(name, [f"{name}: cannot read it ({exc})"]) from None
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else 1
-        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(name, [f"{name}:{line}: YAML syntax error: {reason}"]) from None
+    root = compose_yaml(path, "pass --config PATH or set DIGEST_CONFIG")
     if root is None:
         raise ConfigError(
             name, [f"{name}:1: the file is empty (expected newsletter:, themes:, feeds:)"]
         )
-    reader = _Reader(name)
+    reader = Reader(name)
     config = reader.read(Config, root, "")
     if config is not None:
         config = dataclasses.replace(config, path=path)
@@ -224,7 +229,25 @@ def load_config(path: str | Path) -> Config:
     return config
 
 
-class _Reader:
+def compose_yaml(path: Path, missing_hint: str) -> yaml.Node | None:
+    """The YAML node tree of a file (None when it is empty), or a ConfigError naming the line."""
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(name, [f"{name}: no such file"], missing_hint) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(name, [f"{name}: cannot read it ({exc})"]) from None
+    try:
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else 1
+        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(name, [f"{name}:{line}: YAML syntax error: {reason}"]) from None
+
+
+class Reader:
     """Walks the YAML node tree beside the dataclasses, collecting problems with line numbers."""
 
     def __init__(self, name: str):
@@ -313,18 +336,18 @@ class _Reader:
             self.problem(node, path, f"{value!r} is not valid (expected {expected})")
 
 
-def _cross_check(config: Config, root: yaml.MappingNode, reader: _Reader) -> None:
+def _cross_check(config: Config, root: yaml.MappingNode, reader: Reader) -> None:
     """Rules that span keys: unique themes and feeds, declared default themes, weeknote source."""
     for i, first in _repeats(normalise_heading(theme.name) for theme in config.themes):
         reader.problem(
-            _node(root, "themes", i, "name"),
+            node_at(root, "themes", i, "name"),
             f"themes[{i}].name",
             f"'{config.themes[i].name}' is declared twice "
             f"(expected unique names; first at themes[{first}])",
         )
     for i, first in _repeats(config.locate(feed.url).rstrip("/").lower() for feed in config.feeds):
         reader.problem(
-            _node(root, "feeds", i, "url"),
+            node_at(root, "feeds", i, "url"),
             f"feeds[{i}].url",
             f"{config.feeds[i].url!r} is listed twice "
             f"(expected each feed once; first at feeds[{first}])",
@@ -335,27 +358,27 @@ def _cross_check(config: Config, root: yaml.MappingNode, reader: _Reader) -> Non
             close = difflib.get_close_matches(feed.theme, [t.name for t in config.themes], n=1)
             guess = f"did you mean '{close[0]}'?" if close else "expected one of the themes' names"
             reader.problem(
-                _node(root, "feeds", i, "theme"),
+                node_at(root, "feeds", i, "theme"),
                 f"feeds[{i}].theme",
                 f"'{feed.theme}' is not a declared theme ({guess})",
             )
-        _check_local(config, feed.url, _node(root, "feeds", i, "url"), f"feeds[{i}].url", reader)
+        _check_local(config, feed.url, node_at(root, "feeds", i, "url"), f"feeds[{i}].url", reader)
     weeknote = config.weeknote
     if weeknote is not None:
         if (weeknote.url is None) == (weeknote.feed is None):
             reader.problem(
-                _node(root, "weeknote"),
+                node_at(root, "weeknote"),
                 "weeknote",
                 "set exactly one of url: or feed: (expected a page "
                 "URL, or a feed plus title_pattern:/category:)",
             )
         for key in ("url", "feed"):
             if getattr(weeknote, key):
-                node = _node(root, "weeknote", key)
+                node = node_at(root, "weeknote", key)
                 _check_local(config, getattr(weeknote, key), node, f"weeknote.{key}", reader)
 
 
-def _check_local(config: Config, location: str, node, path: str, reader: _Reader) -> None:
+def _check_local(config: Config, location: str, node, path: str, reader: Reader) -> None:
     url = config.locate(location)
     if url.startswith("file:"):
         from urllib.request import url2pathname
@@ -379,7 +402,7 @@ def _repeats(keys) -> Iterator[tuple[int, int]]:
         first.setdefault(key, i)
 
 
-def _node(node: yaml.Node, *path: str | int) -> yaml.Node:
+def node_at(node: yaml.Node, *path: str | int) -> yaml.Node:
     """The node at a path of mapping keys and list indexes (the deepest one that exists)."""
     for step in path:
         if isinstance(step, int) and isinstance(node, yaml.SequenceNode):

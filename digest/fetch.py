@@ -47,6 +47,7 @@ class Fetched:
     not_modified: bool = False
     gone: bool = False
     moved_to: str | None = None  # the new address after only permanent redirects
+    truncated: bool = False  # the body is the first max_bytes of a longer one
 
     @property
     def etag(self) -> str | None:
@@ -86,11 +87,17 @@ class Fetcher:
         )
 
     async def fetch(
-        self, url: str, etag: str | None = None, last_modified: str | None = None
+        self,
+        url: str,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        truncate: bool = False,
     ) -> Fetched:
-        """Fetch one source; raise FetchError with a one-line reason when it cannot be had."""
+        """Fetch one source; raise FetchError with a one-line reason when it cannot be had.
+        A body over fetch.max_bytes is an error, or with `truncate` (a web page, which is still
+        useful in part) cut at the cap."""
         if urlsplit(url).scheme == "file":
-            return self._read_file(url)
+            return self._read_file(url, truncate)
         headers = {"User-Agent": self.user_agent, "Accept": ACCEPT}
         if etag:
             headers["If-None-Match"] = etag
@@ -99,7 +106,7 @@ class Fetcher:
         total = self.settings.total_timeout
         try:
             async with asyncio.timeout(total):
-                return await self._follow(url, headers)
+                return await self._follow(url, headers, truncate)
         except TimeoutError:
             raise FetchError(
                 f"no complete answer within {total:g} s (fetch.total_timeout)"
@@ -113,11 +120,11 @@ class Fetcher:
         except httpx.HTTPError as exc:
             raise FetchError(f"{type(exc).__name__}: {_first_line(exc)}") from None
 
-    async def _follow(self, url: str, headers: dict[str, str]) -> Fetched:
+    async def _follow(self, url: str, headers: dict[str, str], truncate: bool) -> Fetched:
         seen, moved_to, retried = {url}, None, False
         permanent_so_far = True
         while True:
-            answer = await self._get(url, headers)
+            answer = await self._get(url, headers, truncate)
             location = answer.headers.get("location")
             if answer.status in REDIRECTS and location:
                 target = urljoin(url, location.strip())
@@ -146,7 +153,9 @@ class Fetcher:
         if status == 410:
             return Fetched(url, headers=answer.headers, gone=True, moved_to=moved_to)
         if status == 200:
-            return Fetched(url, answer.body, answer.headers, moved_to=moved_to)
+            truncated = len(answer.body) > self.settings.max_bytes
+            body = answer.body[: self.settings.max_bytes]
+            return Fetched(url, body, answer.headers, moved_to=moved_to, truncated=truncated)
         if status in REDIRECTS:
             raise FetchError(f"HTTP {status} redirect without a Location header")
         hint = STATUS_HINTS.get(status) or (
@@ -156,7 +165,7 @@ class Fetcher:
         )
         raise FetchError(f"HTTP {status} {answer.reason}".rstrip() + f": {hint}")
 
-    async def _get(self, url: str, headers: dict[str, str]) -> _Answer:
+    async def _get(self, url: str, headers: dict[str, str], truncate: bool) -> _Answer:
         host = urlsplit(url).netloc.lower()
         async with self._hosts[host], self._all:
             request = self.client.build_request("GET", url, headers=headers, timeout=self._timeout)
@@ -164,7 +173,7 @@ class Fetcher:
             try:
                 body = b""
                 if response.status_code == 200:
-                    body = await self._read_body(response, self.settings.max_bytes)
+                    body = await self._read_body(response, self.settings.max_bytes, truncate)
                 else:
                     # Reading a short answer to its end lets the connection be kept alive.
                     with contextlib.suppress(FetchError, httpx.TransportError):
@@ -175,28 +184,33 @@ class Fetcher:
         return _Answer(response.status_code, response.reason_phrase, lowered, body)
 
     @staticmethod
-    async def _read_body(response: httpx.Response, cap: int) -> bytes:
+    async def _read_body(response: httpx.Response, cap: int, truncate: bool = False) -> bytes:
+        """The body, up to `cap` bytes; beyond it an error, or with `truncate` one byte more
+        (which tells the caller there was more)."""
         declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > cap:
+        if declared.isdigit() and int(declared) > cap and not truncate:
             raise FetchError(_too_big(cap, f"it declares {int(declared):,} bytes"))
         chunks, size = [], 0
         async for chunk in response.aiter_bytes():
+            chunks.append(chunk)
             size += len(chunk)
             if size > cap:
+                if truncate:
+                    break
                 raise FetchError(_too_big(cap, "stopped reading"))
-            chunks.append(chunk)
-        return b"".join(chunks)
+        return b"".join(chunks)[: cap + 1]
 
-    def _read_file(self, url: str) -> Fetched:
+    def _read_file(self, url: str, truncate: bool) -> Fetched:
         path = Path(url2pathname(urlsplit(url).path))
         try:
             with path.open("rb") as handle:
                 body = handle.read(self.settings.max_bytes + 1)
         except OSError as exc:
             raise FetchError(f"cannot read {path} ({exc.strerror})") from None
-        if len(body) > self.settings.max_bytes:
+        truncated = len(body) > self.settings.max_bytes
+        if truncated and not truncate:
             raise FetchError(_too_big(self.settings.max_bytes, "stopped reading"))
-        return Fetched(url, body)
+        return Fetched(url, body[: self.settings.max_bytes], truncated=truncated)
 
 
 def make_client(settings: FetchSettings) -> httpx.AsyncClient:

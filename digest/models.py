@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
@@ -65,3 +66,104 @@ class SourceReport:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class IssueItem:
+    """One link in an issue: a weeknote link or a partner-feed item, with its theme."""
+
+    url: str
+    canonical_url: str
+    title: str
+    blurb: str
+    source: str  # "Weeknote" or the feed's name
+    origin: str  # weeknote | feed
+    theme: str
+    reason: str  # why it has this theme (or was moved there), for --explain
+    published: datetime | None = None  # feed items only
+    pinned: bool = False
+
+
+@dataclass(frozen=True)
+class IssueTheme:
+    name: str
+    slug: str  # stable anchor: "video-consultations"
+    items: tuple[IssueItem, ...]  # shown in the email
+    more: tuple[IssueItem, ...] = ()  # over the per-theme cap: counted in the email, in the archive
+    colour: str | None = None
+    emoji: str | None = None
+    unmatched_heading: bool = False  # a weeknote heading no theme claims
+
+
+@dataclass(frozen=True)
+class SourceHealth:
+    name: str
+    url: str
+    status: str  # the last fetch's status: new | unchanged | moved | gone | error | never
+    error: str | None
+    last_ok: str | None
+    stale: bool  # no successful fetch within a day of the build
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Why a candidate is not in the issue."""
+
+    url: str
+    title: str
+    outcome: str  # already-sent | duplicate | dropped
+    reason: str
+
+
+@dataclass(frozen=True)
+class Issue:
+    id: str  # ISO week in the newsletter's time zone: "2026-W48"
+    title: str  # the newsletter's title
+    built_at: datetime
+    window_start: datetime
+    window_end: datetime
+    intro: str  # the weeknote's editorial, or the editor's override
+    weeknote_title: str | None
+    weeknote_url: str | None
+    themes: tuple[IssueTheme, ...]
+    sources: tuple[SourceHealth, ...]
+    warnings: tuple[str, ...]
+    skipped: tuple[Decision, ...]
+
+    def items(self, include_more: bool = True) -> list[IssueItem]:
+        return [
+            item
+            for theme in self.themes
+            for item in (*theme.items, *(theme.more if include_more else ()))
+        ]
+
+    def counts(self) -> dict[str, int]:
+        outcomes = [decision.outcome for decision in self.skipped]
+        return {
+            "themes": len(self.themes),
+            "shown": sum(len(theme.items) for theme in self.themes),
+            "more": sum(len(theme.more) for theme in self.themes),
+            "from_weeknote": sum(item.origin == "weeknote" for item in self.items()),
+            "from_feeds": sum(item.origin == "feed" for item in self.items()),
+            **{key.replace("-", "_"): outcomes.count(key) for key in SKIPPED},
+            "sources_failed": sum(source.status == "error" for source in self.sources),
+        }
+
+    def as_dict(self) -> dict:
+        """Its fields and counts; nested dataclasses and datetimes are left to `to_json`."""
+        return {**vars(self), "counts": self.counts()}
+
+
+def to_json(data, indent: int | None = 2) -> str:
+    """JSON of plain data holding dataclasses and datetimes, without copying them first (an
+    issue can hold thousands of items)."""
+
+    def plain(value):
+        if isinstance(value, datetime):
+            return value.isoformat()
+        return vars(value)
+
+    return json.dumps(data, indent=indent, ensure_ascii=False, default=plain)
+
+
+SKIPPED = ("already-sent", "duplicate", "dropped")

@@ -6,10 +6,11 @@ import json
 import sys
 from collections import Counter
 from contextlib import contextmanager
+from pathlib import Path
 
 import click
 
-from digest.models import SourceReport
+from digest.models import Issue, IssueTheme, SourceReport
 
 COLUMNS = ("source", "status", "items", "new", "time", "error / note")
 STATUS_STYLE = {
@@ -80,11 +81,14 @@ def _row(report: SourceReport) -> tuple[str, ...]:
     )
 
 
-def _plain_table(rows: list[tuple[str, ...]]) -> None:
-    widths = [max(len(row[i]) for row in [COLUMNS, *rows]) for i in range(len(COLUMNS) - 1)]
-    for row in [COLUMNS, *rows]:
+def _plain_table(
+    rows: list[tuple[str, ...]], columns: tuple[str, ...] = COLUMNS, right=(2, 3, 4)
+) -> None:
+    """Aligned plain columns; the last one is free text and is not padded."""
+    widths = [max(len(row[i]) for row in [columns, *rows]) for i in range(len(columns) - 1)]
+    for row in [columns, *rows]:
         cells = [
-            cell.rjust(w) if i in (2, 3, 4) else cell.ljust(w)
+            cell.rjust(w) if i in right else cell.ljust(w)
             for i, (cell, w) in enumerate(zip(row, widths, strict=False))
         ]
         click.echo("  ".join([*cells, row[-1]]).rstrip())
@@ -103,3 +107,66 @@ def _rich_table(rows: list[tuple[str, ...]], reports: list[SourceReport]) -> Non
         cells[1].stylize(STATUS_STYLE[report.status])
         table.add_row(*cells)
     Console().print(table)
+
+
+ISSUE_COLUMNS = ("theme", "shown", "more", "weeknote", "feeds")
+
+
+def show_issue(issue: Issue, path: Path, as_json: bool, explain: bool) -> None:
+    """The built issue: its themes with counts, then what needs the editor's attention."""
+    if as_json:
+        from digest.pipeline import issue_json
+
+        click.echo(issue_json(issue))
+        return
+    rows = [_theme_row(theme) for theme in issue.themes]
+    if is_terminal():
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(*ISSUE_COLUMNS, title=f"{issue.title} {issue.id}")
+        for column in table.columns[1:]:
+            column.justify = "right"
+        for row in rows:
+            table.add_row(*row)
+        Console().print(table)
+    else:
+        _plain_table([(*row, "") for row in rows], (*ISSUE_COLUMNS, ""), right=(1, 2, 3, 4))
+    counts = issue.counts()
+    click.echo(
+        f"{issue.id}: {counts['shown']} items in {counts['themes']} themes "
+        f"(+{counts['more']} over the cap); skipped {counts['already_sent']} already sent, "
+        f"{counts['duplicate']} duplicates, {counts['dropped']} dropped; written to {path}"
+    )
+    for source in issue.sources:
+        if source.status in ("error", "never", "gone") or source.stale:
+            click.echo(f"source {source.name}: {source.status}; {source.error or 'stale'}")
+    for warning in issue.warnings:
+        click.echo(f"warning: {warning}")
+    if explain:
+        _explain(issue)
+
+
+def _explain(issue: Issue) -> None:
+    """Every candidate's fate, two lines each: outcome, title and URL; then the reason."""
+    lines = []
+    for theme in issue.themes:
+        lines += [("shown", item, f"{item.theme}: {item.reason}") for item in theme.items]
+        cap = f"{theme.name}: over the cap, counted as 'more'"
+        lines += [("more", item, cap) for item in theme.more]
+    lines += [(decision.outcome, decision, decision.reason) for decision in issue.skipped]
+    for outcome, entry, reason in lines:
+        click.echo(f"{outcome:>12}  {entry.title[:60]}  <{entry.url}>")
+        click.echo(f"{'':>12}  {reason}")
+
+
+def _theme_row(theme: IssueTheme) -> tuple[str, ...]:
+    items = (*theme.items, *theme.more)
+    weeknote = sum(item.origin == "weeknote" for item in items)
+    return (
+        f"{theme.emoji} {theme.name}" if theme.emoji else theme.name,
+        str(len(theme.items)),
+        str(len(theme.more)),
+        str(weeknote),
+        str(len(items) - weeknote),
+    )

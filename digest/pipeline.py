@@ -10,19 +10,27 @@ import hashlib
 import time
 from collections.abc import Callable
 from concurrent.futures import BrokenExecutor, Executor
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 
 import httpx
 
+from digest import curate
 from digest.config import Config
 from digest.errors import FeedError, SourceError
 from digest.feeds import parse_feed_safely
 from digest.fetch import Fetcher, make_client
-from digest.models import ParsedFeed, Source, SourceReport
+from digest.models import Issue, ParsedFeed, Source, SourceHealth, SourceReport, to_json
+from digest.overrides import load_overrides
 from digest.store import Store
+from digest.themes import UNMATCHED_HEADING
+from digest.weeknote import Weeknote, extract_weeknote
 
 # Below this many sources, parsing in-process is cheaper than starting worker processes.
 POOL_THRESHOLD = 4
+WEEKNOTE, WEEKNOTE_FEED = "Weeknote", "Weeknote feed"
+# A source with no successful fetch for this long is stale: its items may be out of date.
+STALE_AFTER = timedelta(days=1)
 
 
 def feed_sources(config: Config, store: Store) -> list[Source]:
@@ -34,15 +42,24 @@ def feed_sources(config: Config, store: Store) -> list[Source]:
     ]
 
 
-def fetch_feeds(
+def source_count(config: Config) -> int:
+    """How many reports fetch_sources will make: the enabled feeds and the weeknote's sources."""
+    weeknote = config.weeknote
+    return sum(feed.enabled for feed in config.feeds) + (
+        0 if weeknote is None else 1 + bool(weeknote.feed)
+    )
+
+
+def fetch_sources(
     config: Config,
     store: Store,
     now: datetime,
     client: httpx.AsyncClient | None = None,
     on_report: Callable[[SourceReport], None] | None = None,
 ) -> list[SourceReport]:
-    """Fetch, parse and store every enabled feed concurrently; one report per feed, in config
-    order. A failing source is reported and never stops the others."""
+    """Fetch every enabled feed and the weeknote concurrently and store what changed; one report
+    per source, feeds in config order, then the weeknote. A failing source is reported and never
+    stops the others."""
     sources = feed_sources(config, store)
     pool = _parse_pool() if len(sources) >= POOL_THRESHOLD else None
     try:
@@ -57,7 +74,138 @@ async def _fetch_all(config, store, now, client, pool, on_report, sources):
         if client is None:
             client = await stack.enter_async_context(make_client(config.fetch))
         updater = _Updater(config, store, client, now, pool, on_report)
-        return list(await asyncio.gather(*(updater.update(source) for source in sources)))
+        feeds = asyncio.gather(*(updater.update(source) for source in sources))
+        weeknote = _fetch_weeknote(config, store, now, updater)
+        feed_reports, weeknote_reports = await asyncio.gather(feeds, weeknote)
+        return [*feed_reports, *weeknote_reports]
+
+
+async def _fetch_weeknote(config, store, now, updater) -> list[SourceReport]:
+    """The weeknote page; in feed mode, the blog feed first and then the post it announces."""
+    rule = config.weeknote
+    if rule is None:
+        return []
+    reports = []
+    if rule.feed:
+        reports.append(await updater.update(store.source(config.locate(rule.feed), WEEKNOTE_FEED)))
+    page = weeknote_page(config, store, now)
+    if isinstance(page, str):
+        reports.append(SourceReport(WEEKNOTE, rule.feed, "error", error=page))
+        updater.on_report(reports[-1])
+    else:
+        reports.append(await updater.update(page, is_page=True))
+    return reports
+
+
+def weeknote_page(config: Config, store: Store, now: datetime) -> Source | str:
+    """The weeknote page as a source, or why there is none: in feed mode, the newest matching
+    post in this issue's window."""
+    rule = config.weeknote
+    if rule.url:
+        return store.source(config.locate(rule.url), WEEKNOTE)
+    start, end = curate.window(now, config, _last_sent_at(store))
+    posts = store.items_between([config.locate(rule.feed)], start, end)
+    post = curate.pick_weeknote_post(posts, rule)
+    if post is None:
+        return (
+            f"no post in {rule.feed} since {start:%Y-%m-%d %H:%M} matches the weeknote rule "
+            "(weeknote.title_pattern / weeknote.category)"
+        )
+    return store.source(post.link, WEEKNOTE)
+
+
+def build_issue(config: Config, store: Store, now: datetime, issue_id: str | None = None) -> Issue:
+    """This week's issue from what the state holds (fetch_sources refreshes it first). Reads
+    only: building never changes what the next send includes."""
+    issue_id = issue_id or curate.issue_id(now, config.newsletter.timezone)
+    start, end = curate.window(now, config, _last_sent_at(store))
+    weeknote, page_url, warnings = _read_weeknote(config, store, now)
+    feeds = {config.locate(f.url): (f.name, f.theme) for f in config.feeds if f.enabled}
+    candidates = curate.weeknote_candidates(weeknote, config) + curate.feed_candidates(
+        store.items_between(list(feeds), start, end), feeds, config
+    )
+    unmatched = curate.unmatched_headings(weeknote, config)
+    overrides = load_overrides(config.overrides_path(), issue_id, config)
+    curated = curate.curate(candidates, store.sent_urls(), overrides, config, unmatched)
+    warnings += [f"weeknote heading {heading!r}: {UNMATCHED_HEADING}" for heading in unmatched]
+    return Issue(
+        id=issue_id,
+        title=config.newsletter.title,
+        built_at=now,
+        window_start=start,
+        window_end=end,
+        intro=overrides.intro or weeknote.editorial,
+        weeknote_title=weeknote.title or None,
+        weeknote_url=page_url,
+        themes=curated.themes,
+        sources=tuple(_health(config, store, now)),
+        warnings=(*warnings, *curated.warnings),
+        skipped=curated.skipped,
+    )
+
+
+def save_issue(issue: Issue, folder: Path) -> Path:
+    """Write the issue as `<folder>/<id>.json`, whole or not at all."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{issue.id}.json"
+    partial = path.with_suffix(".json.partial")
+    partial.write_text(issue_json(issue), encoding="utf-8")
+    partial.replace(path)
+    return path
+
+
+def issue_json(issue: Issue) -> str:
+    return to_json(issue.as_dict())
+
+
+def _last_sent_at(store: Store) -> datetime | None:
+    last = store.last_sent()
+    return last[1] if last else None
+
+
+def _read_weeknote(
+    config: Config, store: Store, now: datetime
+) -> tuple[Weeknote, str | None, list]:
+    """The stored weeknote page, extracted; its URL; and what went wrong, one line each."""
+    empty = Weeknote("", "", (), ())
+    if config.weeknote is None:
+        return empty, None, []
+    page = weeknote_page(config, store, now)
+    if isinstance(page, str):
+        return empty, None, [f"weeknote: {page}"]
+    body = store.page(page.key)
+    if body is None:
+        return empty, page.url, [f"weeknote: {page.url} has not been fetched; run digest fetch"]
+    weeknote = extract_weeknote(body, page.url, config.weeknote.selector, config.fetch.max_bytes)
+    problems = list(weeknote.problems)
+    if len(body) >= config.fetch.max_bytes:
+        problems.insert(0, _capped_page(config.fetch.max_bytes))
+    return weeknote, page.url, [f"weeknote: {problem}" for problem in problems]
+
+
+def _capped_page(max_bytes: int) -> str:
+    return f"page cut at {max_bytes:,} bytes (fetch.max_bytes); links after that were not read"
+
+
+def _health(config: Config, store: Store, now: datetime) -> list[SourceHealth]:
+    """The last fetch of every configured source, feeds first, then the weeknote's."""
+    rows = {row["key"]: row for row in store.sources()}
+    keys = [(config.locate(feed.url), feed.name) for feed in config.feeds if feed.enabled]
+    if config.weeknote is not None:
+        if config.weeknote.feed:
+            keys.append((config.locate(config.weeknote.feed), WEEKNOTE_FEED))
+        page = weeknote_page(config, store, now)
+        if not isinstance(page, str):
+            keys.append((page.key, WEEKNOTE))
+    health = []
+    for key, name in keys:
+        row = rows.get(key)
+        last_ok = row["last_ok"] if row else None
+        stale = last_ok is None or now - datetime.fromisoformat(last_ok) > STALE_AFTER
+        status = row["last_status"] if row else "never"
+        error = row["last_error"] if row else "never fetched"
+        health.append(SourceHealth(name, row["url"] if row else key, status, error, last_ok, stale))
+    return health
 
 
 def _parse_pool() -> Executor:
@@ -78,11 +226,13 @@ class _Updater:
         self.pool = pool
         self.on_report = on_report or (lambda report: None)
         self.fetcher = Fetcher(client, config.fetch, config.user_agent())
+        self.max_bytes = config.fetch.max_bytes
 
-    async def update(self, source: Source) -> SourceReport:
+    async def update(self, source: Source, is_page: bool = False) -> SourceReport:
+        """Fetch one source and store what changed: a feed's items, or a page's body."""
         started = time.monotonic()
         try:
-            report = await self._update(source)
+            report = await self._update(source, is_page)
         except SourceError as exc:
             self.store.record_error(source, exc.message, self.now)
             report = SourceReport(source.name, source.url, "error", error=exc.message)
@@ -90,7 +240,7 @@ class _Updater:
         self.on_report(report)
         return report
 
-    async def _update(self, source: Source) -> SourceReport:
+    async def _update(self, source: Source, is_page: bool) -> SourceReport:
         if source.gone:
             return SourceReport(
                 source.name,
@@ -98,7 +248,9 @@ class _Updater:
                 "gone",
                 note="retired after HTTP 410; remove it from feeds.yaml",
             )
-        fetched = await self.fetcher.fetch(source.url, source.etag, source.last_modified)
+        fetched = await self.fetcher.fetch(
+            source.url, source.etag, source.last_modified, truncate=is_page
+        )
         moved = fetched.moved_to is not None
         if moved:
             source = dataclasses.replace(source, url=fetched.moved_to)
@@ -117,10 +269,23 @@ class _Updater:
             return SourceReport(
                 source.name, source.url, "moved" if moved else "unchanged", items=count, note=note
             )
+        status = "moved" if moved else "new"
+        if is_page:
+            self.store.record_page(
+                source,
+                fetched.body,
+                body_hash,
+                fetched.etag,
+                fetched.last_modified,
+                status,
+                self.now,
+            )
+            if fetched.truncated:
+                note = "; ".join(filter(None, (note, _capped_page(self.max_bytes))))
+            return SourceReport(source.name, source.url, status, note=note)
         parsed = await self._parse(
             fetched.body, fetched.url, source.key, fetched.headers.get("content-type")
         )
-        status = "moved" if moved else "new"
         total, new = self.store.record_items(
             source, parsed.items, body_hash, fetched.etag, fetched.last_modified, status, self.now
         )

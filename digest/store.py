@@ -10,11 +10,11 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from digest.errors import StateError
-from digest.models import Item, Source
+from digest.models import Issue, Item, Source
 
 # Append only: each entry moves the schema from version N to N+1.
 MIGRATIONS = (
@@ -51,6 +51,29 @@ MIGRATIONS = (
     CREATE INDEX items_canonical_url ON items (canonical_url);
     CREATE INDEX items_published ON items (published);
     """,
+    """
+    CREATE TABLE pages (                -- the last body of a page source (the weeknote)
+        source TEXT PRIMARY KEY REFERENCES sources(key),
+        body BLOB NOT NULL
+    );
+    CREATE TABLE issues (
+        id TEXT PRIMARY KEY,            -- ISO week in the newsletter's time zone: 2026-W48
+        status TEXT NOT NULL CHECK (status IN ('sending', 'sent', 'cancelled')),
+        subject TEXT,
+        content_hash TEXT,
+        started_at TEXT,
+        sent_at TEXT
+    );
+    CREATE TABLE issue_items (          -- what an issue included, shown or counted under a cap
+        issue TEXT NOT NULL REFERENCES issues(id),
+        canonical_url TEXT NOT NULL,
+        url TEXT NOT NULL,
+        title TEXT NOT NULL,
+        theme TEXT NOT NULL,
+        PRIMARY KEY (issue, canonical_url)
+    );
+    CREATE INDEX issue_items_canonical_url ON issue_items (canonical_url);
+    """,
 )
 
 
@@ -70,9 +93,21 @@ UPSERT_ITEM = """
 
 
 def _item_row(item: Item, now: str) -> dict:
-    published = item.published.isoformat() if item.published else None
+    published = _stamp(item.published) if item.published else None
     categories = json.dumps(item.categories)
     return {**vars(item), "published": published, "categories": categories, "now": now}
+
+
+def _row_item(row: sqlite3.Row) -> Item:
+    fields = {key: row[key] for key in Item.__dataclass_fields__}
+    fields["published"] = datetime.fromisoformat(row["published"])
+    fields["categories"] = tuple(json.loads(row["categories"]))
+    return Item(**fields)
+
+
+def _stamp(moment: datetime) -> str:
+    """A moment as stored: UTC, whole seconds, so stamps compare as text."""
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat()
 
 
 class Store:
@@ -199,7 +234,7 @@ class Store:
     ) -> tuple[int, int]:
         """Store a freshly parsed body's items with the source's new state, in one transaction.
         Returns (items in the body, items never seen before)."""
-        stamp = now.isoformat()
+        stamp = _stamp(now)
         rows = [_item_row(item, stamp) for item in items]
         with self.transaction() as db:
             self._save_source(
@@ -226,6 +261,40 @@ class Store:
                 db, source, now, gone=1, last_status="gone", last_error="HTTP 410 Gone"
             )
 
+    def record_page(
+        self,
+        source: Source,
+        body: bytes,
+        content_hash: str,
+        etag: str | None,
+        last_modified: str | None,
+        status: str,
+        now: datetime,
+    ) -> None:
+        """Keep a page source's new body (the weeknote) with its state, in one transaction."""
+        with self.transaction() as db:
+            self._save_source(
+                db,
+                source,
+                now,
+                etag=etag,
+                last_modified=last_modified,
+                content_hash=content_hash,
+                last_status=status,
+                last_error=None,
+                last_ok=now.isoformat(),
+                gone=0,
+            )
+            db.execute(
+                "INSERT INTO pages (source, body) VALUES (?, ?) "
+                "ON CONFLICT (source) DO UPDATE SET body = excluded.body",
+                (source.key, body),
+            )
+
+    def page(self, key: str) -> bytes | None:
+        row = self.db.execute("SELECT body FROM pages WHERE source = ?", (key,)).fetchone()
+        return row[0] if row else None
+
     def record_error(self, source: Source, error: str, now: datetime) -> None:
         with self.transaction() as db:
             self._save_source(db, source, now, last_status="error", last_error=error)
@@ -237,3 +306,45 @@ class Store:
         if source is not None:
             query, args = query + " WHERE source = ?", (source,)
         return self.db.execute(query + " ORDER BY published DESC, id", args).fetchall()
+
+    def items_between(self, sources: list[str], start: datetime, end: datetime) -> list[Item]:
+        """Items of these sources published in [start, end], newest first."""
+        marks = ", ".join("?" * len(sources))
+        rows = self.db.execute(
+            f"SELECT * FROM items WHERE source IN ({marks}) AND published >= ? AND published <= ?"
+            " ORDER BY published DESC, id",
+            (*sources, _stamp(start), _stamp(end)),
+        )
+        return [_row_item(row) for row in rows]
+
+    # issues
+
+    def last_sent(self) -> tuple[str, datetime] | None:
+        """The most recently sent issue's id and when it was sent."""
+        row = self.db.execute(
+            "SELECT id, sent_at FROM issues WHERE status = 'sent' ORDER BY sent_at DESC LIMIT 1"
+        ).fetchone()
+        return (row["id"], datetime.fromisoformat(row["sent_at"])) if row else None
+
+    def sent_urls(self) -> dict[str, str]:
+        """Every canonical URL a sent issue included, with the first issue that included it."""
+        rows = self.db.execute(
+            "SELECT canonical_url, min(issue) FROM issue_items JOIN issues ON issues.id = issue"
+            " WHERE status = 'sent' GROUP BY canonical_url"
+        )
+        return dict(rows.fetchall())
+
+    def record_sent(self, issue: Issue, subject: str, sent_at: datetime) -> None:
+        """Mark an issue sent with every item it included (shown or over the cap), at once."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO issues (id, status, subject, sent_at) VALUES (?, 'sent', ?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET status = 'sent', subject = excluded.subject,"
+                " sent_at = excluded.sent_at",
+                (issue.id, subject, sent_at.isoformat()),
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO issue_items (issue, canonical_url, url, title, theme)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [(issue.id, i.canonical_url, i.url, i.title, i.theme) for i in issue.items()],
+            )

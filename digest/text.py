@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 
@@ -37,6 +38,7 @@ APOSTROPHES = re.compile(r"['\u2018\u2019\u02bc]")
 _PUNCTUATION = re.compile(r"[^\w\s]|_")
 
 
+@functools.lru_cache(maxsize=4096)  # feed categories repeat across thousands of items
 def normalise_heading(text: str) -> str:
     """A key that ignores case, punctuation and spacing: "Health & care!" → "health and care"."""
     # Apostrophes join words ("Martha's" → "marthas") rather than split them, straight or curly.

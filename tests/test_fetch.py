@@ -9,7 +9,7 @@ import pytest
 from digest.config import FetchSettings, load_config
 from digest.errors import FetchError
 from digest.fetch import Fetcher
-from digest.pipeline import fetch_feeds
+from digest.pipeline import fetch_sources
 from digest.store import Store
 from tests.samples import NOW, atom, rss
 from tests.server import Reply
@@ -18,7 +18,7 @@ from tests.server import Reply
 def run(config_path, now=NOW, **kwargs):
     config = load_config(config_path)
     with Store.open(config.db_path()) as store:
-        return fetch_feeds(config, store, now, **kwargs), store.sources()
+        return fetch_sources(config, store, now, **kwargs), store.sources()
 
 
 def conditional(body: bytes, etag: str = '"v1"'):

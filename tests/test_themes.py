@@ -109,6 +109,16 @@ def test_keywords_match_whole_words_only():
     assert choose(entry) == ThemeChoice(CATCH_ALL, "no match: catch-all")
 
 
+def test_a_phrase_counts_once_for_its_longest_keyword():
+    systems = Theme("Learning systems", keywords=("learning health system",))
+    health = Theme("Health", keywords=("health system", "health"))
+    entry = item("What makes a learning health system stick")
+    choice = theme_for_item(entry, (health, systems), None, CATCH_ALL)
+    assert choice == ThemeChoice(
+        "Learning systems", "keywords: learning health system \u00d71 (score 1)"
+    )
+
+
 def test_keyword_tie_goes_to_the_earlier_theme():
     entry = item("Deprivation and video")
     assert choose(entry).theme == "Health inequalities"

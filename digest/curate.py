@@ -1,0 +1,199 @@
+"""Which links go into an issue, under which theme, in what order: pure functions, no I/O.
+
+The rules, in the order they apply:
+1. candidates are the weeknote's links (document order), then the window's feed items (newest
+   first); each carries its theme and the reason for it;
+2. a URL an earlier *sent* issue included is skipped, even if republished;
+3. the first candidate with a canonical URL wins, so a weeknote link beats a feed item;
+4. the editor's overrides drop, retitle, re-blurb, move and pin;
+5. themes appear in the editor's order (the overrides' theme_order first, then feeds.yaml), then
+   unmatched weeknote headings, then the catch-all; empty ones are hidden;
+6. each theme shows at most `per_theme` items (pinned ones always); the rest are counted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from digest.config import Config
+from digest.config import Weeknote as WeeknoteRule
+from digest.models import Decision, IssueItem, IssueTheme, Item
+from digest.overrides import IssueOverrides, apply_overrides
+from digest.text import normalise_heading
+from digest.themes import ThemeChoice, theme_for_heading, theme_for_item, theme_for_text
+from digest.weeknote import Weeknote
+
+WEEKNOTE_SOURCE = "Weeknote"
+
+
+def issue_id(now: datetime, timezone: str) -> str:
+    """The ISO week `now` falls in, in the newsletter's time zone: "2026-W48"."""
+    year, week, _ = now.astimezone(ZoneInfo(timezone)).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def window(now: datetime, config: Config, last_sent: datetime | None) -> tuple[datetime, datetime]:
+    """Items published in [start, now] are candidates: since the last send (less an overlap for
+    items dated late), or the last `window_days` days before any issue was sent."""
+    if last_sent is None:
+        return now - timedelta(days=config.newsletter.window_days), now
+    return last_sent - timedelta(hours=config.curation.overlap_hours), now
+
+
+def pick_weeknote_post(items: Iterable[Item], rule: WeeknoteRule) -> Item | None:
+    """The newest post (items come newest first) whose title and category match the rule."""
+    pattern = re.compile(rule.title_pattern) if rule.title_pattern else None
+    category = normalise_heading(rule.category) if rule.category else None
+    for item in items:
+        if pattern and not pattern.search(item.title):
+            continue
+        if category and category not in {normalise_heading(c) for c in item.categories}:
+            continue
+        return item
+    return None
+
+
+def weeknote_candidates(weeknote: Weeknote, config: Config) -> list[IssueItem]:
+    """The weeknote's links in page order, each under its section's theme; the editorial's
+    links (no heading of their own) are themed by their words."""
+    candidates = []
+    for section in weeknote.sections:
+        heading_choice = _heading_theme(section.heading, config)
+        for link in section.links:
+            if section.heading:
+                choice = heading_choice
+            else:
+                text = f"{link.title} {link.blurb}"
+                choice = theme_for_text(text, config.themes, config.newsletter.catch_all)
+            reason = f"weeknote section {section.heading or '(editorial)'!r}: {choice.reason}"
+            candidates.append(
+                IssueItem(
+                    url=link.url,
+                    canonical_url=link.canonical_url,
+                    title=link.title,
+                    blurb=link.blurb,
+                    source=WEEKNOTE_SOURCE,
+                    origin="weeknote",
+                    theme=choice.theme,
+                    reason=reason,
+                )
+            )
+    return candidates
+
+
+def unmatched_headings(weeknote: Weeknote, config: Config) -> list[str]:
+    """Weeknote headings no theme claims: each becomes a theme of its own, after the others."""
+    return [
+        section.heading
+        for section in weeknote.sections
+        if section.heading and _heading_theme(section.heading, config).new_theme
+    ]
+
+
+def _heading_theme(heading: str, config: Config) -> ThemeChoice:
+    """A heading's theme; one that names the catch-all ("Other news") is the catch-all."""
+    choice = theme_for_heading(heading, config.themes)
+    catch_all = config.newsletter.catch_all
+    if choice.new_theme and normalise_heading(heading) == normalise_heading(catch_all):
+        return ThemeChoice(catch_all, "heading matches the catch-all theme")
+    return choice
+
+
+def feed_candidates(
+    items: Iterable[Item], feeds: dict[str, tuple[str, str | None]], config: Config
+) -> list[IssueItem]:
+    """Feed items as candidates; `feeds` maps a source key to the feed's (name, default theme)."""
+    candidates = []
+    for item in items:
+        name, default_theme = feeds[item.source]
+        choice = theme_for_item(item, config.themes, default_theme, config.newsletter.catch_all)
+        candidates.append(
+            IssueItem(
+                url=item.link,
+                canonical_url=item.canonical_url,
+                title=item.title,
+                blurb=item.summary,
+                source=name,
+                origin="feed",
+                theme=choice.theme,
+                reason=choice.reason,
+                published=item.published,
+            )
+        )
+    return candidates
+
+
+@dataclasses.dataclass(frozen=True)
+class Curated:
+    themes: tuple[IssueTheme, ...]
+    skipped: tuple[Decision, ...]  # candidates left out, and why; kept ones carry their reason
+    warnings: tuple[str, ...]
+
+
+def curate(
+    candidates: Sequence[IssueItem],
+    sent: dict[str, str],
+    overrides: IssueOverrides,
+    config: Config,
+    unmatched_headings: Sequence[str] = (),
+) -> Curated:
+    """Apply rules 2 to 6 above to candidates in rule-1 order. `sent` maps canonical URLs to the
+    sent issue that included them."""
+    skipped: list[Decision] = []
+    fresh: dict[str, IssueItem] = {}
+    for item in candidates:
+        if item.canonical_url in sent:
+            reason = f"already sent in {sent[item.canonical_url]}"
+            skipped.append(Decision(item.url, item.title, "already-sent", reason))
+        elif item.canonical_url in fresh:
+            first = fresh[item.canonical_url]
+            reason = f"same link as {first.source}'s {first.title!r}"
+            skipped.append(Decision(item.url, item.title, "duplicate", reason))
+        else:
+            fresh[item.canonical_url] = item
+    kept, dropped, warnings = apply_overrides(list(fresh.values()), overrides, config)
+    skipped += [
+        Decision(i.url, i.title, "dropped", "dropped in the overrides file") for i in dropped
+    ]
+    themes = []
+    for name in _theme_order(kept, overrides, config, unmatched_headings):
+        members = [item for item in kept if item.theme == name]
+        if members:
+            themes.append(_capped(name, members, config, name in unmatched_headings))
+    return Curated(tuple(themes), tuple(skipped), tuple(warnings))
+
+
+def _theme_order(
+    items: list[IssueItem], overrides: IssueOverrides, config: Config, unmatched: Sequence[str]
+) -> list[str]:
+    catch_all = config.newsletter.catch_all
+    declared = [theme.name for theme in config.themes] + [catch_all]
+    names = {normalise_heading(name): name for name in reversed(declared)}
+    first = [names.get(normalise_heading(name), name) for name in overrides.theme_order]
+    placed = [*first, *(theme.name for theme in config.themes)]
+    # then unmatched headings in page order, then the catch-all, unless already placed
+    rest = [name for name in (*unmatched, *(i.theme for i in items)) if name != catch_all]
+    return list(dict.fromkeys([*placed, *rest, catch_all]))
+
+
+def _capped(name: str, items: list[IssueItem], config: Config, unmatched: bool) -> IssueTheme:
+    theme = next((t for t in config.themes if t.name == name), None)
+    shown = max(config.curation.per_theme, sum(item.pinned for item in items))
+    return IssueTheme(
+        name=name,
+        slug=slug(name),
+        items=tuple(items[:shown]),
+        more=tuple(items[shown:]),
+        colour=theme.colour if theme else None,
+        emoji=theme.emoji if theme else None,
+        unmatched_heading=unmatched,
+    )
+
+
+def slug(name: str) -> str:
+    """A stable anchor for a theme: "Health & care" → "health-and-care"."""
+    return normalise_heading(name).replace(" ", "-") or "theme"
