@@ -116,7 +116,9 @@ class Theme:
 class Weeknote:
     url: str | None = setting(None, "the weeknote page (URL or local path)", source_location)
     feed: str | None = setting(None, "or: the blog feed that announces weeknotes", source_location)
-    title_pattern: str | None = setting(None, "with feed: regex a weeknote's title matches", regex)
+    title_pattern: str | None = setting(
+        None, "with feed: regex a weeknote's title matches (any case)", regex
+    )
     category: str | None = setting(None, "with feed: category a weeknote post carries")
     selector: str | None = setting(None, "CSS selector of the article body on the page")
 

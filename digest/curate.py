@@ -45,8 +45,9 @@ def window(now: datetime, config: Config, last_sent: datetime | None) -> tuple[d
 
 
 def pick_weeknote_post(items: Iterable[Item], rule: WeeknoteRule) -> Item | None:
-    """The newest post (items come newest first) whose title and category match the rule."""
-    pattern = re.compile(rule.title_pattern) if rule.title_pattern else None
+    """The newest post (items come newest first) whose title and category match the rule; the
+    title pattern ignores case. With no rule, the newest post."""
+    pattern = re.compile(rule.title_pattern, re.IGNORECASE) if rule.title_pattern else None
     category = normalise_heading(rule.category) if rule.category else None
     for item in items:
         if pattern and not pattern.search(item.title):

@@ -170,6 +170,7 @@ def rule(title_pattern: str | None = None, category: str | None = None) -> Weekn
 
 def test_pick_by_title_pattern_takes_the_newest_match():
     assert pick_weeknote_post(POSTS, rule(title_pattern=r"^Weeknote \d+")) is POSTS[1]
+    assert pick_weeknote_post(POSTS, rule(title_pattern="WEEKNOTE 47")) is POSTS[2]
 
 
 def test_pick_by_category_ignores_case_and_punctuation():
