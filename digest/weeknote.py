@@ -9,13 +9,18 @@ Choices the issue left open:
   byline, nothing at all), the section under the first heading is the editorial instead, and that
   heading is dropped: weeknotes often open with one such as "What's going on in improvement?".
 - Widgets are recognised by a class or id containing share, social, follow, related, cookie,
-  consent or comments. Headings are exempt, because their ids are slugs of their own text
-  ("social-prescribing").
+  consent, comments, breadcrumb, newsletter, subscribe, byline or post/entry-meta. Headings are
+  exempt, because their ids are slugs of their own text ("social-prescribing"), and so are
+  WordPress's tag-* and category-* classes, which name the post's topics.
 - Account and comment links are matched on whole path segments (/login, /comment), so a path
   such as /commentary/ is kept.
-- A generic link text ("here", "read more") is replaced by the clause around the link, then by its
-  sentence; when both say too little ("Read more.", "Book here."), by the sentence before it,
-  which is what such links point back to.
+- A generic link text ("here", "read more", "register") is replaced by its sentence, read with
+  the link's words in place ("the slides are here"; a bare URL is left out), or by the clause
+  around the link when the sentence holds other links too. When the sentence says too little
+  ("Read more.", "Book here."), by what such links point back to: a list item's first sentence,
+  else the sentence before.
+- A link with no words to an image file is a picture shown larger, and is skipped.
+- A page labelled Latin-1 (or ASCII) is read as windows-1252, as browsers do.
 - Bytes are capped at max_bytes bytes, a str at max_bytes characters.
 """
 
@@ -23,7 +28,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
@@ -48,7 +53,14 @@ WEAK_TITLE_WORDS = 5
 _NOISE_TAGS = {"header", "nav", "footer", "aside", "form", "script", "style", "template"}
 _NOISE_TAGS |= {"noscript", "iframe", "button"}
 _NOISE_ROLES = {"banner", "navigation", "contentinfo", "complementary", "search"}
-_NOISE_NAME = re.compile(r"share|social|follow|related|cookie|consent|comments|skip-?link", re.I)
+_NOISE_NAME = re.compile(
+    r"share|social|follow|related|cookie|consent|comments|skip-?link|breadcrumb|newsletter"
+    r"|subscri(?:be|ption)|byline|(?:post|entry)-meta",
+    re.I,
+)
+# WordPress names a post's tags and categories in its classes ("tag-social-prescribing"): they
+# say what the post is about, not that it is a widget.
+_TAXONOMY_CLASS = re.compile(r"(?:tag|category)-", re.I)
 _HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 _SECTION_TAGS = {"h1", "h2", "h3"}  # h1 is the page title: read, but it starts no section
 _CONTAINERS = (".entry-content", ".post-content", ".article-body", "#content", ".content")
@@ -59,7 +71,11 @@ _CONTEXT_BLOCKS |= _HEADINGS | {"div", "section", "article", "main", "body"}
 _SPACED = _CONTEXT_BLOCKS | {"br", "ul", "ol", "dl", "tr", "table", "hr", "figure"}
 _GENERIC = frozenset(
     {"here", "this", "read more", "more", "click here", "this article", "this report"}
-    | {"this page", "link", "learn more", "find out more", "continue reading"}
+    | {"this page", "link", "learn more", "find out more", "continue reading", "this link"}
+    | {"this guide", "this blog", "this post", "full report", "the full report"}
+    # Calls to action name what to do, not what the link is.
+    | {"register", "register here", "book", "book now", "book here", "book a place"}
+    | {"sign up", "sign up here", "apply", "apply now", "apply here", "download"}
 )
 _BARE_URL = re.compile(r"(?:https?://|www\.)\S+", re.I)
 _SHARE_URLS = (
@@ -72,11 +88,16 @@ _SHARE_URLS = (
     ("api.whatsapp.com", "/send"),
     ("reddit.com", "/submit"),
 )
-_ACCOUNT_PATH = re.compile(r"/(?:login|signin|sign-in|wp-login|comments?)(?:[/.]|$)", re.I)
+# No real host name holds spaces, control characters or these; browsers refuse such links.
+_JUNK_HOST = re.compile(r"[\s\x00-\x1f\x7f-\x9f<>\"'`{}|\\^%]")
+_IMAGE_PATH = re.compile(r"\.(?:jpe?g|png|gif|webp|avif|svg|bmp|tiff?)$", re.I)
+_ACCOUNT_PATH = re.compile(r"/(?:login|signin|sign-in|wp-login|wp-admin|comments?)(?:[/.]|$)", re.I)
 # Where one sentence ends and the next begins: the closing punctuation stays with the first.
 _SENTENCE_BREAK = re.compile("(?<=[.!?\u2026])[\"'\u201d\u2019)\\]]*\\s+")
 _CLAUSE_BREAK = re.compile("[,;:\u2013\u2014()]")
+_WORD_CHARACTER = re.compile(r"\w")
 _TRIM = " .,;:\u2013\u2014"
+_LATIN1_LABELS = {"iso-8859-1", "latin-1", "latin1", "iso8859-1", "l1", "ascii", "us-ascii"}
 
 
 @dataclass(frozen=True)
@@ -148,6 +169,16 @@ def _cap(html: bytes | str, max_bytes: int) -> bytes | str:
 
 
 def _parse(html: bytes | str) -> BeautifulSoup | None:
+    soup = _soup(html)
+    if isinstance(html, bytes) and soup and str(soup.original_encoding) in _LATIN1_LABELS:
+        # Browsers read a page labelled Latin-1 as windows-1252, as the HTML standard says: its
+        # curly quotes and dashes are bytes 0x80-0x9F, which Latin-1 makes control characters.
+        # Decoded here, not by lxml, which gives up on the five bytes windows-1252 leaves unused.
+        soup = _soup(html.decode("windows-1252", errors="replace")) or soup
+    return soup
+
+
+def _soup(html: bytes | str) -> BeautifulSoup | None:
     with warnings.catch_warnings():
         # bs4 warns about markup that looks like a file name or like XML; it parses it anyway.
         warnings.simplefilter("ignore")
@@ -203,7 +234,8 @@ def _is_noise(tag: Tag) -> bool:
         return False
     if tag.name == "a" and fold(tag.get_text()).lower().startswith("skip to"):
         return True
-    names = " ".join([str(tag.get("id") or ""), *map(str, tag.get("class") or ())])
+    classes = [str(name) for name in tag.get("class") or () if not _TAXONOMY_CLASS.match(name)]
+    names = " ".join([str(tag.get("id") or ""), *classes])
     return bool(_NOISE_NAME.search(names))
 
 
@@ -292,19 +324,30 @@ def _editorial_text(raw: str) -> str:
 
 
 def _base_url(soup: BeautifulSoup, url: str) -> str:
+    """The address relative links resolve against: the page's <base href> if that is a real
+    http(s) address, else the page's own."""
     base = soup.find("base", href=True)
     if base is None:
         return url
-    joined = urljoin(url, str(base["href"]).strip())
-    return joined if joined.startswith(("http://", "https://")) else url
+    try:
+        joined = urljoin(url, str(base["href"]).strip())
+        host = urlsplit(joined).hostname
+    except ValueError:  # an unparseable host such as "http://[::1"
+        return url
+    is_web = joined.startswith(("http://", "https://"))
+    return joined if is_web and host and not _JUNK_HOST.search(host) else url
 
 
 def _own_urls(soup: BeautifulSoup, url: str) -> set[str]:
     """Canonical forms of the page's own address and of the one it declares for itself."""
-    own = {canonical_url(url)}
     declared = soup.find("link", rel="canonical", href=True)
-    if declared is not None:
-        own.add(canonical_url(urljoin(url, str(declared["href"]))))
+    addresses = [url] if declared is None else [url, str(declared["href"])]
+    own = set()
+    for address in addresses:
+        try:
+            own.add(canonical_url(urljoin(url, address)))
+        except ValueError:  # a broken address matches no link anyway
+            continue
     return own
 
 
@@ -317,7 +360,7 @@ def _sections(drafts: list[_Draft], base: str, own_urls: set[str]) -> tuple[Week
         links = []
         for anchor in draft.links:
             target = _link_target(str(anchor["href"]), base)
-            if target is None or target[1] in seen:
+            if target is None or target[1] in seen or _is_picture(anchor, target[0]):
                 continue
             seen.add(target[1])
             title, blurb = contexts.describe(anchor, target[0])
@@ -325,6 +368,12 @@ def _sections(drafts: list[_Draft], base: str, own_urls: set[str]) -> tuple[Week
             position += 1
         sections.append(WeeknoteSection(draft.heading, tuple(links)))
     return tuple(sections)
+
+
+def _is_picture(anchor: Tag, url: str) -> bool:
+    """A picture linked to its own image file, to show it larger: nothing to read. A link with
+    words to an image file ("our winter infographic") is kept."""
+    return not fold(anchor.get_text()) and bool(_IMAGE_PATH.search(urlsplit(url).path))
 
 
 def _link_target(href: str, base: str) -> tuple[str, str] | None:
@@ -340,7 +389,7 @@ def _link_target(href: str, base: str) -> tuple[str, str] | None:
         return None
     host = (parts.hostname or "").removeprefix("www.")
     path = parts.path.lower()
-    if parts.scheme not in ("http", "https") or not host:
+    if parts.scheme not in ("http", "https") or not host or _JUNK_HOST.search(host):
         return None
     if any(host == h and path.startswith(p) for h, p in _SHARE_URLS):
         return None
@@ -355,13 +404,18 @@ class _BlockText:
 
     text: str
     spans: dict[int, tuple[int, int]]  # id(anchor) → (start, end) of its text
+    link_starts: list[int]  # where each link's text starts, in order
     starts: list[int]  # sentence i is text[starts[i]:ends[i]]
     ends: list[int]
+    is_item: bool  # a list item: its first sentence says what the item is about
 
     def sentences_around(self, start: int, end: int) -> tuple[int, int]:
         """Indexes of the first and last sentence the span [start, end) touches."""
         first = bisect_right(self.starts, start) - 1
         return first, max(first, bisect_right(self.starts, max(start, end - 1)) - 1)
+
+    def links_within(self, start: int, end: int) -> int:
+        return bisect_left(self.link_starts, end) - bisect_left(self.link_starts, start)
 
 
 class _Contexts:
@@ -391,6 +445,7 @@ def _read_block(block: Tag) -> _BlockText:
     length = 0
     opened: dict[int, int] = {}
     spans: dict[int, tuple[int, int]] = {}
+    link_starts: list[int] = []
     for kind, node in _events(block):
         if kind == "text":
             pieces.append(node)
@@ -400,6 +455,7 @@ def _read_block(block: Tag) -> _BlockText:
                 opened[id(node)] = length
             else:
                 spans[id(node)] = (opened[id(node)], length)
+                link_starts.append(opened[id(node)])
         elif node.name in _SPACED:
             pieces.append(" ")
             length += 1
@@ -407,7 +463,8 @@ def _read_block(block: Tag) -> _BlockText:
     breaks = list(_SENTENCE_BREAK.finditer(text))
     starts = [0, *(m.end() for m in breaks)]
     ends = [*(m.start() for m in breaks), len(text)]
-    return _BlockText(text, spans, starts, ends)
+    link_starts.sort()  # links close inner first, so nested ones come out of order
+    return _BlockText(text, spans, link_starts, starts, ends, block.name == "li")
 
 
 def _is_generic(title: str) -> bool:
@@ -416,20 +473,34 @@ def _is_generic(title: str) -> bool:
 
 
 def _title_around(read: _BlockText, start: int, end: int) -> str:
-    """A title for a generic link: the clause around it, its sentence, or the one before."""
+    """A title for a generic link: its sentence, read with the link's words in place ("the slides
+    are here"), as a sentence with a hole reads badly; the clause around the link when the
+    sentence holds other links too. When the sentence says too little ("Read more.", "Book
+    here."), what it points back to: a list item's first sentence, else the sentence before."""
     text = read.text
     first, last = read.sentences_around(start, end)
     s_start, s_end = read.starts[first], read.ends[last]
-    breaks_before = _CLAUSE_BREAK.finditer(text, s_start, start)
-    c_start = max((m.end() for m in breaks_before), default=s_start)
-    after = _CLAUSE_BREAK.search(text, end, s_end)
-    c_end = after.start() if after else s_end
-    candidates = [
-        fold(text[c_start:start] + " " + text[end:c_end]),
-        fold(text[s_start:start] + " " + text[end:s_end]),
-    ]
-    if first > 0:
-        candidates.append(fold(text[read.starts[first - 1] : read.ends[first - 1]]))
-    candidates = [candidate.strip(_TRIM) for candidate in candidates]
-    telling = [c for c in candidates if len(c.split()) >= WEAK_TITLE_WORDS]
-    return next(iter(telling or [c for c in candidates if c]), "")
+    if _words_around(text, s_start, start, end, s_end) < WEAK_TITLE_WORDS:
+        if first > 0:
+            back = 0 if read.is_item else first - 1
+            return _clean(text[read.starts[back] : read.ends[back]])
+    elif read.links_within(s_start, s_end) > 1:
+        breaks_before = _CLAUSE_BREAK.finditer(text, s_start, start)
+        c_start = max((m.end() for m in breaks_before), default=s_start)
+        after = _CLAUSE_BREAK.search(text, end, s_end)
+        c_end = after.start() if after else s_end
+        if _words_around(text, c_start, start, end, c_end) >= WEAK_TITLE_WORDS:
+            s_start, s_end = c_start, c_end
+    # A bare URL in the middle of a sentence is noise; words such as "here" read naturally.
+    link = "" if _BARE_URL.fullmatch(fold(text[start:end])) else text[start:end]
+    return _clean(text[s_start:start] + link + text[end:s_end])
+
+
+def _words_around(text: str, start: int, link_start: int, link_end: int, end: int) -> int:
+    """How many words text[start:end] has outside the link at [link_start, link_end)."""
+    words = (text[start:link_start] + " " + text[link_end:end]).split()
+    return sum(1 for word in words if _WORD_CHARACTER.search(word))  # not a lone dash or full stop
+
+
+def _clean(text: str) -> str:
+    return fold(text).strip(_TRIM)

@@ -264,3 +264,90 @@ def test_deeply_nested_broken_markup():
 @pytest.mark.parametrize("html", ["", b"", b"\xff\xfe\x00", "<a href='/x'>", "<<<>>>", "<p>"])
 def test_junk_never_raises(html):
     assert isinstance(extract_weeknote(html, URL), Weeknote)
+
+
+def test_latin1_label_is_read_as_windows_1252():
+    html = page(
+        "<article><p>We\x92ve a \x93quoted\x94 note\x81 \x96 <a href='/q'>caf\xe9 \x85</a>.</p>"
+        "</article>",
+        head='<meta charset="iso-8859-1">',
+    ).encode("latin-1")
+    note = extract_weeknote(html, URL)
+    assert note.editorial == "We\u2019ve a \u201cquoted\u201d note\ufffd \u2013 café \u2026."
+    assert note.sections[0].links[0].title == "café \u2026"
+
+
+def test_wordpress_tag_classes_are_not_widgets():
+    html = page(
+        '<article class="post tag-social-prescribing category-follow-ups">'
+        '<p>An opening paragraph that is long enough, with <a href="/a">a story</a>.</p>'
+        '<div class="sharedaddy"><a href="/share">Share</a></div></article>'
+    )
+    links = extract_weeknote(html, URL).sections[0].links
+    assert [link.url for link in links] == ["https://blog.example/a"]
+
+
+def test_pictures_and_junk_hosts_are_not_links():
+    hrefs = [
+        "/uploads/chart.png",
+        "/img/a.JPEG?w=300",
+        "https://exa mple.example/",
+        "http://a\x01b/",
+    ]
+    anchors = "".join(f'<li>Item <a href="{href}"><img src="x.png"></a>.</li>' for href in hrefs)
+    html = page(
+        f'<article><ul>{anchors}<li>Our <a href="/winter.png">winter infographic</a>.</li>'
+        '<li><a href="/report.pdf">Report</a></li></ul></article>'
+    )
+    links = extract_weeknote(html, URL).sections[0].links
+    assert [link.url for link in links] == [
+        "https://blog.example/winter.png",
+        "https://blog.example/report.pdf",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "title"),
+    [
+        # The sentence says enough: read with the link's words in place, not with a hole.
+        (
+            "<p>A study came out. See <a href='/r'>this report</a> for who is offered video.</p>",
+            "See this report for who is offered video",
+        ),
+        # Too little: a list item's first sentence, a paragraph's sentence before.
+        (
+            "<li>Wards cut delays. Times improved. <a href='/r'>Read more</a>.</li>",
+            "Wards cut delays",
+        ),
+        ("<p>Wards cut delays. Times improved. <a href='/r'>Read more</a>.</p>", "Times improved"),
+        # A bare URL is left out of the sentence around it.
+        (
+            "<li>Slides from the spread session: <a href='/r'>https://x.example/s</a></li>",
+            "Slides from the spread session",
+        ),
+        # Other links in the sentence: the clause around this one, if it says enough.
+        (
+            "<p>The <a href='/a'>guide</a> is out, and the webinar recording for it is "
+            "<a href='/r'>here</a>.</p>",
+            "and the webinar recording for it is here",
+        ),
+        (
+            "<li>Our next call is on flow. <a href='/r'>Register</a>.</li>",
+            "Our next call is on flow",
+        ),
+    ],
+)
+def test_generic_link_text_titles(body, title):
+    html = page(f"<article><h2>News</h2><ul>{body}</ul></article>")
+    found = {link.url: link.title for link in extract_weeknote(html, URL).sections[0].links}
+    assert found["https://blog.example/r"] == title
+
+
+@pytest.mark.parametrize("href", ["http://[::1", "https://", "https://exa mple/", "mailto:x@y"])
+def test_broken_base_and_canonical_fall_back_to_the_page_url(href):
+    html = page(
+        '<article><p>Long enough opening text, with <a href="/a">a story</a>.</p></article>',
+        head=f'<base href="{href}"><link rel="canonical" href="{href}">',
+    )
+    (link,) = extract_weeknote(html, URL).sections[0].links
+    assert link.url == "https://blog.example/a"
