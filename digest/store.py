@@ -204,6 +204,24 @@ class Store:
             (source.key, *state.values()),
         )
 
+    def _save_fresh(
+        self, db, source, now, content_hash, etag, last_modified, status, **extra
+    ) -> None:
+        """The state of a source that just gave a new body: its validators, and healthy."""
+        self._save_source(
+            db,
+            source,
+            now,
+            etag=etag,
+            last_modified=last_modified,
+            content_hash=content_hash,
+            last_status=status,
+            last_error=None,
+            last_ok=_stamp(now),
+            gone=0,
+            **extra,
+        )
+
     def record_unchanged(
         self, source: Source, etag: str | None, last_modified: str | None, now: datetime
     ) -> int:
@@ -234,21 +252,10 @@ class Store:
     ) -> tuple[int, int]:
         """Store a freshly parsed body's items with the source's new state, in one transaction.
         Returns (items in the body, items never seen before)."""
-        stamp = _stamp(now)
-        rows = [_item_row(item, stamp) for item in items]
+        rows = [_item_row(item, _stamp(now)) for item in items]
         with self.transaction() as db:
-            self._save_source(
-                db,
-                source,
-                now,
-                etag=etag,
-                last_modified=last_modified,
-                content_hash=content_hash,
-                last_status=status,
-                last_error=None,
-                last_ok=stamp,
-                gone=0,
-                item_count=len(rows),
+            self._save_fresh(
+                db, source, now, content_hash, etag, last_modified, status, item_count=len(rows)
             )
             known = db.execute("SELECT id FROM items WHERE source = ?", (source.key,))
             new = len({row["id"] for row in rows} - {row[0] for row in known})
@@ -273,18 +280,7 @@ class Store:
     ) -> None:
         """Keep a page source's new body (the weeknote) with its state, in one transaction."""
         with self.transaction() as db:
-            self._save_source(
-                db,
-                source,
-                now,
-                etag=etag,
-                last_modified=last_modified,
-                content_hash=content_hash,
-                last_status=status,
-                last_error=None,
-                last_ok=now.isoformat(),
-                gone=0,
-            )
+            self._save_fresh(db, source, now, content_hash, etag, last_modified, status)
             db.execute(
                 "INSERT INTO pages (source, body) VALUES (?, ?) "
                 "ON CONFLICT (source) DO UPDATE SET body = excluded.body",
