@@ -105,6 +105,9 @@ class SourceHealth:
     stale: bool  # no successful fetch within a day of the build
 
 
+SKIPPED = ("already-sent", "duplicate", "dropped")
+
+
 @dataclass(frozen=True)
 class Decision:
     """Why a candidate is not in the issue."""
@@ -130,12 +133,9 @@ class Issue:
     warnings: tuple[str, ...]
     skipped: tuple[Decision, ...]
 
-    def items(self, include_more: bool = True) -> list[IssueItem]:
-        return [
-            item
-            for theme in self.themes
-            for item in (*theme.items, *(theme.more if include_more else ()))
-        ]
+    def items(self) -> list[IssueItem]:
+        """Every item the issue includes: shown, or counted over a theme's cap."""
+        return [item for theme in self.themes for item in (*theme.items, *theme.more)]
 
     def counts(self) -> dict[str, int]:
         outcomes = [decision.outcome for decision in self.skipped]
@@ -149,9 +149,8 @@ class Issue:
             "sources_failed": sum(source.status == "error" for source in self.sources),
         }
 
-    def as_dict(self) -> dict:
-        """Its fields and counts; nested dataclasses and datetimes are left to `to_json`."""
-        return {**vars(self), "counts": self.counts()}
+    def to_json(self) -> str:
+        return to_json({**vars(self), "counts": self.counts()})
 
 
 def to_json(data, indent: int | None = 2) -> str:
@@ -164,6 +163,3 @@ def to_json(data, indent: int | None = 2) -> str:
         return vars(value)
 
     return json.dumps(data, indent=indent, ensure_ascii=False, default=plain)
-
-
-SKIPPED = ("already-sent", "duplicate", "dropped")

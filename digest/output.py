@@ -115,9 +115,7 @@ ISSUE_COLUMNS = ("theme", "shown", "more", "weeknote", "feeds")
 def show_issue(issue: Issue, path: Path, as_json: bool, explain: bool) -> None:
     """The built issue: its themes with counts, then what needs the editor's attention."""
     if as_json:
-        from digest.pipeline import issue_json
-
-        click.echo(issue_json(issue))
+        click.echo(issue.to_json())
         return
     rows = [_theme_row(theme) for theme in issue.themes]
     if is_terminal():

@@ -20,7 +20,7 @@ from digest.config import Config
 from digest.errors import FeedError, SourceError
 from digest.feeds import parse_feed_safely
 from digest.fetch import Fetcher, make_client
-from digest.models import Issue, ParsedFeed, Source, SourceHealth, SourceReport, to_json
+from digest.models import Issue, ParsedFeed, Source, SourceHealth, SourceReport
 from digest.overrides import load_overrides
 from digest.store import Store
 from digest.themes import UNMATCHED_HEADING
@@ -119,7 +119,8 @@ def build_issue(config: Config, store: Store, now: datetime, issue_id: str | Non
     only: building never changes what the next send includes."""
     issue_id = issue_id or curate.issue_id(now, config.newsletter.timezone)
     start, end = curate.window(now, config, _last_sent_at(store))
-    weeknote, page_url, warnings = _read_weeknote(config, store, now)
+    page = weeknote_page(config, store, now) if config.weeknote else None
+    weeknote, warnings = _read_weeknote(config, store, page)
     feeds = {config.locate(f.url): (f.name, f.theme) for f in config.feeds if f.enabled}
     candidates = curate.weeknote_candidates(weeknote, config) + curate.feed_candidates(
         store.items_between(list(feeds), start, end), feeds, config
@@ -136,9 +137,9 @@ def build_issue(config: Config, store: Store, now: datetime, issue_id: str | Non
         window_end=end,
         intro=overrides.intro or weeknote.editorial,
         weeknote_title=weeknote.title or None,
-        weeknote_url=page_url,
+        weeknote_url=page.url if isinstance(page, Source) else None,
         themes=curated.themes,
-        sources=tuple(_health(config, store, now)),
+        sources=tuple(_health(config, store, now, page)),
         warnings=(*warnings, *curated.warnings),
         skipped=curated.skipped,
     )
@@ -149,13 +150,9 @@ def save_issue(issue: Issue, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{issue.id}.json"
     partial = path.with_suffix(".json.partial")
-    partial.write_text(issue_json(issue), encoding="utf-8")
+    partial.write_text(issue.to_json(), encoding="utf-8")
     partial.replace(path)
     return path
-
-
-def issue_json(issue: Issue) -> str:
-    return to_json(issue.as_dict())
 
 
 def _last_sent_at(store: Store) -> datetime | None:
@@ -164,39 +161,38 @@ def _last_sent_at(store: Store) -> datetime | None:
 
 
 def _read_weeknote(
-    config: Config, store: Store, now: datetime
-) -> tuple[Weeknote, str | None, list]:
-    """The stored weeknote page, extracted; its URL; and what went wrong, one line each."""
+    config: Config, store: Store, page: Source | str | None
+) -> tuple[Weeknote, list[str]]:
+    """The stored weeknote page, extracted, and what went wrong, one line each."""
     empty = Weeknote("", "", (), ())
-    if config.weeknote is None:
-        return empty, None, []
-    page = weeknote_page(config, store, now)
+    if page is None:
+        return empty, []
     if isinstance(page, str):
-        return empty, None, [f"weeknote: {page}"]
+        return empty, [f"weeknote: {page}"]
     body = store.page(page.key)
     if body is None:
-        return empty, page.url, [f"weeknote: {page.url} has not been fetched; run digest fetch"]
+        return empty, [f"weeknote: {page.url} has not been fetched; run digest fetch"]
     weeknote = extract_weeknote(body, page.url, config.weeknote.selector, config.fetch.max_bytes)
     problems = list(weeknote.problems)
     if len(body) >= config.fetch.max_bytes:
         problems.insert(0, _capped_page(config.fetch.max_bytes))
-    return weeknote, page.url, [f"weeknote: {problem}" for problem in problems]
+    return weeknote, [f"weeknote: {problem}" for problem in problems]
 
 
 def _capped_page(max_bytes: int) -> str:
     return f"page cut at {max_bytes:,} bytes (fetch.max_bytes); links after that were not read"
 
 
-def _health(config: Config, store: Store, now: datetime) -> list[SourceHealth]:
+def _health(
+    config: Config, store: Store, now: datetime, page: Source | str | None
+) -> list[SourceHealth]:
     """The last fetch of every configured source, feeds first, then the weeknote's."""
     rows = {row["key"]: row for row in store.sources()}
     keys = [(config.locate(feed.url), feed.name) for feed in config.feeds if feed.enabled]
-    if config.weeknote is not None:
-        if config.weeknote.feed:
-            keys.append((config.locate(config.weeknote.feed), WEEKNOTE_FEED))
-        page = weeknote_page(config, store, now)
-        if not isinstance(page, str):
-            keys.append((page.key, WEEKNOTE))
+    if config.weeknote is not None and config.weeknote.feed:
+        keys.append((config.locate(config.weeknote.feed), WEEKNOTE_FEED))
+    if isinstance(page, Source):
+        keys.append((page.key, WEEKNOTE))
     health = []
     for key, name in keys:
         row = rows.get(key)

@@ -123,7 +123,7 @@ def test_building_ten_times_changes_nothing_a_send_depends_on(site):
     for _ in range(9):
         build(site, fetch=False)
     again, _ = build(site, fetch=False)
-    assert again.as_dict() == first.as_dict()
+    assert again.to_json() == first.to_json()
     db = sqlite3.connect(site.db_path())
     assert db.execute("SELECT count(*) FROM issues").fetchone()[0] == 0
     assert db.execute("SELECT count(*) FROM issue_items").fetchone()[0] == 0
