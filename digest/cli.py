@@ -3,6 +3,8 @@ translated to `Error:` / `Hint:` lines and exit codes in one place, `DigestGroup
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from digest import __version__
@@ -106,22 +108,46 @@ def _issue_id(ctx, param, value: str | None) -> str | None:
     return value
 
 
-@main.command()
-@config_option
-@db_option
-@json_option
-@click.option(
+issue_option = click.option(
     "--issue",
     "issue_id",
     callback=_issue_id,
     help="Issue id, e.g. 2026-W48 (default: this week in newsletter.timezone).",
 )
-@click.option("--offline", is_flag=True, help="Build from the state database; fetch nothing.")
+offline_option = click.option(
+    "--offline", is_flag=True, help="Use what the state database holds; fetch nothing."
+)
+
+
+def _refresh(config, store, now, offline: bool) -> list:
+    """Fetch every source (with a progress bar on a terminal), unless offline."""
+    from digest import output
+    from digest.pipeline import fetch_sources, source_count
+
+    if offline:
+        return []
+    with output.progress(source_count(config), "Fetching sources") as advance:
+        return fetch_sources(config, store, now, on_report=advance)
+
+
+def _exit_status(issue, reports) -> None:
+    if not issue.themes:
+        raise SystemExit(EXIT_FAILED)
+    if any(report.failed for report in reports):
+        raise SystemExit(EXIT_PARTIAL)
+
+
+@main.command()
+@config_option
+@db_option
+@json_option
+@issue_option
+@offline_option
 @click.option("--explain", is_flag=True, help="Say why each candidate is where it is, or is not.")
 @click.option(
     "--out",
     "out_dir",
-    type=click.Path(file_okay=False),
+    type=click.Path(file_okay=False, path_type=Path),
     help="Folder for the issue JSON (default: build/ beside feeds.yaml).",
 )
 def build(
@@ -131,31 +157,96 @@ def build(
     issue_id: str | None,
     offline: bool,
     explain: bool,
-    out_dir: str | None,
+    out_dir: Path | None,
 ) -> None:
     """Fetch the sources and build this week's issue into a JSON file. Sends nothing and marks
     nothing sent.
 
     Exit status: 0 built, 3 built but some sources failed, 1 built with no items."""
     from datetime import UTC, datetime
-    from pathlib import Path
 
     from digest import output
     from digest.config import load_config
-    from digest.pipeline import build_issue, fetch_sources, save_issue, source_count
+    from digest.pipeline import build_issue, save_issue
     from digest.store import Store
 
     config = load_config(config_path)
     now = datetime.now(UTC).replace(microsecond=0)
     with Store.open(db_path or config.db_path()) as store:
-        reports = []
-        if not offline:
-            with output.progress(source_count(config), "Fetching sources") as advance:
-                reports = fetch_sources(config, store, now, on_report=advance)
+        reports = _refresh(config, store, now, offline)
         issue = build_issue(config, store, now, issue_id)
-    path = save_issue(issue, Path(out_dir) if out_dir else config.path.parent / "build")
+    path = save_issue(issue, out_dir or config.path.parent / "build")
     output.show_issue(issue, path, as_json, explain)
-    if not issue.themes:
-        raise SystemExit(EXIT_FAILED)
-    if any(report.failed for report in reports):
-        raise SystemExit(EXIT_PARTIAL)
+    _exit_status(issue, reports)
+
+
+@main.command()
+@config_option
+@db_option
+@issue_option
+@offline_option
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for issue.html/.txt/.mjml/.json (default: email.preview_dir, preview/).",
+)
+@click.option(
+    "--templates",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Folder of edited templates (default: email.templates, else the built-in ones).",
+)
+@click.option("--open", "open_browser", is_flag=True, help="Open the HTML in the browser.")
+@click.option("--serve", is_flag=True, help="Serve a live preview on 127.0.0.1 until Ctrl-C.")
+@click.option("--port", default=8025, show_default=True, help="Port for --serve (0: any free).")
+def preview(
+    config_path: str,
+    db_path: str | None,
+    issue_id: str | None,
+    offline: bool,
+    out_dir: Path | None,
+    templates: Path | None,
+    open_browser: bool,
+    serve: bool,
+    port: int,
+) -> None:
+    """Build and render this week's email into files, exactly as subscribers would get it.
+    Sends nothing and marks nothing sent; --serve re-renders when feeds.yaml, the templates or
+    the overrides file change, and the page reloads itself.
+
+    Exit status: 0 rendered, 3 rendered but some sources failed, 1 no items, 2 a template or
+    feeds.yaml is broken."""
+    import webbrowser
+    from datetime import UTC, datetime
+
+    from digest import output
+    from digest.config import load_config
+    from digest.preview import make_preview, preview_folder, save_preview
+    from digest.store import Store
+
+    config = load_config(config_path)
+    now = datetime.now(UTC).replace(microsecond=0)
+    with Store.open(db_path or config.db_path()) as store:
+        reports = _refresh(config, store, now, offline)
+        result = make_preview(config, store, now, issue_id, templates)
+    paths = save_preview(result, preview_folder(config, out_dir))
+    output.show_preview(result, paths)
+    if open_browser:
+        webbrowser.open(paths["html"].resolve().as_uri())
+    if serve:
+        _serve(config, Path(config_path), db_path, issue_id, templates, out_dir, port)
+    _exit_status(result.issue, reports)
+
+
+def _serve(config, config_path, db_path, issue_id, templates, out_dir, port: int) -> None:
+    from digest.preview import page_renderer, watched_paths
+    from digest.serve import PreviewServer
+
+    render = page_renderer(config_path, db_path and Path(db_path), issue_id, templates, out_dir)
+    server = PreviewServer(render, watched_paths(config, templates), port=port)
+    server.start()
+    click.echo(f"Live preview at {server.url} (Ctrl-C stops it)")
+    try:
+        server.serve_forever()
+    finally:
+        server.stop()

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from digest.colours import MIN_CONTRAST, contrast_ratio
 from digest.errors import ConfigError
 from digest.text import normalise_heading
 
@@ -95,7 +96,10 @@ class Newsletter:
     )
     sender: str = setting(doc="From address, 'Name <address>'", check=mailbox)
     reply_to: str | None = setting(None, "Reply-To address", check=mailbox)
-    subject: str = setting("{title}: {date} — {top_theme}", "subject line template")
+    subject: str = setting(
+        "{title}: {date} — {top_theme}",
+        "subject line template ({title}, {date}, {top_theme}, {issue})",
+    )
     timezone: str = setting(
         "Europe/London", "IANA time zone that decides the issue's week", time_zone
     )
@@ -129,6 +133,51 @@ class Feed:
     url: str = setting(doc="the feed's URL (http(s), file: or a local path)", check=source_location)
     theme: str | None = setting(None, "default theme for this feed's items (a declared theme)")
     enabled: bool = setting(True, "false skips the feed without deleting it")
+
+
+@dataclass(frozen=True)
+class Branding:
+    logo_url: str | None = setting(None, "logo shown in the email's header (http(s))", http_url)
+    logo_alt: str | None = setting(None, "the logo's alt text; default: the newsletter's title")
+    accent_colour: str = setting(
+        "#005eb8", "header band and link colour; needs 4.5:1 contrast with white", colour
+    )
+    footer_text: str | None = setting(None, "a line of your own in the footer")
+    postal_address: str | None = setting(
+        None, "the sender's postal address for the footer (bulk mail must carry one)"
+    )
+    why: str = setting(
+        "You are getting this because you subscribed to {title}.",
+        "why a reader gets this email ({title} is the newsletter's title)",
+    )
+
+
+@dataclass(frozen=True)
+class Utm:
+    enabled: bool = setting(True, "tag outbound links with utm_* parameters")
+    source: str = setting("digest", "utm_source (utm_medium, utm_campaign, utm_content follow)")
+    medium: str = setting("email", "utm_medium")
+
+
+@dataclass(frozen=True)
+class EmailSettings:
+    templates: str | None = setting(
+        None, "folder of edited templates beside feeds.yaml; missing ones fall back to the defaults"
+    )
+    archive_url: str | None = setting(
+        None, "web archive's base URL: the 'view in browser' and 'more' links", http_url
+    )
+    unsubscribe_group: int | None = setting(
+        None, "SendGrid unsubscribe group id: the footer uses its unsubscribe links", positive
+    )
+    unsubscribe_url: str | None = setting(
+        None, "unsubscribe page, when there is no unsubscribe group", http_url
+    )
+    preferences_url: str | None = setting(
+        None, "subscription preferences page, when there is no unsubscribe group", http_url
+    )
+    utm: Utm = setting(Utm(), "link tagging; a link that has utm_* parameters keeps its own")
+    preview_dir: str = setting("preview", "where digest preview writes, beside feeds.yaml")
 
 
 @dataclass(frozen=True)
@@ -173,6 +222,8 @@ class Config:
     feeds: tuple[Feed, ...] = setting((), "partner feeds")
     weeknote: Weeknote | None = setting(None, "where this week's weeknote comes from")
     curation: Curation = setting(Curation(), "how items are chosen for an issue")
+    branding: Branding = setting(Branding(), "how the email looks")
+    email: EmailSettings = setting(EmailSettings(), "templates, links and footer of the email")
     state: State = setting(State(), "where digest keeps its state")
     fetch: FetchSettings = setting(FetchSettings(), "how sources are fetched")
     path: Path = field(default=Path("feeds.yaml"), metadata={"internal": True})
@@ -365,6 +416,7 @@ def _cross_check(config: Config, root: yaml.MappingNode, reader: Reader) -> None
                 f"'{feed.theme}' is not a declared theme ({guess})",
             )
         _check_local(config, feed.url, node_at(root, "feeds", i, "url"), f"feeds[{i}].url", reader)
+    _check_email(config, root, reader)
     weeknote = config.weeknote
     if weeknote is not None:
         if (weeknote.url is None) == (weeknote.feed is None):
@@ -378,6 +430,42 @@ def _cross_check(config: Config, root: yaml.MappingNode, reader: Reader) -> None
             if getattr(weeknote, key):
                 node = node_at(root, "weeknote", key)
                 _check_local(config, getattr(weeknote, key), node, f"weeknote.{key}", reader)
+
+
+SUBJECT_FIELDS = {"title": "", "date": "", "top_theme": "", "issue": ""}
+
+
+def _check_email(config: Config, root: yaml.MappingNode, reader: Reader) -> None:
+    """Readable colours, known placeholders, an existing templates folder."""
+    accent = config.branding.accent_colour
+    ratio = contrast_ratio(accent, "#ffffff")
+    if ratio < MIN_CONTRAST:
+        reader.problem(
+            node_at(root, "branding", "accent_colour"),
+            "branding.accent_colour",
+            f"{accent!r} has {ratio:.1f}:1 contrast with white (expected at least "
+            f"{MIN_CONTRAST}:1: white text sits on it, and it colours links; pick a darker one)",
+        )
+    for path, text, fields in (
+        ("newsletter.subject", config.newsletter.subject, SUBJECT_FIELDS),
+        ("branding.why", config.branding.why, {"title": ""}),
+    ):
+        try:
+            text.format(**fields)
+        except (KeyError, IndexError, ValueError) as exc:
+            expected = ", ".join(f"{{{name}}}" for name in fields)
+            reader.problem(
+                node_at(root, *path.split(".")),
+                path,
+                f"{text!r} has a bad placeholder ({exc}; expected {expected})",
+            )
+    templates = config.email.templates
+    if templates and not (config.path.parent / templates).is_dir():
+        reader.problem(
+            node_at(root, "email", "templates"),
+            "email.templates",
+            f"{templates!r}: no such folder (expected a folder relative to {config.path.name})",
+        )
 
 
 def _check_local(config: Config, location: str, node, path: str, reader: Reader) -> None:

@@ -3,6 +3,7 @@
 DigestError         base; `cli.py` turns it into "Error: …" / "Hint: …" and an exit code
 ├── ConfigError     feeds.yaml is missing, unreadable or invalid (exit 2); lists every problem
 ├── StateError      the SQLite state file cannot be opened, is too new, or is not a digest db
+├── RenderError     a template is broken or produced an unsafe or invalid email (exit 2)
 └── SourceError     one source failed; reported in its row, never stops the other sources
     ├── FetchError  network failure, HTTP status, size cap, timeout, redirect loop
     └── FeedError   the body arrived but is not a usable feed
@@ -36,6 +37,11 @@ class ConfigError(DigestError):
 
 class StateError(DigestError):
     hint = "check the --db path (or DIGEST_DB); move a damaged file aside and run again"
+
+
+class RenderError(DigestError):
+    exit_code = 2
+    hint = "fix the template named above; nothing is sent while the email does not render"
 
 
 class SourceError(DigestError):

@@ -117,6 +117,45 @@ def show_issue(issue: Issue, path: Path, as_json: bool, explain: bool) -> None:
     if as_json:
         click.echo(issue.to_json())
         return
+    _themes_table(issue)
+    counts = issue.counts()
+    click.echo(
+        f"{issue.id}: {counts['shown']} items in {counts['themes']} themes "
+        f"(+{counts['more']} over the cap); skipped {counts['already_sent']} already sent, "
+        f"{counts['duplicate']} duplicates, {counts['dropped']} dropped; written to {path}"
+    )
+    for source in issue.sources:
+        if source.status in ("error", "never", "gone") or source.stale:
+            click.echo(f"source {source.name}: {source.status}; {source.error or 'stale'}")
+    _warnings(issue)
+    if explain:
+        _explain(issue)
+
+
+def show_preview(preview, paths: dict[str, Path]) -> None:
+    """The rendered email: subject, the files written, the themes and every source's health."""
+    issue, email = preview.issue, preview.email
+    click.echo(f"Subject:   {email.subject}")
+    click.echo(f"Preheader: {email.preheader}")
+    size = len(email.html.encode())
+    click.echo(f"HTML:      {paths['html']} ({size / 1000:.1f} KB)")
+    for kind in ("txt", "mjml", "json"):
+        click.echo(f"{kind.upper() + ':':<10} {paths[kind]}")
+    _themes_table(issue)
+    rows = [_health_row(source) for source in issue.sources]
+    columns = ("source", "last fetch", "last good fetch", "")
+    _plain_table([(*row[:3], row[3]) for row in rows], columns, right=())
+    _warnings(issue)
+    for warning in email.warnings:
+        click.echo(f"warning: {warning}")
+
+
+def _health_row(source) -> tuple[str, ...]:
+    detail = source.error or ("stale: no good fetch in the last day" if source.stale else "")
+    return (source.name, source.status, source.last_ok or "never", detail)
+
+
+def _themes_table(issue: Issue) -> None:
     rows = [_theme_row(theme) for theme in issue.themes]
     if is_terminal():
         from rich.console import Console
@@ -130,19 +169,11 @@ def show_issue(issue: Issue, path: Path, as_json: bool, explain: bool) -> None:
         Console().print(table)
     else:
         _plain_table([(*row, "") for row in rows], (*ISSUE_COLUMNS, ""), right=(1, 2, 3, 4))
-    counts = issue.counts()
-    click.echo(
-        f"{issue.id}: {counts['shown']} items in {counts['themes']} themes "
-        f"(+{counts['more']} over the cap); skipped {counts['already_sent']} already sent, "
-        f"{counts['duplicate']} duplicates, {counts['dropped']} dropped; written to {path}"
-    )
-    for source in issue.sources:
-        if source.status in ("error", "never", "gone") or source.stale:
-            click.echo(f"source {source.name}: {source.status}; {source.error or 'stale'}")
+
+
+def _warnings(issue: Issue) -> None:
     for warning in issue.warnings:
         click.echo(f"warning: {warning}")
-    if explain:
-        _explain(issue)
 
 
 def _explain(issue: Issue) -> None:

@@ -73,15 +73,18 @@ def test_fetch_json_has_rows_and_summary(server, make_config):
     assert set(data["sources"][0]) >= {"name", "url", "status", "items", "new_items", "error"}
 
 
-def test_demo_example_builds_offline(tmp_path):
+def test_demo_example_previews_offline(tmp_path):
     demo = ROOT / "examples/demo/feeds.yaml"
     result = invoke("fetch", "-c", demo, "--db", tmp_path / "d.db")
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[-1].startswith("6 sources: 6 new;")
-    result = invoke("build", "-c", demo, "--db", tmp_path / "d.db", "--out", tmp_path, "--offline")
+    out = tmp_path / "preview"
+    result = invoke("preview", "-c", demo, "--db", tmp_path / "d.db", "--out", out, "--offline")
     assert result.exit_code == 0, result.output
-    data = json.loads(next(tmp_path.glob("*.json")).read_text(encoding="utf-8"))
+    data = json.loads((out / "issue.json").read_text(encoding="utf-8"))
     assert data["intro"] and data["counts"]["from_weeknote"] > 20
+    assert "Northfield Improvement Digest" in (out / "issue.html").read_text(encoding="utf-8")
+    assert "warning" not in result.output
 
 
 def test_python_dash_m_and_help():

@@ -157,3 +157,22 @@ def test_settings_lists_every_key_with_a_description():
     rows = dict(settings())
     assert "fetch.max_bytes" in rows and "feeds[].theme" in rows and "weeknote.selector" in rows
     assert all(description for description in rows.values())
+
+
+def test_email_settings_are_checked(tmp_path):
+    extra = (
+        "branding:\n  accent_colour: '#ffdd00'\n  why: 'Hello {name}'\nemail:\n  templates: mine\n"
+    )
+    text = config_text([], extra=extra).replace(
+        "  sender: Test", "  subject: '{title} {when}'\n  sender: Test"
+    )
+    assert problems(tmp_path, text) == [
+        "feeds.yaml:4: newsletter.subject: '{title} {when}' has a bad placeholder ('when'; "
+        "expected {title}, {date}, {top_theme}, {issue})",
+        "feeds.yaml:14: branding.accent_colour: '#ffdd00' has 1.3:1 contrast with white "
+        "(expected at least 4.5:1: white text sits on it, and it colours links; pick a darker one)",
+        "feeds.yaml:15: branding.why: 'Hello {name}' has a bad placeholder ('name'; expected "
+        "{title})",
+        "feeds.yaml:17: email.templates: 'mine': no such folder (expected a folder relative to "
+        "feeds.yaml)",
+    ]

@@ -1,0 +1,168 @@
+"""`digest preview`: files an editor can open, rendered from a real state database, and never a
+change to what was sent."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from digest.cli import main
+from digest.config import load_config
+from digest.preview import page_renderer
+from digest.store import Store
+
+WEEKNOTE = """<html><head><title>Weeknote 48</title></head><body><article><h1>Weeknote 48</h1>
+<p>A short week, but a busy one: two reports and a new video pilot to share with you all.</p>
+<h2>Inequalities</h2>
+<ul><li><a href="https://reports.example/gaps">The widening gaps report</a>, out now.</li></ul>
+</article></body></html>"""
+
+
+def rss_item(path: str, when: datetime) -> str:
+    return (
+        f"<item><title>Video pilot {path}</title><link>https://partner.example/{path}</link>"
+        f"<pubDate>{when:%a, %d %b %Y %H:%M:%S +0000}</pubDate></item>"
+    )
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Path:
+    """A feeds.yaml with a local feed dated now and a local weeknote page."""
+    now = datetime.now(UTC)
+    items = rss_item("one", now - timedelta(hours=2)) + rss_item("two", now - timedelta(days=1))
+    (tmp_path / "feed.xml").write_text(
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>P</title>{items}</channel></rss>',
+        encoding="utf-8",
+    )
+    (tmp_path / "weeknote.html").write_text(WEEKNOTE, encoding="utf-8")
+    (tmp_path / "feeds.yaml").write_text(
+        "newsletter:\n  title: Test digest\n  website: https://community.example\n"
+        "  sender: Test <digest@community.example>\n"
+        "themes:\n  - name: Health inequalities\n    aliases: [Inequalities]\n"
+        "  - name: Video consultations\n    keywords: [video]\n"
+        "feeds:\n  - name: Partner\n    url: feed.xml\n"
+        "weeknote:\n  url: weeknote.html\n"
+        "branding:\n  postal_address: 1 Example Street, Northfield\n"
+        "email:\n  unsubscribe_url: https://community.example/unsubscribe\n"
+        "state:\n  db: state.db\n",
+        encoding="utf-8",
+    )
+    return tmp_path / "feeds.yaml"
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def dump(db_path: Path, tables: tuple[str, ...] | None = None) -> list[str]:
+    """Every row of the database (or of some tables) as SQL, to compare before and after."""
+    db = sqlite3.connect(db_path)
+    try:
+        lines = list(db.iterdump())
+    finally:
+        db.close()
+    if tables is None:
+        return lines
+    return [line for line in lines if any(f'"{table}"' in line for table in tables)]
+
+
+def test_preview_writes_the_four_files_and_reports(site):
+    result = invoke("preview", "-c", site)
+    assert result.exit_code == 0, result.output
+    folder = site.parent / "preview"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "issue.html",
+        "issue.json",
+        "issue.mjml",
+        "issue.txt",
+    ]
+    html = (folder / "issue.html").read_text(encoding="utf-8")
+    assert "The widening gaps report" in html and "Video pilot one" in html
+    assert "https://reports.example/gaps" in (folder / "issue.txt").read_text(encoding="utf-8")
+    assert "<mj-section" in (folder / "issue.mjml").read_text(encoding="utf-8")
+    lines = result.output.splitlines()
+    assert lines[0].startswith("Subject:   Test digest: ")
+    assert lines[0].endswith("— Health inequalities")
+    assert lines[1].startswith("Preheader: A short week, but a busy one")
+    assert any(line.startswith(f"HTML:      {folder / 'issue.html'} (") for line in lines)
+    assert any(line.startswith("Video consultations") for line in lines)
+    assert any(line.startswith("Partner ") and " new " in line for line in lines)
+    assert "warning:" not in result.output
+
+
+def test_preview_changes_nothing_a_send_depends_on(site):
+    config = load_config(site)
+    assert invoke("fetch", "-c", site).exit_code == 0
+    with Store.open(config.db_path()) as store:
+        from digest.pipeline import build_issue
+
+        last_week = build_issue(config, store, datetime.now(UTC) - timedelta(days=7))
+        store.record_sent(last_week, "last week", datetime.now(UTC) - timedelta(days=6))
+    before = dump(config.db_path())
+    assert invoke("preview", "-c", site, "--offline").exit_code == 0
+    assert dump(config.db_path()) == before  # offline: not one byte of state changed
+    sent = ("issues", "issue_items")
+    assert invoke("preview", "-c", site).exit_code == 0
+    assert dump(config.db_path(), sent) == [
+        line for line in before if any(f'"{table}"' in line for table in sent)
+    ]
+
+
+def test_a_broken_template_stops_with_its_file_and_line(site, tmp_path):
+    broken = tmp_path / "mine" / "partials"
+    broken.mkdir(parents=True)
+    (broken / "item.mjml.j2").write_text("<p>{{ item.title }}</p>\n<mj-foo></mj-foo>\n")
+    result = invoke("preview", "-c", site, "--templates", tmp_path / "mine")
+    assert result.exit_code == 2
+    assert "item.mjml.j2:2: unknown MJML tag <mj-foo>" in result.output
+    assert "Hint: fix the template" in result.output
+    assert not (site.parent / "preview").exists()
+
+
+def test_missing_unsubscribe_link_is_a_warning(site):
+    text = site.read_text().replace(
+        "  unsubscribe_url: https://community.example/unsubscribe\n", ""
+    )
+    site.write_text(text.replace("email:\n", ""))
+    result = invoke("preview", "-c", site)
+    assert result.exit_code == 0
+    assert "warning: the footer has no unsubscribe link" in result.output
+
+
+def test_open_hands_the_file_to_the_browser(site, tmp_path):
+    opened = tmp_path / "opened.txt"
+    script = tmp_path / "browser.py"
+    script.write_text(f"import sys; open({str(opened)!r}, 'w').write(sys.argv[1])\n")
+    env = {"BROWSER": f"{sys.executable} {script} %s", "PATH": "/usr/bin:/bin"}
+    run = subprocess.run(
+        [sys.executable, "-m", "digest", "preview", "-c", str(site), "--open"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    assert opened.read_text() == (site.parent / "preview" / "issue.html").as_uri()
+
+
+def test_the_live_preview_renders_again_from_the_files(site):
+    assert invoke("fetch", "-c", site).exit_code == 0
+    render = page_renderer(site, None, None, None, None)
+    page = render()
+    assert page.subject.startswith("Test digest: ") and "The widening gaps report" in page.html
+    assert ("Partner", "new", "") in page.sources
+    (site.parent / "overrides.yaml").write_text(
+        f"{page.issue_id}:\n  intro: Written by the editor.\n  items:\n"
+        "    - url: https://reports.example/gaps\n      title: Gaps, retitled\n",
+        encoding="utf-8",
+    )
+    again = render()
+    assert again.preheader == "Written by the editor."
+    assert "Gaps, retitled" in again.html and "Gaps, retitled" in again.text
+    assert "Gaps, retitled" in (site.parent / "preview" / "issue.html").read_text("utf-8")
