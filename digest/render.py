@@ -175,23 +175,26 @@ class ThemeView:
 
 
 def _theme_view(theme: IssueTheme, tag, view_url: str | None, config: Config) -> ThemeView:
+    zone = ZoneInfo(config.newsletter.timezone)
     return ThemeView(
         name=theme.name,
         slug=theme.slug,
         emoji=theme.emoji,
         colour=theme.colour or config.branding.accent_colour,
-        items=[_item_view(item, tag, theme.slug) for item in theme.items],
+        items=[_item_view(item, tag, theme.slug, zone) for item in theme.items],
         more=len(theme.more),
         more_url=view_url and f"{view_url}#{theme.slug}",
     )
 
 
-def _item_view(item: IssueItem, tag, slug: str) -> ItemView:
+def _item_view(item: IssueItem, tag, slug: str, zone: ZoneInfo) -> ItemView:
+    # The day in the newsletter's time zone, like the issue's own date (items are stored in UTC).
+    published = item.published and item.published.astimezone(zone)
     return ItemView(
         title=item.title,
         url=tag(item.url, slug),
         source=item.source,
-        date=item.published and f"{item.published.day} {item.published:%b}",
+        date=published and f"{published.day} {published:%b}",
         # A weeknote link's blurb can be its title's own sentence: say it once.
         blurb="" if item.blurb == item.title else item.blurb,
     )
