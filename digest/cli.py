@@ -250,3 +250,169 @@ def _serve(config, config_path, db_path, issue_id, templates, out_dir, port: int
         server.serve_forever()
     finally:
         server.stop()
+
+
+def _clock():
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+@main.command()
+@config_option
+@db_option
+@issue_option
+@click.option("--dry-run", is_flag=True, help="Say what would be sent, and send nothing.")
+@click.option("--test", "test_to", metavar="ADDRESSES", help="Send only to these (a,b), [TEST].")
+@click.option("--sandbox", is_flag=True, help="SendGrid checks the request but delivers nothing.")
+@click.option("--force", is_flag=True, help="Send even though the weeknote could not be fetched.")
+@click.option("--resume", is_flag=True, help="Only continue a send already started.")
+@click.option("--retry-unknown", is_flag=True, help="Send batches of unknown fate again.")
+@click.option(
+    "--accept-batch",
+    "accept_batches",
+    type=int,
+    multiple=True,
+    metavar="N",
+    help="Record unknown batch N as delivered (you found it in SendGrid's activity).",
+)
+@click.option("--schedule", metavar="'YYYY-MM-DD HH:MM'", help="Deliver then (72 h at most).")
+def send(
+    config_path: str,
+    db_path: str | None,
+    issue_id: str | None,
+    dry_run: bool,
+    test_to: str | None,
+    sandbox: bool,
+    force: bool,
+    resume: bool,
+    retry_unknown: bool,
+    accept_batches: tuple[int, ...],
+    schedule: str | None,
+) -> None:
+    """Send this week's issue to every active subscriber, exactly once; safe to run from cron
+    and to run again. The SendGrid key comes from SENDGRID_API_KEY (sending.key_env); without
+    it, messages go to the outbox folder.
+
+    Exit status: 0 sent (or already sent, or skipped by policy), 1 not completely sent (the
+    message says what to do), 2 refused by SendGrid or a broken config, 3 sent but some
+    sources failed."""
+    import time
+
+    from digest import curate
+    from digest import send as sending
+    from digest.config import load_config
+    from digest.ledger import Ledger
+    from digest.store import Store
+    from digest.subscribers import Subscribers
+    from digest.transports import make_transport
+
+    config = load_config(config_path)
+    now = _clock()
+    issue_id = issue_id or curate.issue_id(now, config.newsletter.timezone)
+    send_at = sending.schedule_time(schedule, config, now) if schedule else None
+    transport = make_transport(config)
+    with Store.open(db_path or config.db_path()) as store:
+        ledger = Ledger(store)
+        reports: list = []
+
+        def build():
+            from digest.preview import make_preview
+
+            reports.extend(_refresh(config, store, _clock(), offline=False))
+            return make_preview(config, store, _clock(), issue_id, None)
+
+        if test_to or dry_run or sandbox:
+            _without_ledger(config, ledger, transport, issue_id, build, test_to, sandbox, store)
+            return
+        with ledger.lock(_clock) as heartbeat:
+            sender = sending.Sender(
+                config, ledger, transport, _clock, time.sleep, heartbeat=heartbeat
+            )
+            result = sender.send_issue(
+                issue_id,
+                build,
+                Subscribers(store).active,
+                force=force,
+                resume_only=resume,
+                retry_unknown=retry_unknown,
+                accept_batches=frozenset(accept_batches),
+                send_at=send_at,
+            )
+    click.echo(result.message)
+    if not result.complete:
+        raise SystemExit(EXIT_FAILED)
+    if any(report.failed for report in reports):
+        raise SystemExit(EXIT_PARTIAL)
+
+
+def _without_ledger(config, ledger, transport, issue_id, build, test_to, sandbox, store):
+    """--test, --sandbox and --dry-run: the content being sent this week (frozen if a send has
+    started, else freshly built), and nothing written to the ledger."""
+    from digest import send as sending
+    from digest.message import FrozenEmail
+    from digest.subscribers import Subscribers, normalise_email
+
+    record = ledger.issue(issue_id)
+    if record is not None:
+        content = record.email
+    else:
+        rendered = build().email
+        content = FrozenEmail(rendered.subject, rendered.html, rendered.text)
+    if test_to:
+        addresses = [normalise_email(a) for a in test_to.split(",") if a.strip()]
+        message_id = sending.send_test(transport, config, content, issue_id, addresses, sandbox)
+        click.echo(f"test sent to {', '.join(addresses)} via {transport.name} ({message_id})")
+        return
+    people = Subscribers(store).active()
+    if sandbox:
+        batches = sending.send_sandboxed(transport, config, content, issue_id, people)
+        click.echo(
+            f"{transport.name} accepted all {batches} batches in sandbox mode; "
+            "nothing was delivered"
+        )
+        return
+    for line in sending.plan(config, record, content, len(people), transport):
+        click.echo(line)
+
+
+@main.command()
+@config_option
+@db_option
+@json_option
+def status(config_path: str, db_path: str | None, as_json: bool) -> None:
+    """List the issues sent or being sent, with their batches and message ids."""
+    from digest import output
+    from digest.config import load_config
+    from digest.ledger import Ledger
+    from digest.store import Store
+
+    config = load_config(config_path)
+    with Store.open(db_path or config.db_path()) as store:
+        ledger = Ledger(store)
+        rows = [(record, ledger.batches(record.id)) for record in ledger.issues()]
+    output.show_status(rows, as_json)
+
+
+@main.command()
+@config_option
+@db_option
+@click.argument("issue_id", metavar="ISSUE", callback=_issue_id)
+def cancel(config_path: str, db_path: str | None, issue_id: str) -> None:
+    """Cancel a scheduled send (at least 10 minutes before it goes), or forget a send that
+    delivered nothing."""
+    from digest import send as sending
+    from digest.config import load_config
+    from digest.ledger import Ledger
+    from digest.store import Store
+    from digest.transports import make_transport
+
+    config = load_config(config_path)
+    with Store.open(db_path or config.db_path()) as store:
+        message = sending.cancel_issue(Ledger(store), make_transport(config), issue_id, _clock())
+    click.echo(message)
+
+
+from digest.cli_subscribers import subscribers  # noqa: E402
+
+main.add_command(subscribers)

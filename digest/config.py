@@ -80,6 +80,10 @@ def colour(value: str) -> str | None:
     return None if re.fullmatch(r"#[0-9a-fA-F]{6}", value) else "a colour like '#1d70b8'"
 
 
+def batch_size(value: int) -> str | None:
+    return None if 1 <= value <= 1000 else "a whole number from 1 to 1000"
+
+
 def regex(value: str) -> str | None:
     try:
         re.compile(value)
@@ -181,6 +185,39 @@ class EmailSettings:
 
 
 @dataclass(frozen=True)
+class Tracking:
+    clicks: bool = setting(False, "SendGrid click tracking (rewrites every link)")
+    opens: bool = setting(False, "SendGrid open tracking (adds a pixel)")
+
+
+@dataclass(frozen=True)
+class Sending:
+    key_env: str = setting(
+        "SENDGRID_API_KEY", "environment variable holding the SendGrid API key (never the key)"
+    )
+    timeout: float = setting(30.0, "seconds to wait for SendGrid to answer one request", positive)
+    batch_size: int = setting(1000, "recipients per request (SendGrid allows 1000)", batch_size)
+    max_attempts: int = setting(5, "tries per batch on 5xx, refused connections and 429", positive)
+    max_wait: float = setting(60.0, "longest wait for a rate limit to reset, in seconds", positive)
+    category: str = setting("digest", "SendGrid category on every message (with the issue id)")
+    groups_to_display: tuple[int, ...] = setting(
+        (), "unsubscribe groups shown on SendGrid's preferences page"
+    )
+    one_click_url: str | None = setting(
+        None, "https one-click unsubscribe endpoint; {email} becomes the recipient", http_url
+    )
+    unsubscribe_mailto: str | None = setting(
+        None, "address for List-Unsubscribe mail requests", mailbox
+    )
+    tracking: Tracking = setting(Tracking(), "SendGrid tracking settings")
+    min_items: int = setting(1, "skip the week when the issue has fewer items than this", positive)
+    require_weeknote: bool = setting(
+        True, "refuse to send when the weeknote could not be fetched (--force overrides)"
+    )
+    outbox: str = setting("outbox", "folder the outbox transport writes, beside feeds.yaml")
+
+
+@dataclass(frozen=True)
 class Curation:
     per_theme: int = setting(8, "items shown per theme; the rest are counted", positive)
     overlap_hours: int = setting(
@@ -224,6 +261,7 @@ class Config:
     curation: Curation = setting(Curation(), "how items are chosen for an issue")
     branding: Branding = setting(Branding(), "how the email looks")
     email: EmailSettings = setting(EmailSettings(), "templates, links and footer of the email")
+    sending: Sending = setting(Sending(), "how digest send delivers the issue")
     state: State = setting(State(), "where digest keeps its state")
     fetch: FetchSettings = setting(FetchSettings(), "how sources are fetched")
     path: Path = field(default=Path("feeds.yaml"), metadata={"internal": True})

@@ -199,3 +199,46 @@ def _theme_row(theme: IssueTheme) -> tuple[str, ...]:
         str(weeknote),
         str(len(items) - weeknote),
     )
+
+
+def show_status(rows: list, as_json: bool) -> None:
+    """Each issue in the ledger: its state, when, how far its batches got, its message ids."""
+    if as_json:
+        data = [
+            {
+                "issue": record.id,
+                "status": record.status,
+                "subject": record.subject,
+                "started_at": record.started_at,
+                "sent_at": record.sent_at,
+                "send_at": record.send_at,
+                "batches": [
+                    {k: getattr(b, k) for k in ("number", "status", "message_id", "attempts")}
+                    | {"recipients": len(b.recipients), "last_error": b.last_error}
+                    for b in batches
+                ],
+            }
+            for record, batches in rows
+        ]
+        click.echo(json.dumps(data, indent=2))
+        return
+    if not rows:
+        click.echo("No issue has been sent yet.")
+        return
+    table = []
+    for record, batches in rows:
+        accepted = sum(b.status == "accepted" for b in batches)
+        ids = ", ".join(b.message_id for b in batches if b.message_id)
+        when = record.send_at or record.sent_at or record.started_at or ""
+        table.append(
+            (
+                record.id,
+                record.status,
+                when,
+                f"{accepted}/{len(batches)}",
+                str(sum(len(b.recipients) for b in batches)),
+                ids[:60] + ("…" if len(ids) > 60 else ""),
+            )
+        )
+    columns = ("issue", "status", "when", "batches", "recipients", "message ids")
+    _plain_table(table, columns, right=(3, 4))

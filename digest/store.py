@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from digest.errors import StateError
-from digest.models import Issue, Item, Source
+from digest.models import Item, Source
 
 # Append only: each entry moves the schema from version N to N+1.
 MIGRATIONS = (
@@ -73,6 +73,41 @@ MIGRATIONS = (
         PRIMARY KEY (issue, canonical_url)
     );
     CREATE INDEX issue_items_canonical_url ON issue_items (canonical_url);
+    """,
+    """
+    CREATE TABLE subscribers (
+        email TEXT PRIMARY KEY,         -- normalised: trimmed, domain in lower case
+        name TEXT,
+        status TEXT NOT NULL DEFAULT 'active'
+            CHECK (status IN ('active', 'unsubscribed', 'bounced', 'complained')),
+        source TEXT,                    -- where it came from: cli, import:FILE, sync
+        created TEXT NOT NULL,
+        updated TEXT NOT NULL
+    );
+    -- What a send froze when it started, so a resume sends the same bytes.
+    ALTER TABLE issues ADD COLUMN html TEXT;
+    ALTER TABLE issues ADD COLUMN text TEXT;
+    ALTER TABLE issues ADD COLUMN issue_json TEXT;
+    ALTER TABLE issues ADD COLUMN send_at TEXT;           -- a scheduled send's time
+    ALTER TABLE issues ADD COLUMN sendgrid_batch_id TEXT; -- lets a scheduled send be cancelled
+    CREATE TABLE send_batches (         -- the ledger: each batch of recipients of an issue
+        issue TEXT NOT NULL REFERENCES issues(id),
+        number INTEGER NOT NULL,
+        recipients TEXT NOT NULL,       -- JSON list of [email, name]
+        status TEXT NOT NULL
+            CHECK (status IN ('pending', 'in_flight', 'accepted', 'failed', 'unknown')),
+        message_id TEXT,                -- SendGrid's X-Message-Id once accepted
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        updated TEXT NOT NULL,
+        PRIMARY KEY (issue, number)
+    );
+    CREATE TABLE locks (                -- one row per held lock; expired rows may be taken over
+        name TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        acquired TEXT NOT NULL,
+        expires TEXT NOT NULL
+    );
     """,
 )
 
@@ -329,18 +364,3 @@ class Store:
             " WHERE status = 'sent' GROUP BY canonical_url"
         )
         return dict(rows.fetchall())
-
-    def record_sent(self, issue: Issue, subject: str, sent_at: datetime) -> None:
-        """Mark an issue sent with every item it included (shown or over the cap), at once."""
-        with self.transaction() as db:
-            db.execute(
-                "INSERT INTO issues (id, status, subject, sent_at) VALUES (?, 'sent', ?, ?)"
-                " ON CONFLICT (id) DO UPDATE SET status = 'sent', subject = excluded.subject,"
-                " sent_at = excluded.sent_at",
-                (issue.id, subject, sent_at.isoformat()),
-            )
-            db.executemany(
-                "INSERT OR IGNORE INTO issue_items (issue, canonical_url, url, title, theme)"
-                " VALUES (?, ?, ?, ?, ?)",
-                [(issue.id, i.canonical_url, i.url, i.title, i.theme) for i in issue.items()],
-            )

@@ -24,3 +24,14 @@ def make_config(tmp_path: Path):
         return path
 
     return make
+
+
+@pytest.fixture
+def fake_sendgrid(monkeypatch):
+    """A fake SendGrid API on 127.0.0.1; urllib must not send loopback calls through a proxy."""
+    from tests.fake_sendgrid import FakeSendGrid
+
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    with FakeSendGrid() as fake:
+        yield fake

@@ -77,3 +77,14 @@ feeds:
 state:
   db: state.db
 {fetch_block}{extra}"""
+
+
+def mark_sent(store, issue, when: datetime) -> None:
+    """Record `issue` as sent at `when` the way digest send does: through the ledger."""
+    from digest.ledger import Ledger
+    from digest.message import FrozenEmail
+
+    ledger = Ledger(store)
+    ledger.start(issue, FrozenEmail("subject", "<p>html</p>", "text"), [("a@x.org", None)], 1, when)
+    (batch,) = ledger.batches(issue.id)
+    assert ledger.accept(batch, "message-1", when)

@@ -15,7 +15,7 @@ from digest.config import load_config
 from digest.curate import issue_id
 from digest.pipeline import build_issue, fetch_sources, save_issue
 from digest.store import Store
-from tests.samples import NOW, rss
+from tests.samples import NOW, mark_sent, rss
 from tests.server import Reply
 
 THEMES = """themes:
@@ -132,7 +132,7 @@ def test_building_ten_times_changes_nothing_a_send_depends_on(site):
 def test_items_of_a_sent_issue_are_not_sent_again(site, server):
     issue, _ = build(site)
     with Store.open(site.db_path()) as store:
-        store.record_sent(issue, "subject", NOW)
+        mark_sent(store, issue, NOW)
     # a week later: the partner republishes story 1 and adds a new one; same weeknote page
     later = NOW + timedelta(days=7)
     server.routes["/feed"] = Reply(200, rss(2, extra=_item("news/new", later)))

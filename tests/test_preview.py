@@ -16,6 +16,7 @@ from digest.cli import main
 from digest.config import load_config
 from digest.preview import page_renderer
 from digest.store import Store
+from tests.samples import mark_sent
 
 WEEKNOTE = """<html><head><title>Weeknote 48</title></head><body><article><h1>Weeknote 48</h1>
 <p>A short week, but a busy one: two reports and a new video pilot to share with you all.</p>
@@ -103,7 +104,7 @@ def test_preview_changes_nothing_a_send_depends_on(site):
         from digest.pipeline import build_issue
 
         last_week = build_issue(config, store, datetime.now(UTC) - timedelta(days=7))
-        store.record_sent(last_week, "last week", datetime.now(UTC) - timedelta(days=6))
+        mark_sent(store, last_week, datetime.now(UTC) - timedelta(days=6))
     before = dump(config.db_path())
     assert invoke("preview", "-c", site, "--offline").exit_code == 0
     assert dump(config.db_path()) == before  # offline: not one byte of state changed

@@ -1,0 +1,165 @@
+"""`digest subscribers …`: thin commands over digest.subscribers.
+
+`digest/cli.py` imports `subscribers` from here at its bottom, and this module needs cli.py's
+shared options. The group is therefore defined *before* importing digest.cli: whichever of the two
+modules is imported first, the other finds what it needs already defined.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+import click
+
+
+@click.group()
+def subscribers() -> None:
+    """Add, remove, list, import and export the addresses the digest goes to.
+
+    Removing marks an address unsubscribed rather than deleting it, so a later import of an old
+    list cannot subscribe it again."""
+
+
+from digest.cli import EXIT_PARTIAL, config_option, db_option, json_option  # noqa: E402
+from digest.subscribers import STATUSES, Subscribers, normalise_email  # noqa: E402
+
+
+@contextmanager
+def _open(config_path: str, db_path: str | None):
+    """The subscriber list of the state database; feeds.yaml is read only to find it."""
+    from digest.config import load_config
+    from digest.store import Store
+
+    with Store.open(db_path or load_config(config_path).db_path()) as store:
+        yield Subscribers(store)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+@subscribers.command()
+@click.argument("email")
+@click.option("--name", help="The subscriber's name, used in the greeting.")
+@click.option(
+    "--resubscribe",
+    is_flag=True,
+    help="Make an unsubscribed, bounced or complained address active again.",
+)
+@config_option
+@db_option
+def add(email: str, name: str | None, resubscribe: bool, config_path, db_path) -> None:
+    """Subscribe EMAIL.
+
+    An address that unsubscribed, bounced or complained is only added back with --resubscribe.
+
+    Exit status: 0 subscribed (or already), 1 refused, 2 not an email address."""
+    with _open(config_path, db_path) as subs:
+        previous = subs.add(email, name, "cli", _now(), resubscribe=resubscribe)
+    address = normalise_email(email)
+    if previous is None:
+        click.echo(f"added {address}")
+    elif previous == "active":
+        click.echo(f"{address} is already subscribed")
+    else:
+        click.echo(f"resubscribed {address} (was {previous})")
+
+
+@subscribers.command()
+@click.argument("email")
+@click.option("--forget", is_flag=True, help="Delete the address entirely (erasure request).")
+@config_option
+@db_option
+def remove(email: str, forget: bool, config_path, db_path) -> None:
+    """Unsubscribe EMAIL.
+
+    The address stays on the list as unsubscribed, so no later import subscribes it again;
+    --forget deletes it instead (an erasure request).
+
+    Exit status: 0 done, 1 not on the list, 2 not an email address."""
+    with _open(config_path, db_path) as subs:
+        previous = subs.forget(email) if forget else subs.remove(email, _now())
+    address = normalise_email(email)
+    if forget:
+        click.echo(f"forgot {address} (was {previous}); a later import may add it again")
+    elif previous == "active":
+        click.echo(f"unsubscribed {address}")
+    else:
+        click.echo(f"{address} is already {previous}; not sent to")
+
+
+@subscribers.command("list")
+@click.option("--status", type=click.Choice(STATUSES), help="Only addresses with this status.")
+@config_option
+@db_option
+@json_option
+def list_(status: str | None, config_path, db_path, as_json: bool) -> None:
+    """List the subscribers in address order."""
+    from digest.output import _plain_table
+
+    with _open(config_path, db_path) as subs:
+        found = subs.list(status)
+    if as_json:
+        click.echo(json.dumps({"subscribers": [s.as_dict() for s in found]}, indent=2))
+        return
+    rows = [(s.email, s.status, s.source or "", s.updated, s.name or "") for s in found]
+    _plain_table(rows, ("email", "status", "source", "updated", "name"), right=())
+    click.echo(f"{len(found)} subscriber" + ("" if len(found) == 1 else "s"))
+
+
+@subscribers.command()
+@config_option
+@db_option
+@json_option
+def count(config_path, db_path, as_json: bool) -> None:
+    """Count the subscribers by status."""
+    with _open(config_path, db_path) as subs:
+        counts = subs.count()
+    counts["total"] = sum(counts.values())
+    if as_json:
+        click.echo(json.dumps(counts, indent=2))
+        return
+    click.echo(", ".join(f"{number} {status}" for status, number in counts.items()))
+
+
+@subscribers.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@config_option
+@db_option
+def import_(file: str, config_path, db_path) -> None:
+    """Import addresses from a CSV file.
+
+    The first line names the columns: `email`, and optionally `name` and `status` (as export
+    writes them). Addresses already on the list are left exactly as they are.
+
+    Exit status: 0 every row imported, 3 some rows skipped (listed), 2 the file cannot be read
+    or has no email column."""
+    with _open(config_path, db_path) as subs:
+        report = subs.import_csv(file, _now())
+    for line, reason in report.problems:
+        click.echo(f"{file}:{line}: {reason}", err=True)
+    click.echo(
+        f"imported {report.imported}, already there {report.existing}, skipped {report.skipped}"
+    )
+    if report.skipped:
+        raise SystemExit(EXIT_PARTIAL)
+
+
+@subscribers.command()
+@click.argument("file", default="-", type=click.Path(dir_okay=False, allow_dash=True))
+@config_option
+@db_option
+def export(file: str, config_path, db_path) -> None:
+    """Export every subscriber as CSV.
+
+    Columns: email,name,status,source,created,updated. Written to FILE, or to standard output
+    when FILE is - or left out."""
+    with _open(config_path, db_path) as subs:
+        if file == "-":
+            subs.export_csv(sys.stdout)
+            return
+        written = subs.export_file(file)
+    click.echo(f"exported {written} subscribers to {file}")

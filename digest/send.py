@@ -1,0 +1,314 @@
+"""`digest send`: this week's issue to every active subscriber, exactly once.
+
+The flow, under the send lock:
+1. the week's issue already sent (or cancelled)? Say so and stop;
+2. not started? Build and render it, apply the policies (enough items, a weeknote), snapshot
+   the active subscribers into batches and freeze the content: the ledger's `start`;
+3. send every pending or failed batch, retrying what is safe to retry; a batch left unknown by
+   a timeout or a killed process is recorded as accepted when listed in `accept_batches`, or
+   sent again with `retry_unknown`, once an operator has checked SendGrid's activity feed for
+   it (each message carries custom_args issue and batch).
+
+Nothing here reads the clock or sleeps directly: both are passed in, like the transport.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from digest.config import Config
+from digest.errors import DigestError
+from digest.ledger import SENDABLE, Batch, Ledger
+from digest.message import MAX_SCHEDULE_AHEAD, FrozenEmail, Options, mail_body
+from digest.pipeline import WEEKNOTE
+from digest.preview import Preview
+from digest.transports import Ambiguous, Rejected, Retryable
+
+BACKOFF_BASE = 1.0  # seconds before the second attempt; doubles with each further one
+
+
+class SendPolicyError(DigestError):
+    """A policy in feeds.yaml says not to send this week."""
+
+
+@dataclass
+class SendResult:
+    issue_id: str
+    outcome: str  # sent | already-sent | cancelled | skipped | scheduled | incomplete
+    message: str
+    batches: int = 0
+    accepted: int = 0
+    recipients: int = 0
+    unknown: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return self.outcome != "incomplete"
+
+
+@dataclass
+class Sender:
+    """Everything a send needs, passed in: the config, ledger, transport, clock and sleep."""
+
+    config: Config
+    ledger: Ledger
+    transport: object  # SendGridTransport or OutboxTransport
+    clock: Callable[[], datetime]
+    sleep: Callable[[float], None]
+    jitter: Callable[[], float] = random.random
+    heartbeat: Callable[[], object] = lambda: None  # keeps the send lock while batches go out
+
+    def send_issue(
+        self,
+        issue_id: str,
+        build: Callable[[], Preview],
+        recipients: Callable[[], list[tuple[str, str | None]]],
+        *,
+        force: bool = False,
+        resume_only: bool = False,
+        retry_unknown: bool = False,
+        accept_batches: frozenset[int] = frozenset(),
+        send_at: datetime | None = None,
+    ) -> SendResult:
+        record = self.ledger.issue(issue_id)
+        if record and record.status == "sent":
+            message = f"issue {issue_id} was already sent on {record.sent_at}"
+            return SendResult(issue_id, "already-sent", message)
+        if record and record.status == "cancelled":
+            message = f"issue {issue_id} was cancelled on {record.sent_at}; nothing sent"
+            return SendResult(issue_id, "cancelled", message)
+        if record is None:
+            if resume_only:
+                return SendResult(issue_id, "skipped", f"issue {issue_id} has no send to resume")
+            started = self._start(issue_id, build, recipients, force, send_at)
+            if started is not None:
+                return started
+        return self._deliver(issue_id, retry_unknown, accept_batches)
+
+    def _start(self, issue_id, build, recipients, force, send_at) -> SendResult | None:
+        preview = build()
+        issue, rendered = preview.issue, preview.email
+        shown = issue.counts()["shown"]
+        if shown < self.config.sending.min_items:
+            return SendResult(
+                issue_id,
+                "skipped",
+                f"issue {issue_id} has {shown} items, fewer than sending.min_items "
+                f"({self.config.sending.min_items}): nothing sent this week",
+            )
+        _check_weeknote(issue, self.config, force)
+        people = recipients()
+        if not people:
+            raise SendPolicyError(
+                "there are no active subscribers", "add some with digest subscribers add/import"
+            )
+        batch_id = self.transport.create_batch() if send_at else None
+        content = FrozenEmail(rendered.subject, rendered.html, rendered.text)
+        self.ledger.start(
+            issue, content, people, self.config.sending.batch_size, self.clock(), send_at, batch_id
+        )
+        return None
+
+    def _deliver(
+        self, issue_id: str, retry_unknown: bool, accept_batches: frozenset[int]
+    ) -> SendResult:
+        record = self.ledger.issue(issue_id)
+        self.ledger.in_flight_to_unknown(issue_id, self.clock())
+        options = Options(
+            send_at=record.send_at and datetime.fromisoformat(record.send_at),
+            batch_id=record.sendgrid_batch_id,
+        )
+        for batch in self.ledger.batches(issue_id):
+            if batch.status == "unknown" and batch.number in accept_batches:
+                self.ledger.accept(batch, batch.message_id, self.clock())
+            elif batch.status in SENDABLE or (batch.status == "unknown" and retry_unknown):
+                self._send_batch(batch, record.email, options)
+                self.heartbeat()
+        return self._result(issue_id)
+
+    def _send_batch(self, batch: Batch, content: FrozenEmail, options: Options) -> None:
+        """Send one batch, retrying what cannot have been delivered; stop at what might have."""
+        body = mail_body(content, batch.recipients, self.config, batch.issue, batch.number, options)
+        sending = self.config.sending
+        for attempt in range(1, sending.max_attempts + 1):
+            self.ledger.mark(batch, "in_flight", self.clock())
+            try:
+                accepted = self.transport.send(body)
+            except Retryable as exc:
+                self.ledger.mark(batch, "failed", self.clock(), exc.reason)
+                wait = exc.wait if exc.wait is not None else self._backoff(attempt)
+                if attempt == sending.max_attempts or wait > sending.max_wait:
+                    return
+                self.sleep(wait)
+            except Ambiguous as exc:
+                self.ledger.mark(batch, "unknown", self.clock(), exc.reason)
+                return
+            except Rejected:
+                self.ledger.mark(batch, "failed", self.clock(), "refused by SendGrid")
+                self.ledger.discard(batch.issue)  # only when nothing was delivered yet
+                raise
+            else:
+                self.ledger.accept(batch, accepted.message_id, self.clock())
+                return
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential, with jitter so many senders do not retry in step."""
+        return BACKOFF_BASE * 2 ** (attempt - 1) * (0.5 + self.jitter())
+
+    def _result(self, issue_id: str) -> SendResult:
+        record = self.ledger.issue(issue_id)
+        batches = self.ledger.batches(issue_id)
+        result = SendResult(
+            issue_id,
+            "incomplete",
+            "",
+            batches=len(batches),
+            accepted=sum(b.status == "accepted" for b in batches),
+            recipients=sum(len(b.recipients) for b in batches),
+            unknown=[b.number for b in batches if b.status == "unknown"],
+            failed=[b.number for b in batches if b.status in SENDABLE],
+        )
+        if record.status == "sent":
+            result.outcome = "scheduled" if record.send_at else "sent"
+            when = f" for {record.send_at}" if record.send_at else ""
+            result.message = (
+                f"issue {issue_id} {result.outcome}{when}: {result.recipients} recipients in "
+                f"{result.batches} batches"
+            )
+        else:
+            result.message = _incomplete_message(issue_id, result)
+        return result
+
+
+def _incomplete_message(issue_id: str, result: SendResult) -> str:
+    parts = [f"issue {issue_id}: {result.accepted} of {result.batches} batches accepted"]
+    if result.failed:
+        parts.append(
+            f"batches {_numbers(result.failed)} not delivered (SendGrid busy or unreachable); "
+            "run digest send again to retry them"
+        )
+    if result.unknown:
+        parts.append(
+            f"batches {_numbers(result.unknown)} unknown (sent, but no answer came): look them "
+            f"up in SendGrid's activity feed by custom_args issue={issue_id} and batch, then "
+            "run digest send --resume with --accept-batch N for each that arrived, and "
+            "--retry-unknown to send the others again"
+        )
+    return "; ".join(parts)
+
+
+def _numbers(numbers: list[int]) -> str:
+    return ", ".join(str(n) for n in numbers)
+
+
+def _check_weeknote(issue, config: Config, force: bool) -> None:
+    if config.weeknote is None or not config.sending.require_weeknote or force:
+        return
+    weeknote = next((s for s in issue.sources if s.name == WEEKNOTE), None)
+    if weeknote is None or weeknote.status in ("error", "never") or not issue.weeknote_url:
+        reason = weeknote.error if weeknote and weeknote.error else "it has not been fetched"
+        raise SendPolicyError(
+            f"the weeknote could not be fetched ({reason}), so issue {issue.id} was not sent",
+            "fix the weeknote source and run digest send again, or send without it: --force",
+        )
+
+
+def send_test(
+    transport, config: Config, content: FrozenEmail, issue_id: str, addresses: list[str], sandbox
+) -> str | None:
+    """The issue to `addresses` only, subject marked [TEST]; no ledger, no subscribers. Returns
+    SendGrid's message id."""
+    options = Options(sandbox=sandbox, subject_prefix="[TEST] ")
+    body = mail_body(content, [(a, None) for a in addresses], config, issue_id, 0, options)
+    body["custom_args"]["batch"] = "test"
+    return _send_once(transport, body, "the test send").message_id
+
+
+def send_sandboxed(
+    transport, config: Config, content: FrozenEmail, issue_id: str, people: list
+) -> int:
+    """Every batch of the real send, in SendGrid's sandbox mode: each request is checked and
+    nothing is delivered, so the ledger is not touched. Returns the number of batches."""
+    size = config.sending.batch_size
+    batches = [people[start : start + size] for start in range(0, len(people), size)]
+    for number, batch in enumerate(batches, 1):
+        body = mail_body(content, batch, config, issue_id, number, Options(sandbox=True))
+        _send_once(transport, body, f"sandbox batch {number}")
+    return len(batches)
+
+
+def _send_once(transport, body: dict, what: str):
+    try:
+        return transport.send(body)
+    except (Retryable, Ambiguous) as exc:
+        raise DigestError(f"{what} failed: {exc.reason}", "try again in a minute") from None
+
+
+def plan(config: Config, record, content: FrozenEmail, people: int, transport) -> list[str]:
+    """What `digest send --dry-run` prints: what would go out, and where."""
+    size = config.sending.batch_size
+    batches = -(-people // size)
+    state = f"resuming a send started {record.started_at}" if record else "a new send"
+    return [
+        f"Subject:    {content.subject}",
+        f"Recipients: {people} in {batches} batches of at most {size}",
+        f"Transport:  {transport.name}"
+        + (f" ({transport.host})" if transport.name == "sendgrid" else ""),
+        f"State:      {state}",
+        f"Size:       {len(content.html.encode()) / 1000:.1f} KB HTML, "
+        f"{len(content.text.encode()) / 1000:.1f} KB text",
+        "Nothing was sent (--dry-run).",
+    ]
+
+
+def schedule_time(text: str, config: Config, now: datetime) -> datetime:
+    """'2026-11-27 08:00' in the newsletter's time zone, within SendGrid's 72 hours."""
+    from zoneinfo import ZoneInfo
+
+    try:
+        naive = datetime.strptime(text.strip(), "%Y-%m-%d %H:%M")
+    except ValueError:
+        raise DigestError(
+            f"--schedule {text!r} is not a time", "write it as 'YYYY-MM-DD HH:MM'"
+        ) from None
+    when = naive.replace(tzinfo=ZoneInfo(config.newsletter.timezone))
+    if not now < when <= now + MAX_SCHEDULE_AHEAD:
+        raise DigestError(
+            f"--schedule {text!r} is not within the next 72 hours",
+            "SendGrid schedules at most 72 hours ahead; pick a later time than now",
+        )
+    return when
+
+
+CANCEL_MARGIN = timedelta(minutes=10)  # SendGrid does not promise to stop a send later than this
+
+
+def cancel_issue(ledger: Ledger, transport, issue_id: str, now: datetime) -> str:
+    """Cancel a scheduled send, or forget one that delivered nothing; refuse anything else."""
+    record = ledger.issue(issue_id)
+    if record is None:
+        raise DigestError(f"issue {issue_id} has no send to cancel", "digest status lists them")
+    if record.status == "cancelled":
+        return f"issue {issue_id} was already cancelled"
+    if record.send_at and record.sendgrid_batch_id:
+        send_at = datetime.fromisoformat(record.send_at)
+        if send_at - now < CANCEL_MARGIN:
+            raise DigestError(
+                f"issue {issue_id} goes out at {record.send_at}: too late to cancel",
+                "SendGrid needs at least 10 minutes' notice",
+            )
+        transport.cancel_batch(record.sendgrid_batch_id)
+        ledger.cancel(issue_id, now)
+        return f"cancelled the send of issue {issue_id} scheduled for {record.send_at}"
+    accepted = [b for b in ledger.batches(issue_id) if b.status == "accepted"]
+    if record.status == "sending" and not accepted:
+        ledger.discard(issue_id)
+        return f"forgot the send of issue {issue_id}: nothing was delivered; it will be rebuilt"
+    raise DigestError(
+        f"issue {issue_id} has already been delivered to {len(accepted)} batches of recipients",
+        "a delivered email cannot be called back",
+    )
