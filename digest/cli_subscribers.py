@@ -163,3 +163,25 @@ def export(file: str, config_path, db_path) -> None:
             return
         written = subs.export_file(file)
     click.echo(f"exported {written} subscribers to {file}")
+
+
+@subscribers.command()
+@config_option
+@db_option
+def sync(config_path, db_path) -> None:
+    """Mark the addresses SendGrid suppresses: the unsubscribe group's suppressions, global
+    unsubscribes, bounces and spam reports. Needs the SendGrid API key."""
+    from digest.config import load_config
+    from digest.store import Store
+    from digest.suppressions import sync_suppressions
+    from digest.transports import make_transport
+
+    config = load_config(config_path)
+    with Store.open(db_path or config.db_path()) as store:
+        results = sync_suppressions(make_transport(config), Subscribers(store), config, _now())
+    for result in results:
+        report = result.report
+        click.echo(
+            f"{result.name}: {result.found} listed, {report.changed} marked, "
+            f"{report.unchanged} already marked, {report.unknown} not subscribers"
+        )

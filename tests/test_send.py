@@ -247,3 +247,45 @@ def test_status_lists_batches_and_message_ids(site, fake_sendgrid):
     (accepted,) = fake_sendgrid.accepted
     assert result.exit_code == 0 and accepted.message_id in result.output
     assert "sent" in result.output and "1/1" in result.output
+
+
+def test_sync_marks_what_sendgrid_suppresses_and_the_send_skips_them(site, fake_sendgrid):
+    config = load_config(site)
+    a, b, c, d, e, *rest = subscribe(config, 8)
+    fake_sendgrid.suppress(42, a.upper())
+    for n in range(1200):  # three pages of global unsubscribes, the last one holding `b`
+        fake_sendgrid.add_unsubscribe(f"stranger{n}@example.net")
+    fake_sendgrid.add_unsubscribe(b)
+    fake_sendgrid.add_bounce(c)
+    fake_sendgrid.add_spam_report(d)
+    fake_sendgrid.add_unsubscribe(d)  # complained wins over unsubscribed
+    result = invoke(fake_sendgrid, "subscribers", "sync", "-c", site)
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "unsubscribe group 42: 1 listed, 1 marked, 0 already marked, 0 not subscribers",
+        "global unsubscribes: 1202 listed, 2 marked, 0 already marked, 1200 not subscribers",
+        "bounces: 1 listed, 1 marked, 0 already marked, 0 not subscribers",
+        "spam reports: 1 listed, 1 marked, 0 already marked, 0 not subscribers",
+    ]
+    db = sqlite3.connect(config.db_path())
+    statuses = dict(db.execute("SELECT email, status FROM subscribers"))
+    assert [statuses[x] for x in (a, b, c, d, e)] == [
+        "unsubscribed",
+        "unsubscribed",
+        "bounced",
+        "complained",
+        "active",
+    ]
+    assert invoke(fake_sendgrid, "send", "-c", site).exit_code == 0
+    assert set(fake_sendgrid.deliveries()) == {e, *rest}
+
+
+def test_sync_without_a_key_says_what_to_set(site):
+    result = CliRunner().invoke(
+        main, ["subscribers", "sync", "-c", str(site)], env={"SENDGRID_API_KEY": ""}
+    )
+    assert result.exit_code == 1
+    assert (
+        "syncing needs SendGrid" in result.output
+        and "Hint: export SENDGRID_API_KEY" in result.output
+    )
