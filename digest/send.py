@@ -101,6 +101,12 @@ class Sender:
                 f"({self.config.sending.min_items}): nothing sent this week",
             )
         _check_weeknote(issue, self.config, force)
+        email = self.config.email
+        if not (email.unsubscribe_group or email.unsubscribe_url):
+            raise SendPolicyError(
+                "the email has no unsubscribe link, so it was not sent to subscribers",
+                "set email.unsubscribe_group (SendGrid) or email.unsubscribe_url in feeds.yaml",
+            )
         people = recipients()
         if not people:
             raise SendPolicyError(

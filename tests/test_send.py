@@ -289,3 +289,13 @@ def test_sync_without_a_key_says_what_to_set(site):
         "syncing needs SendGrid" in result.output
         and "Hint: export SENDGRID_API_KEY" in result.output
     )
+
+
+def test_no_unsubscribe_link_means_no_send(tmp_path, fake_sendgrid):
+    site = write_site(tmp_path)
+    site.write_text(site.read_text().replace("email:\n  unsubscribe_group: 42\n", ""))
+    subscribe(load_config(site), 1)
+    result = invoke(fake_sendgrid, "send", "-c", site)
+    assert result.exit_code == 1 and "no unsubscribe link" in result.output
+    assert not fake_sendgrid.accepted
+    assert invoke(fake_sendgrid, "send", "-c", site, "--test", "ed@example.org").exit_code == 0
