@@ -217,6 +217,26 @@ class Sending:
     outbox: str = setting("outbox", "folder the outbox transport writes, beside feeds.yaml")
 
 
+def share(value: float) -> str | None:
+    return None if 0 <= value <= 1 else "a share from 0 to 1, such as 0.1"
+
+
+@dataclass(frozen=True)
+class LinkCheck:
+    timeout: float = setting(10.0, "seconds to check one link, redirects included", positive)
+    concurrency: int = setting(16, "links checked at once", positive)
+    per_host: int = setting(2, "links checked at once on one host", positive)
+    cache_hours: float = setting(24.0, "hours a link's result is reused", positive)
+    max_broken_share: float = setting(
+        0.1, "digest send refuses when a larger share of links is broken (--force sends)", share
+    )
+
+
+@dataclass(frozen=True)
+class ArchiveSettings:
+    folder: str = setting("site", "where digest archive writes the web archive, beside feeds.yaml")
+
+
 @dataclass(frozen=True)
 class Curation:
     per_theme: int = setting(8, "items shown per theme; the rest are counted", positive)
@@ -262,6 +282,8 @@ class Config:
     branding: Branding = setting(Branding(), "how the email looks")
     email: EmailSettings = setting(EmailSettings(), "templates, links and footer of the email")
     sending: Sending = setting(Sending(), "how digest send delivers the issue")
+    links: LinkCheck = setting(LinkCheck(), "how digest links checks the issue's links")
+    archive: ArchiveSettings = setting(ArchiveSettings(), "the web archive of sent issues")
     state: State = setting(State(), "where digest keeps its state")
     fetch: FetchSettings = setting(FetchSettings(), "how sources are fetched")
     path: Path = field(default=Path("feeds.yaml"), metadata={"internal": True})

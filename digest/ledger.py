@@ -47,7 +47,7 @@ class IssueRecord:
     send_at: str | None
     sendgrid_batch_id: str | None
     email: FrozenEmail
-    items: list[dict]  # every included item: canonical_url, url, title, theme
+    issue: dict  # the whole issue as `digest build` writes it (themes, items, intro, sources)
 
 
 @dataclass(frozen=True)
@@ -87,10 +87,6 @@ class Ledger:
         sendgrid_batch_id: str | None = None,
     ) -> None:
         """Freeze the issue and split the recipients into pending batches, all at once."""
-        items = [
-            {"canonical_url": i.canonical_url, "url": i.url, "title": i.title, "theme": i.theme}
-            for i in issue.items()
-        ]
         stamp = now.isoformat()
         with self.store.transaction() as db:
             db.execute(
@@ -102,7 +98,7 @@ class Ledger:
                     stamp,
                     content.html,
                     content.text,
-                    json.dumps(items),
+                    issue.to_json(),
                     send_at and send_at.isoformat(),
                     sendgrid_batch_id,
                 ),
@@ -236,7 +232,7 @@ def _abandoned(row: sqlite3.Row, now: datetime) -> bool:
 
 
 def _mark_sent(db: sqlite3.Connection, issue_id: str, now: datetime) -> None:
-    items = json.loads(
+    issue = json.loads(
         db.execute("SELECT issue_json FROM issues WHERE id = ?", (issue_id,)).fetchone()[0]
     )
     db.execute(
@@ -245,8 +241,16 @@ def _mark_sent(db: sqlite3.Connection, issue_id: str, now: datetime) -> None:
     db.executemany(
         "INSERT OR IGNORE INTO issue_items (issue, canonical_url, url, title, theme)"
         " VALUES (?, ?, ?, ?, ?)",
-        [(issue_id, i["canonical_url"], i["url"], i["title"], i["theme"]) for i in items],
+        [
+            (issue_id, i["canonical_url"], i["url"], i["title"], i["theme"])
+            for i in issue_items(issue)
+        ],
     )
+
+
+def issue_items(issue: dict) -> list[dict]:
+    """Every item of a frozen issue: shown, or counted over its theme's cap."""
+    return [item for theme in issue["themes"] for item in (*theme["items"], *theme["more"])]
 
 
 def _record(row: sqlite3.Row) -> IssueRecord:
@@ -259,7 +263,7 @@ def _record(row: sqlite3.Row) -> IssueRecord:
         send_at=row["send_at"],
         sendgrid_batch_id=row["sendgrid_batch_id"],
         email=FrozenEmail(row["subject"] or "", row["html"] or "", row["text"] or ""),
-        items=json.loads(row["issue_json"] or "[]"),
+        issue=json.loads(row["issue_json"] or "{}"),
     )
 
 

@@ -87,7 +87,7 @@ MIGRATIONS = (
     -- What a send froze when it started, so a resume sends the same bytes.
     ALTER TABLE issues ADD COLUMN html TEXT;
     ALTER TABLE issues ADD COLUMN text TEXT;
-    ALTER TABLE issues ADD COLUMN issue_json TEXT;
+    ALTER TABLE issues ADD COLUMN issue_json TEXT;       -- the issue as digest build writes it
     ALTER TABLE issues ADD COLUMN send_at TEXT;           -- a scheduled send's time
     ALTER TABLE issues ADD COLUMN sendgrid_batch_id TEXT; -- lets a scheduled send be cancelled
     CREATE TABLE send_batches (         -- the ledger: each batch of recipients of an issue
@@ -107,6 +107,17 @@ MIGRATIONS = (
         owner TEXT NOT NULL,
         acquired TEXT NOT NULL,
         expires TEXT NOT NULL
+    );
+    """,
+    """
+    CREATE TABLE link_checks (          -- the last check of each outbound link, kept a day
+        url TEXT PRIMARY KEY,
+        outcome TEXT NOT NULL CHECK (outcome IN
+            ('ok', 'redirected', 'client-error', 'server-error', 'timeout', 'error')),
+        status INTEGER,                 -- the last HTTP status, if any answer came
+        final_url TEXT,                 -- where redirects ended
+        detail TEXT,                    -- what went wrong, one line
+        checked_at TEXT NOT NULL
     );
     """,
 )
