@@ -340,6 +340,9 @@ def send(
                 send_at=send_at,
             )
     click.echo(result.message)
+    for report in reports:
+        if report.failed:
+            click.echo(f"source {report.name}: {report.error}")
     if not result.complete:
         raise SystemExit(EXIT_FAILED)
     if any(report.failed for report in reports):

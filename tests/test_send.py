@@ -215,6 +215,7 @@ def test_policies_skip_a_thin_week_and_refuse_without_a_weeknote(tmp_path, fake_
     assert "Hint: fix the weeknote source" in refused.output and not fake_sendgrid.accepted
     forced = invoke(fake_sendgrid, "send", "-c", path, "--force")
     assert forced.exit_code == 3, forced.output  # sent, but a source failed
+    assert "source Weeknote: " in forced.output
     assert len(fake_sendgrid.accepted) == 1
 
 
