@@ -277,6 +277,7 @@ def _clock():
     help="Record unknown batch N as delivered (you found it in SendGrid's activity).",
 )
 @click.option("--schedule", metavar="'YYYY-MM-DD HH:MM'", help="Deliver then (72 h at most).")
+@click.option("--publish", is_flag=True, help="Rebuild the web archive after a complete send.")
 def send(
     config_path: str,
     db_path: str | None,
@@ -289,6 +290,7 @@ def send(
     retry_unknown: bool,
     accept_batches: tuple[int, ...],
     schedule: str | None,
+    publish: bool,
 ) -> None:
     """Send this week's issue to every active subscriber, exactly once; safe to run from cron
     and to run again. The SendGrid key comes from SENDGRID_API_KEY (sending.key_env); without
@@ -339,7 +341,9 @@ def send(
                 accept_batches=frozenset(accept_batches),
                 send_at=send_at,
             )
-    click.echo(result.message)
+        click.echo(result.message)
+        if publish and result.complete:
+            _publish(config, store)
     for report in reports:
         if report.failed:
             click.echo(f"source {report.name}: {report.error}")
@@ -347,6 +351,16 @@ def send(
         raise SystemExit(EXIT_FAILED)
     if any(report.failed for report in reports):
         raise SystemExit(EXIT_PARTIAL)
+
+
+def _publish(config, store) -> None:
+    from digest.archive import build_site
+
+    report = build_site(config, store, _clock())
+    click.echo(
+        f"archive {report.folder}: {report.written} files written, {report.unchanged} "
+        f"unchanged, {report.removed} removed"
+    )
 
 
 def _without_ledger(config, ledger, transport, issue_id, build, test_to, sandbox, store):
@@ -416,6 +430,9 @@ def cancel(config_path: str, db_path: str | None, issue_id: str) -> None:
     click.echo(message)
 
 
+# Command groups in their own modules; they import the shared options above.
+from digest.cli_archive import archive  # noqa: E402
 from digest.cli_subscribers import subscribers  # noqa: E402
 
+main.add_command(archive)
 main.add_command(subscribers)

@@ -300,3 +300,18 @@ def test_no_unsubscribe_link_means_no_send(tmp_path, fake_sendgrid):
     assert result.exit_code == 1 and "no unsubscribe link" in result.output
     assert not fake_sendgrid.accepted
     assert invoke(fake_sendgrid, "send", "-c", site, "--test", "ed@example.org").exit_code == 0
+
+
+def test_publish_rebuilds_the_archive_after_a_complete_send(site, fake_sendgrid):
+    site.write_text(
+        site.read_text().replace(
+            "email:\n", "email:\n  archive_url: https://digest.community.example\n"
+        )
+    )
+    subscribe(load_config(site), 2)
+    result = invoke(fake_sendgrid, "send", "-c", site, "--publish")
+    assert result.exit_code == 0, result.output
+    (issue,) = (site.parent / "site" / "issues").iterdir()
+    page = (issue / "index.html").read_text(encoding="utf-8")
+    assert "The widening gaps report" in page and "<%asm" not in page
+    assert "files written" in result.output.splitlines()[-1]

@@ -1,0 +1,51 @@
+"""`digest archive`: a thin command over digest.archive.
+
+Like digest/cli_subscribers.py, the command is defined *before* importing digest.cli (which
+registers it at its bottom), so whichever module is imported first finds what it needs; the
+shared --config and --db options are added to it once digest.cli is imported.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write the site into (default: archive.folder beside feeds.yaml).",
+)
+def archive(out: Path | None, config_path: str, db_path: str | None) -> None:
+    """Write the web archive of sent issues as a static site: index.html, one page per issue,
+    one page per theme, feed.xml (Atom) and style.css.
+
+    Only files whose content changed are written; pages of issues no longer published (a
+    cancelled send) are removed. Needs email.archive_url.
+
+    Exit status: 0 written, 1 the folder cannot be written, 2 no email.archive_url or a
+    broken template."""
+    from datetime import UTC, datetime
+
+    from digest.archive import build_site
+    from digest.config import load_config
+    from digest.store import Store
+
+    config = load_config(config_path)
+    now = datetime.now(UTC).replace(microsecond=0)
+    with Store.open(db_path or config.db_path()) as store:
+        report = build_site(config, store, now, out)
+    click.echo(
+        f"archive in {report.folder}: {report.issues} issues, {report.themes} themes; "
+        f"{report.written} files written, {report.unchanged} unchanged, {report.removed} removed"
+    )
+
+
+from digest.cli import config_option, db_option  # noqa: E402
+
+# cli.py's shared options; click appends an option applied to a finished command to its params.
+config_option(archive)
+db_option(archive)
