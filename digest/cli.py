@@ -234,6 +234,9 @@ def preview(
     if open_browser:
         webbrowser.open(paths["html"].resolve().as_uri())
     if serve:
+        if not offline:  # the live page highlights broken links from this check
+            with Store.open(db_path or config.db_path()) as store:
+                _link_checker(config, store)(result.issue)
         _serve(config, Path(config_path), db_path, issue_id, templates, out_dir, port)
     _exit_status(result.issue, reports)
 
@@ -329,7 +332,13 @@ def send(
             return
         with ledger.lock(_clock) as heartbeat:
             sender = sending.Sender(
-                config, ledger, transport, _clock, time.sleep, heartbeat=heartbeat
+                config,
+                ledger,
+                transport,
+                _clock,
+                time.sleep,
+                heartbeat=heartbeat,
+                link_check=_link_checker(config, store) if config.links.before_send else None,
             )
             result = sender.send_issue(
                 issue_id,
@@ -351,6 +360,15 @@ def send(
         raise SystemExit(EXIT_FAILED)
     if any(report.failed for report in reports):
         raise SystemExit(EXIT_PARTIAL)
+
+
+def _link_checker(config, store):
+    def check(issue):
+        from digest.links import check_links, issue_links
+
+        return check_links(issue_links(issue), config, store, _clock())
+
+    return check
 
 
 def _publish(config, store) -> None:
@@ -432,7 +450,9 @@ def cancel(config_path: str, db_path: str | None, issue_id: str) -> None:
 
 # Command groups in their own modules; they import the shared options above.
 from digest.cli_archive import archive  # noqa: E402
+from digest.cli_links import links  # noqa: E402
 from digest.cli_subscribers import subscribers  # noqa: E402
 
 main.add_command(archive)
+main.add_command(links)
 main.add_command(subscribers)

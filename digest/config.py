@@ -230,6 +230,7 @@ class LinkCheck:
     max_broken_share: float = setting(
         0.1, "digest send refuses when a larger share of links is broken (--force sends)", share
     )
+    before_send: bool = setting(True, "digest send checks the links before sending")
 
 
 @dataclass(frozen=True)

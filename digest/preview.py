@@ -65,7 +65,8 @@ def page_renderer(
 ) -> Callable:
     """A function the preview server calls after every change: it reads feeds.yaml again,
     rebuilds the issue from the state database (no fetching), renders, rewrites the files and
-    returns the page to show."""
+    returns the page to show, with the links the last link check found broken."""
+    from digest.links import cached_results, issue_links
     from digest.serve import PreviewPage
 
     def render() -> PreviewPage:
@@ -73,13 +74,30 @@ def page_renderer(
         now = datetime.now(UTC).replace(microsecond=0)
         with Store.open(db_path or config.db_path()) as store:
             preview = make_preview(config, store, now, issue_id, templates)
+            checked = cached_results(issue_links(preview.issue), config, store, now)
         save_preview(preview, preview_folder(config, out))
         issue, email = preview.issue, preview.email
         sources = tuple(
             (s.name, s.status, s.error or ("stale" if s.stale else "")) for s in issue.sources
         )
+        broken = broken_hrefs(email.html, [url for url, r in checked.items() if r.broken])
         return PreviewPage(
-            email.subject, email.preheader, email.html, email.text, issue.id, sources
+            email.subject, email.preheader, email.html, email.text, issue.id, sources, broken
         )
 
     return render
+
+
+def broken_hrefs(html: str, broken_urls: list[str]) -> frozenset[str]:
+    """The hrefs of the email that point at broken links; the email's carry utm_* tags, so
+    they are compared by canonical URL."""
+    import html as markup
+    import re
+
+    from digest.urls import canonical_url
+
+    broken = {canonical_url(url) for url in broken_urls}
+    hrefs = {markup.unescape(href) for href in re.findall(r'href="([^"]*)"', html)}
+    return frozenset(
+        href for href in hrefs if href.startswith("http") and canonical_url(href) in broken
+    )

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from digest.config import Config
 from digest.errors import DigestError
 from digest.ledger import SENDABLE, Batch, Ledger
+from digest.links import refuse_broken
 from digest.message import MAX_SCHEDULE_AHEAD, FrozenEmail, Options, mail_body
 from digest.pipeline import WEEKNOTE
 from digest.preview import Preview
@@ -61,6 +62,7 @@ class Sender:
     sleep: Callable[[float], None]
     jitter: Callable[[], float] = random.random
     heartbeat: Callable[[], object] = lambda: None  # keeps the send lock while batches go out
+    link_check: Callable[[object], list] | None = None  # the issue's links, checked
 
     def send_issue(
         self,
@@ -107,6 +109,10 @@ class Sender:
                 "the email has no unsubscribe link, so it was not sent to subscribers",
                 "set email.unsubscribe_group (SendGrid) or email.unsubscribe_url in feeds.yaml",
             )
+        if self.link_check is not None:
+            results = self.link_check(issue)
+            if not force:
+                refuse_broken(results, self.config)
         people = recipients()
         if not people:
             raise SendPolicyError(

@@ -167,3 +167,24 @@ def test_the_live_preview_renders_again_from_the_files(site):
     assert again.preheader == "Written by the editor."
     assert "Gaps, retitled" in again.html and "Gaps, retitled" in again.text
     assert "Gaps, retitled" in (site.parent / "preview" / "issue.html").read_text("utf-8")
+
+
+def test_the_live_preview_marks_links_the_check_found_broken(site):
+    import httpx
+
+    from digest.links import check_links
+
+    assert invoke("fetch", "-c", site).exit_code == 0
+    config = load_config(site)
+    render = page_renderer(site, None, None, None, None)
+    assert render().broken_links == frozenset()
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(404 if request.url.path == "/gaps" else 200)
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(answer))
+    urls = ["https://reports.example/gaps", "https://partner.example/one"]
+    with Store.open(config.db_path()) as store:
+        check_links(urls, config, store, datetime.now(UTC), client=client)
+    (broken,) = render().broken_links
+    assert broken.startswith("https://reports.example/gaps?utm_source=digest")

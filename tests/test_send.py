@@ -19,6 +19,7 @@ from digest.send import Sender
 from digest.store import Store
 from digest.subscribers import Subscribers
 from digest.transports import SendGridTransport
+from tests.server import Reply
 
 WEEKNOTE = """<html><head><title>Weeknote 48</title></head><body><article><h1>Weeknote 48</h1>
 <p>A short week, but a busy one: two reports and a new video pilot to share with you all.</p>
@@ -28,7 +29,9 @@ WEEKNOTE = """<html><head><title>Weeknote 48</title></head><body><article><h1>We
 </article></body></html>"""
 
 
-def write_site(folder: Path, sending: str = "", weeknote: str = "weeknote.html") -> Path:
+def write_site(
+    folder: Path, sending: str = "", weeknote: str = "weeknote.html", check_links: bool = False
+) -> Path:
     """feeds.yaml with a local feed dated now and a local weeknote page; returns its path."""
     now = datetime.now(UTC)
     items = "".join(
@@ -52,6 +55,8 @@ def write_site(folder: Path, sending: str = "", weeknote: str = "weeknote.html")
         "branding:\n  postal_address: 1 Example Street, Northfield\n"
         "email:\n  unsubscribe_group: 42\n"
         f"sending:\n  timeout: 0.5\n  max_wait: 5\n{sending}"
+        # The items link to made-up sites: checking them would leave 127.0.0.1.
+        f"links:\n  before_send: {'true' if check_links else 'false'}\n  timeout: 2\n"
         "state:\n  db: state.db\n",
         encoding="utf-8",
     )
@@ -315,3 +320,28 @@ def test_publish_rebuilds_the_archive_after_a_complete_send(site, fake_sendgrid)
     page = (issue / "index.html").read_text(encoding="utf-8")
     assert "The widening gaps report" in page and "<%asm" not in page
     assert "files written" in result.output.splitlines()[-1]
+
+
+def test_too_many_broken_links_stop_the_send_unless_forced(tmp_path, server, fake_sendgrid):
+    site = write_site(tmp_path, check_links=True)
+    for path in ("/gaps", "/maps", "/a", "/b", "/c", "/d"):
+        server.routes[path] = Reply(200, b"ok")
+    server.routes["/gone"] = Reply(404, b"not here")
+    items = "".join(
+        f'<li><a href="{server.url(path)}">A resource worth reading, {path[1:]}</a>.</li>'
+        for path in ("/a", "/b", "/c", "/d", "/gone")
+    )
+    page = WEEKNOTE.replace("</ul>", items + "</ul>")
+    page = page.replace("https://reports.example/", server.url("/"))
+    (tmp_path / "weeknote.html").write_text(page, encoding="utf-8")
+    (tmp_path / "feed.xml").write_text(
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>P</title></channel></rss>'
+    )
+    subscribe(load_config(site), 2)
+    refused = invoke(fake_sendgrid, "send", "-c", site)
+    assert refused.exit_code == 1, refused.output
+    assert "1 of 7 links are broken (14%; links.max_broken_share is 10%)" in refused.output
+    assert not fake_sendgrid.accepted
+    forced = invoke(fake_sendgrid, "send", "-c", site, "--force")
+    assert forced.exit_code == 0, forced.output
+    assert set(fake_sendgrid.deliveries().values()) == {1}

@@ -1,0 +1,582 @@
+"""Link checking against real loopback servers (127.0.0.1 and 127.0.0.2) and a real SQLite file.
+
+tests/server.py answers GET only, so the server here answers HEAD too, binds any loopback
+address, and lets a route depend on the method ("HEAD /path" before "/path").
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from digest import cli_links
+from digest.cli_links import links
+from digest.config import load_config
+from digest.errors import DigestError
+from digest.links import (
+    BrokenLinksError,
+    LinkResult,
+    broken_share,
+    cached_results,
+    check_links,
+    issue_links,
+    refuse_broken,
+    summarise,
+    summary_line,
+)
+from digest.models import Issue, IssueItem, IssueTheme
+from digest.store import Store
+from tests.samples import NOW, rss
+from tests.server import Reply
+
+TIMEOUT = 0.5  # links.timeout in these tests: long enough for loopback, short enough to wait
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass  # a checker that hangs up early (a GET never read, a timeout) is expected here
+
+
+class LinkServer:
+    """A loopback server answering GET and HEAD. routes: 'METHOD /path' or '/path' (any method)
+    → a Reply, or a function of the request headers returning one. Requests are recorded as
+    (method, path, headers)."""
+
+    def __init__(self, host: str = "127.0.0.1"):
+        self.host = host
+        self.routes: dict = {}
+        self.requests: list[tuple[str, str, dict[str, str]]] = []
+        self._httpd = _QuietServer((host, 0), _handler(self))
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+
+    def __enter__(self) -> LinkServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def url(self, path: str) -> str:
+        return f"http://{self.host}:{self._httpd.server_port}{path}"
+
+    def methods(self, path: str) -> list[str]:
+        """The methods of the requests for `path`, in order."""
+        return [method for method, p, _ in self.requests if p == path]
+
+
+def _handler(server: LinkServer):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_HEAD(self):
+            self._answer("HEAD")
+
+        def do_GET(self):
+            self._answer("GET")
+
+        def _answer(self, method: str):
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            server.requests.append((method, self.path, headers))
+            route = server.routes.get(f"{method} {self.path}") or server.routes.get(
+                self.path, Reply(404, b"not found")
+            )
+            reply = route(headers) if callable(route) else route
+            if reply.reset:
+                linger = struct.pack("ii", 1, 0)  # close with RST, not FIN
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+                self.close_connection = True
+                return
+            self._send(method, reply)
+
+        def _send(self, method: str, reply: Reply):
+            self.send_response(reply.status)
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            if isinstance(reply.body, bytes):
+                self.send_header("Content-Length", str(len(reply.body)))
+                chunks = [reply.body]
+            else:
+                self.send_header("Connection", "close")
+                self.close_connection = True
+                chunks = reply.body
+            self.end_headers()
+            try:
+                for chunk in chunks if method == "GET" else []:
+                    self.wfile.write(chunk)
+                    self.wfile.flush()
+                    time.sleep(reply.chunk_delay)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True
+
+        def log_message(self, *args):
+            pass
+
+    return Handler
+
+
+@pytest.fixture
+def site():
+    with LinkServer() as running:
+        yield running
+
+
+@pytest.fixture
+def config_path(make_config):
+    def make(timeout=TIMEOUT, concurrency=16, per_host=2, max_redirects=3, cache_hours=24):
+        return make_config(
+            [],
+            fetch=f"  max_redirects: {max_redirects}\n",
+            extra=(
+                f"links:\n  timeout: {timeout}\n  concurrency: {concurrency}\n"
+                f"  per_host: {per_host}\n  cache_hours: {cache_hours}\n"
+            ),
+        )
+
+    return make
+
+
+def check(path, urls, now=NOW, **kwargs) -> list[LinkResult]:
+    config = load_config(path)
+    with Store.open(config.db_path()) as store:
+        return check_links(urls, config, store, now, **kwargs)
+
+
+def rows(path) -> dict[str, dict]:
+    config = load_config(path)
+    with Store.open(config.db_path()) as store:
+        return {row["url"]: dict(row) for row in store.db.execute("SELECT * FROM link_checks")}
+
+
+class Gauge:
+    """Counts the requests in progress and remembers the most at once."""
+
+    def __init__(self):
+        self.now = self.most = 0
+        self._lock = threading.Lock()
+
+    def __enter__(self):
+        with self._lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+
+    def __exit__(self, *exc):
+        with self._lock:
+            self.now -= 1
+
+
+def slow(seconds: float, *gauges: Gauge, reply: Reply | None = None):
+    """A route that takes `seconds` to answer, counted by every gauge."""
+
+    def answer(headers):
+        for gauge in gauges:
+            gauge.__enter__()
+        time.sleep(seconds)
+        for gauge in gauges:
+            gauge.__exit__()
+        return reply or Reply(200)
+
+    return answer
+
+
+def redirect(status: int, to: str) -> Reply:
+    return Reply(status, headers={"Location": to})
+
+
+# Every kind of answer
+
+EXPECTED = {
+    # path: (outcome, status, final path or None, words in the detail or None)
+    "/ok": ("ok", 200, None, None),
+    "/no-head": ("ok", 200, None, None),
+    "/head-404": ("ok", 200, None, None),
+    "/moved": ("redirected", 200, "/ok", "moved permanently (301): use the final URL"),
+    "/temporary": ("redirected", 200, "/ok", "temporary redirect (302): keep this URL"),
+    "/chain": ("redirected", 200, "/ok", "moved permanently (308)"),
+    "/loop-a": ("error", 302, "/loop-b", "redirect loop (302 back to"),
+    "/hop/0": ("error", 302, "/hop/3", "more than 3 redirects (fetch.max_redirects)"),
+    "/missing": ("client-error", 404, None, "HTTP 404 Not Found"),
+    "/moved-away": ("client-error", 404, "/missing", "HTTP 404"),
+    "/gone": ("client-error", 410, None, "HTTP 410 Gone: gone for good"),
+    "/forbidden": ("client-error", 403, None, "try it in a browser"),
+    "/broken": ("server-error", 500, None, "HTTP 500 Internal Server Error"),
+    "/unavailable": ("server-error", 503, None, "HTTP 503 Service Unavailable"),
+    "/busy": ("ok", 429, None, "rate limited, so not verified"),
+    "/no-location": ("error", 302, None, "HTTP 302 Found without a Location"),
+}
+
+
+def every_kind_of_answer(site: LinkServer) -> None:
+    site.routes.update(
+        {
+            "/ok": Reply(200, b"hello"),
+            "HEAD /no-head": Reply(405),
+            "/no-head": Reply(200, b"hello"),
+            "HEAD /head-404": Reply(404),  # a server that only routes GET
+            "/head-404": Reply(200, b"hello"),
+            "/moved": redirect(301, "/ok"),
+            "/temporary": redirect(302, site.url("/ok")),
+            "/chain": redirect(308, "/temporary"),
+            "/loop-a": redirect(302, "/loop-b"),
+            "/loop-b": redirect(302, "/loop-a"),
+            **{f"/hop/{i}": redirect(302, f"/hop/{i + 1}") for i in range(10)},
+            "/missing": Reply(404),
+            "/moved-away": redirect(301, "/missing"),
+            "/gone": Reply(410),
+            "/forbidden": Reply(403),
+            "/broken": Reply(500),
+            "/unavailable": Reply(503),
+            "/busy": Reply(429, headers={"Retry-After": "3600"}),
+            "/no-location": Reply(302),
+        }
+    )
+
+
+def test_every_kind_of_answer(site, config_path):
+    every_kind_of_answer(site)
+    results = check(config_path(), [site.url(path) for path in EXPECTED])
+    for (path, (outcome, status, final, words)), result in zip(
+        EXPECTED.items(), results, strict=True
+    ):
+        assert result.url == site.url(path)
+        assert (result.outcome, result.status) == (outcome, status), path
+        assert result.final_url == (final and site.url(final)), path
+        assert (words or "") in (result.detail or ""), (path, result.detail)
+        assert result.detail is not None or words is None, path
+        assert result.broken == (outcome not in ("ok", "redirected")), path
+        assert not result.cached
+
+
+def test_head_first_and_get_only_when_head_is_refused(site, config_path):
+    every_kind_of_answer(site)
+    check(config_path(), [site.url(p) for p in ("/ok", "/no-head", "/missing", "/busy")])
+    assert site.methods("/ok") == ["HEAD"]
+    assert site.methods("/no-head") == ["HEAD", "GET"]
+    assert site.methods("/missing") == ["HEAD", "GET"]  # confirmed before it is called broken
+    assert site.methods("/busy") == ["HEAD"]  # asking again would make a rate limit worse
+
+
+def test_redirects_are_followed_with_get_once_head_is_refused(site, config_path):
+    site.routes["HEAD /old"] = Reply(405)
+    site.routes["/old"] = redirect(301, "/new")
+    site.routes["/new"] = Reply(200)
+    (result,) = check(config_path(), [site.url("/old")])
+    assert (result.outcome, result.final_url) == ("redirected", site.url("/new"))
+    assert site.methods("/new") == ["GET"]
+
+
+def test_get_fallback_reads_no_body(site, config_path):
+    # 3 s of trickled body: reading it would blow the 0.5 s budget.
+    site.routes["HEAD /big"] = Reply(405)
+    site.routes["/big"] = Reply(200, [b"x" * 1000] * 60, chunk_delay=0.05)
+    start = time.monotonic()
+    (result,) = check(config_path(), [site.url("/big")])
+    assert (result.outcome, result.status) == ("ok", 200)
+    assert time.monotonic() - start < 2  # the body alone takes 3 s
+
+
+def test_requests_name_digest(site, config_path):
+    site.routes["/ok"] = Reply(200)
+    check(config_path(), [site.url("/ok")])
+    (_, _, headers), *_ = site.requests
+    assert headers["user-agent"].startswith("digest/")
+    assert "+https://community.example" in headers["user-agent"]
+
+
+def test_results_in_input_order_and_each_link_asked_once(site, config_path):
+    site.routes["/a"] = Reply(200)
+    site.routes["/b"] = Reply(404)
+    urls = [site.url("/b"), site.url("/a"), site.url("/b")]
+    results = check(config_path(), urls)
+    assert [r.url for r in results] == urls
+    assert [r.outcome for r in results] == ["client-error", "ok", "client-error"]
+    assert site.methods("/b") == ["HEAD", "GET"]
+
+
+# Failures without an HTTP answer
+
+
+def test_a_server_that_never_answers_times_out(site, config_path):
+    site.routes["/slow"] = slow(2.0)
+    site.routes["/ok"] = Reply(200)
+    start = time.monotonic()
+    slow_one, ok = check(config_path(), [site.url("/slow"), site.url("/ok")])
+    assert time.monotonic() - start < 1.5  # the server would take 2 s
+    assert (slow_one.outcome, slow_one.status) == ("timeout", None)
+    assert slow_one.detail == "no answer within 0.5 s (links.timeout)"
+    assert ok.outcome == "ok"  # one slow link never holds up the others
+
+
+def test_the_timeout_covers_the_whole_redirect_chain(site, config_path):
+    # Each hop answers in time; together they do not.
+    for i in range(3):
+        site.routes[f"/step/{i}"] = slow(0.2, reply=redirect(302, f"/step/{i + 1}"))
+    site.routes["/step/3"] = Reply(200)
+    (result,) = check(config_path(max_redirects=5), [site.url("/step/0")])
+    assert result.outcome == "timeout"
+
+
+def test_waiting_for_a_slot_does_not_count_against_the_timeout(site, config_path):
+    # One at a time, 4 x 0.2 s: the last waits 0.6 s in the queue, more than links.timeout.
+    for i in range(4):
+        site.routes[f"/queued/{i}"] = slow(0.2)
+    results = check(config_path(per_host=1), [site.url(f"/queued/{i}") for i in range(4)])
+    assert [r.outcome for r in results] == ["ok"] * 4
+
+
+def test_connection_refused_is_an_error(config_path):
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    (result,) = check(config_path(), [f"http://127.0.0.1:{port}/page"])
+    assert (result.outcome, result.status, result.broken) == ("error", None, True)
+    assert result.detail.startswith("cannot connect (")
+
+
+def test_a_reset_connection_is_an_error(site, config_path):
+    site.routes["/reset"] = Reply(reset=True)
+    (result,) = check(config_path(), [site.url("/reset")])
+    assert result.outcome == "error"
+    assert result.detail.startswith("connection broken (")
+
+
+def test_dns_and_tls_failures_through_a_mock_transport(config_path):
+    def fail(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "nowhere.invalid":
+            raise httpx.ConnectError("[Errno -2] Name or service not known", request=request)
+        raise httpx.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate has expired")
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(fail))
+    dns, tls, other = check(
+        config_path(),
+        ["https://nowhere.invalid/", "https://expired.example/", "mailto:editor@example.org"],
+        client=client,
+    )
+    assert (dns.outcome, dns.detail) == (
+        "error",
+        "cannot connect ([Errno -2] Name or service not known)",
+    )
+    assert tls.outcome == "error" and "CERTIFICATE_VERIFY_FAILED" in tls.detail
+    assert (other.outcome, other.detail) == ("error", "not an http(s) link")
+
+
+# Politeness
+
+
+def test_at_most_per_host_requests_at_once_to_one_host(site, config_path):
+    gauge = Gauge()
+    for i in range(6):
+        site.routes[f"/page/{i}"] = slow(0.1, gauge)
+    results = check(config_path(per_host=2), [site.url(f"/page/{i}") for i in range(6)])
+    assert all(r.outcome == "ok" for r in results)
+    assert gauge.most == 2
+
+
+@pytest.mark.parametrize(("concurrency", "per_host", "most_in_all"), [(16, 1, 2), (1, 2, 1)])
+def test_hosts_are_checked_side_by_side_up_to_the_global_cap(
+    config_path, concurrency, per_host, most_in_all
+):
+    everywhere, first, second = Gauge(), Gauge(), Gauge()
+    with LinkServer("127.0.0.1") as one, LinkServer("127.0.0.2") as two:
+        for server, gauge in ((one, first), (two, second)):
+            for i in range(3):
+                server.routes[f"/p/{i}"] = slow(0.1, everywhere, gauge)
+        urls = [server.url(f"/p/{i}") for i in range(3) for server in (one, two)]
+        path = config_path(concurrency=concurrency, per_host=per_host, timeout=2)
+        # A client whose pool allows more than links.concurrency: the checker's caps must hold.
+        # (No keep-alive: no pooled socket outlives the event loop.)
+        client = httpx.AsyncClient(limits=httpx.Limits(max_keepalive_connections=0))
+        results = check(path, urls, client=client)
+    assert all(r.outcome == "ok" for r in results)
+    assert everywhere.most == most_in_all
+    assert max(first.most, second.most) <= per_host
+
+
+# The cache
+
+
+def test_healthy_results_are_reused_within_cache_hours_and_broken_ones_asked_again(
+    site, config_path
+):
+    site.routes["/ok"] = Reply(200)
+    site.routes["/moved"] = redirect(301, "/ok")
+    site.routes["/missing"] = Reply(404)
+    path = config_path(cache_hours=24)
+    urls = [site.url(p) for p in ("/ok", "/moved", "/missing")]
+    check(path, urls)
+    asked = len(site.requests)
+    ok, moved, missing = check(path, urls, now=NOW + timedelta(hours=23))
+    assert (ok.cached, moved.cached, missing.cached) == (True, True, False)
+    assert (moved.outcome, moved.final_url) == ("redirected", site.url("/ok"))
+    assert ok.checked_at == NOW
+    assert [m for m, p, _ in site.requests[asked:]] == ["HEAD", "GET"]  # /missing only
+    assert not any(r.cached for r in check(path, urls, now=NOW + timedelta(hours=25)))
+
+
+def test_no_cache_checks_again_and_stores_the_fresh_result(site, config_path):
+    site.routes["/page"] = Reply(200)
+    path = config_path()
+    check(path, [site.url("/page")])
+    site.routes["/page"] = Reply(500)
+    (result,) = check(path, [site.url("/page")], now=NOW + timedelta(hours=1), use_cache=False)
+    assert (result.outcome, result.cached) == ("server-error", False)
+    stored = rows(path)[site.url("/page")]
+    assert (stored["outcome"], stored["status"]) == ("server-error", 500)
+    assert stored["checked_at"] == (NOW + timedelta(hours=1)).isoformat()
+
+
+def test_rate_limited_answers_are_not_reused(site, config_path):
+    site.routes["/busy"] = Reply(429)
+    path = config_path()
+    check(path, [site.url("/busy")])
+    check(path, [site.url("/busy")], now=NOW + timedelta(minutes=5))
+    assert site.methods("/busy") == ["HEAD", "HEAD"]
+
+
+def test_cached_results_include_broken_links_and_old_rows_are_dropped(site, config_path):
+    site.routes["/missing"] = Reply(404)
+    site.routes["/ok"] = Reply(200)
+    path = config_path(cache_hours=24)
+    check(path, [site.url("/missing")])
+    config = load_config(path)
+    with Store.open(config.db_path()) as store:
+        known = cached_results([site.url("/missing"), site.url("/ok")], config, store, NOW)
+    assert list(known) == [site.url("/missing")] and known[site.url("/missing")].broken
+    check(path, [site.url("/ok")], now=NOW + timedelta(hours=30))
+    assert list(rows(path)) == [site.url("/ok")]
+
+
+# Summaries
+
+
+def result(outcome: str, status: int | None = 200, cached: bool = False) -> LinkResult:
+    return LinkResult("https://x.example/", outcome, status, None, None, NOW, cached)
+
+
+def test_broken_share_summary_and_refusal(config_path):
+    results = [result("ok"), result("ok", 429), result("redirected", cached=True)]
+    results += [result("client-error", 404), result("timeout", None)] + [result("ok")] * 5
+    assert broken_share(results) == 0.2 and broken_share([]) == 0.0
+    counts = summarise(results)
+    assert (counts["links"], counts["ok"], counts["broken"]) == (10, 7, 2)
+    assert (counts["rate_limited"], counts["cached"], counts["timeout"]) == (1, 1, 1)
+    assert summary_line(results) == (
+        "10 links: 7 ok, 1 redirected (where moved permanently, use the final URL), 2 broken; "
+        "1 rate limited, so not verified; 1 healthy from the cache (--no-cache checks them again)"
+    )
+    config = load_config(config_path())  # max_broken_share 0.1
+    with pytest.raises(BrokenLinksError) as refused:
+        refuse_broken(results, config)
+    assert isinstance(refused.value, DigestError)
+    assert refused.value.message == "2 of 10 links are broken (20%; links.max_broken_share is 10%)"
+    refuse_broken(results[:3] + [result("ok")] * 7, config)  # none broken: no error
+
+
+def test_issue_links_are_the_weeknote_and_every_item_once():
+    def item(url: str) -> IssueItem:
+        return IssueItem(url, url, "t", "b", "Feed", "feed", "Theme", "r")
+
+    theme = IssueTheme(
+        "Theme",
+        "theme",
+        (item("https://a.example/1"), item("mailto:x@example.org")),
+        more=(item("https://a.example/2"), item("https://a.example/1")),
+    )
+    issue = Issue(
+        "2026-W48", "T", NOW, NOW, NOW, "", None, "https://w.example/note", (theme,), (), (), ()
+    )
+    assert issue_links(issue) == [
+        "https://w.example/note",
+        "https://a.example/1",
+        "https://a.example/2",
+    ]
+    local = Issue(
+        "2026-W48", "T", NOW, NOW, NOW, "", None, "file:///tmp/w.html", (theme,), (), (), ()
+    )
+    assert issue_links(local)[0] == "https://a.example/1"
+
+
+# The command
+
+
+@pytest.fixture
+def issue_site(site, make_config, monkeypatch):
+    """A feed on the loopback server whose three items link back to it: ok, 404, moved."""
+    monkeypatch.setattr(cli_links, "_now", lambda: NOW)
+    site.routes["/feed"] = Reply(200, rss(3, site=site.url("")))
+    site.routes["/news/0"] = Reply(200)
+    site.routes["/news/1"] = Reply(404)
+    site.routes["/news/2"] = redirect(301, "/news/0")
+    path = make_config([("Partner", site.url("/feed"))], extra=f"links:\n  timeout: {TIMEOUT}\n")
+    return site, path
+
+
+def invoke(*args):
+    return CliRunner().invoke(links, [str(a) for a in args])
+
+
+def test_links_command_table_summary_and_exit_codes(issue_site):
+    site, path = issue_site
+    offline = invoke("-c", path)
+    assert offline.exit_code == 0 and "0 links:" in offline.output  # nothing fetched yet
+    first = invoke("-c", path, "--refresh")
+    assert first.exit_code == 3, first.output
+    lines = first.stdout.splitlines()
+    assert lines[0].split() == ["outcome", "status", "url", "final", "URL", "/", "detail"]
+    assert lines[1].split()[:3] == ["ok", "200", site.url("/news/0")]
+    assert lines[2].split()[:4] == ["redirected", "200", site.url("/news/2"), "→"]
+    assert lines[3].split()[:3] == ["client-error", "404", site.url("/news/1")]
+    assert "3 links: 1 ok, 1 redirected" in first.stdout and ", 1 broken" in first.stdout
+    assert "33% of the links are broken" in first.stdout
+    assert "digest send would refuse" in first.stdout
+    site.routes["/news/1"] = Reply(200)
+    fixed = invoke("-c", path)
+    assert fixed.exit_code == 0, fixed.output
+    assert "2 healthy from the cache" in fixed.stdout and "would refuse" not in fixed.stdout
+
+
+def test_links_command_json_and_no_cache(issue_site):
+    site, path = issue_site
+    first = invoke("-c", path, "--refresh", "--json")
+    assert first.exit_code == 3
+    data = json.loads(first.stdout)
+    by_url = {row["url"]: row for row in data["links"]}
+    assert by_url[site.url("/news/1")]["outcome"] == "client-error"
+    assert by_url[site.url("/news/1")]["broken"] is True
+    assert by_url[site.url("/news/2")]["final_url"] == site.url("/news/0")
+    assert data["summary"]["links"] == 3 and data["summary"]["broken"] == 1
+    asked = len(site.requests)
+    again = json.loads(invoke("-c", path, "--json", "--no-cache").stdout)
+    assert again["summary"]["cached"] == 0
+    assert len(site.requests) > asked + 3  # every link asked again, /news/1 twice (HEAD, GET)
+
+
+def test_links_command_refuses_a_bad_issue_id(issue_site):
+    _, path = issue_site
+    result = invoke("-c", path, "--issue", "next week")
+    assert result.exit_code == 2 and "is not an issue id" in result.output
+
+
+def test_the_command_module_imports_no_network_code():
+    # `digest --help` must stay quick: httpx and the checker load only when the command runs.
+    code = (
+        "import sys, digest.cli_links; print('httpx' in sys.modules, 'digest.links' in sys.modules)"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.stdout.split() == ["False", "False"], run.stderr
+    assert {p.name for p in links.params} >= {"config_path", "db_path", "issue_id", "as_json"}
