@@ -1,5 +1,6 @@
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -73,18 +74,22 @@ def test_fetch_json_has_rows_and_summary(server, make_config):
     assert set(data["sources"][0]) >= {"name", "url", "status", "items", "new_items", "error"}
 
 
-def test_demo_example_previews_offline(tmp_path):
-    demo = ROOT / "examples/demo/feeds.yaml"
-    result = invoke("fetch", "-c", demo, "--db", tmp_path / "d.db")
-    assert result.exit_code == 0, result.output
-    assert result.output.splitlines()[-1].startswith("6 sources: 6 new;")
-    out = tmp_path / "preview"
-    result = invoke("preview", "-c", demo, "--db", tmp_path / "d.db", "--out", out, "--offline")
-    assert result.exit_code == 0, result.output
-    data = json.loads((out / "issue.json").read_text(encoding="utf-8"))
+def test_the_readme_example_sends_to_the_outbox(tmp_path):
+    demo = tmp_path / "demo"
+    shutil.copytree(ROOT / "examples/demo", demo, ignore=shutil.ignore_patterns("*.db*", "outbox"))
+    config = demo / "feeds.yaml"
+    preview = invoke("preview", "-c", config)
+    assert preview.exit_code == 0 and "warning" not in preview.output, preview.output
+    data = json.loads((demo / "preview" / "issue.json").read_text(encoding="utf-8"))
     assert data["intro"] and data["counts"]["from_weeknote"] > 20
-    assert "Northfield Improvement Digest" in (out / "issue.html").read_text(encoding="utf-8")
-    assert "warning" not in result.output
+    imported = invoke("subscribers", "import", demo / "subscribers.csv", "-c", config)
+    assert imported.exit_code == 0, imported.output
+    sent = invoke("send", "--publish", "-c", config)
+    assert sent.exit_code == 0, sent.output
+    assert "sent: 4 recipients in 1 batches" in sent.output
+    assert len(list((demo / "outbox").glob("*.eml"))) == 4
+    assert (demo / "site" / "feed.xml").exists()
+    assert "already sent" in invoke("send", "-c", config).output
 
 
 def test_python_dash_m_and_help():
