@@ -24,14 +24,15 @@ Route = Reply | Callable[[dict[str, str]], Reply]
 
 
 class FeedServer:
-    """Serves `routes` (path → Reply, or a function of the request headers returning one) and
-    records every request as (path, headers)."""
+    """Serves `routes` (path → Reply, or a function of the request headers returning one; a
+    "HEAD /path" key answers that method only) for GET and HEAD, and records every request as
+    (method, path, headers)."""
 
-    def __init__(self):
+    def __init__(self, host: str = "127.0.0.1"):
+        self.host = host
         self.routes: dict[str, Route] = {}
-        self.requests: list[tuple[str, dict[str, str]]] = []
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._httpd.daemon_threads = True
+        self.requests: list[tuple[str, str, dict[str, str]]] = []
+        self._httpd = _QuietServer((host, 0), _handler(self))
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
         )
@@ -45,10 +46,21 @@ class FeedServer:
         self._httpd.server_close()
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_port}{path}"
+        return f"http://{self.host}:{self._httpd.server_port}{path}"
 
     def hits(self, path: str) -> list[dict[str, str]]:
-        return [headers for p, headers in self.requests if p == path]
+        return [headers for _, p, headers in self.requests if p == path]
+
+    def methods(self, path: str) -> list[str]:
+        """The methods of the requests for `path`, in order."""
+        return [method for method, p, _ in self.requests if p == path]
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass  # a client that hangs up early (a body never read, a timeout) is a test's point
 
 
 def _handler(server: FeedServer):
@@ -56,9 +68,17 @@ def _handler(server: FeedServer):
         protocol_version = "HTTP/1.1"
 
         def do_GET(self):
+            self._answer("GET")
+
+        def do_HEAD(self):
+            self._answer("HEAD")
+
+        def _answer(self, method: str):
             headers = {k.lower(): v for k, v in self.headers.items()}
-            server.requests.append((self.path, headers))
-            route = server.routes.get(self.path, Reply(404, b"not found"))
+            server.requests.append((method, self.path, headers))
+            route = server.routes.get(f"{method} {self.path}") or server.routes.get(
+                self.path, Reply(404, b"not found")
+            )
             reply = route(headers) if callable(route) else route
             if reply.reset:
                 linger = struct.pack("ii", 1, 0)  # close with RST, not FIN
@@ -77,7 +97,7 @@ def _handler(server: FeedServer):
                 chunks = reply.body
             self.end_headers()
             try:
-                for chunk in chunks:
+                for chunk in chunks if method == "GET" else []:
                     self.wfile.write(chunk)
                     if reply.chunk_delay:
                         self.wfile.flush()

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import json
 import socket
-import struct
 import subprocess
 import sys
 import threading
 import time
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -38,101 +36,14 @@ from digest.links import (
 from digest.models import Issue, IssueItem, IssueTheme
 from digest.store import Store
 from tests.samples import NOW, rss
-from tests.server import Reply
+from tests.server import FeedServer, Reply
 
 TIMEOUT = 0.5  # links.timeout in these tests: long enough for loopback, short enough to wait
 
 
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request, client_address):
-        pass  # a checker that hangs up early (a GET never read, a timeout) is expected here
-
-
-class LinkServer:
-    """A loopback server answering GET and HEAD. routes: 'METHOD /path' or '/path' (any method)
-    → a Reply, or a function of the request headers returning one. Requests are recorded as
-    (method, path, headers)."""
-
-    def __init__(self, host: str = "127.0.0.1"):
-        self.host = host
-        self.routes: dict = {}
-        self.requests: list[tuple[str, str, dict[str, str]]] = []
-        self._httpd = _QuietServer((host, 0), _handler(self))
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-
-    def __enter__(self) -> LinkServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-    def url(self, path: str) -> str:
-        return f"http://{self.host}:{self._httpd.server_port}{path}"
-
-    def methods(self, path: str) -> list[str]:
-        """The methods of the requests for `path`, in order."""
-        return [method for method, p, _ in self.requests if p == path]
-
-
-def _handler(server: LinkServer):
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_HEAD(self):
-            self._answer("HEAD")
-
-        def do_GET(self):
-            self._answer("GET")
-
-        def _answer(self, method: str):
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            server.requests.append((method, self.path, headers))
-            route = server.routes.get(f"{method} {self.path}") or server.routes.get(
-                self.path, Reply(404, b"not found")
-            )
-            reply = route(headers) if callable(route) else route
-            if reply.reset:
-                linger = struct.pack("ii", 1, 0)  # close with RST, not FIN
-                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
-                self.close_connection = True
-                return
-            self._send(method, reply)
-
-        def _send(self, method: str, reply: Reply):
-            self.send_response(reply.status)
-            for name, value in reply.headers.items():
-                self.send_header(name, value)
-            if isinstance(reply.body, bytes):
-                self.send_header("Content-Length", str(len(reply.body)))
-                chunks = [reply.body]
-            else:
-                self.send_header("Connection", "close")
-                self.close_connection = True
-                chunks = reply.body
-            self.end_headers()
-            try:
-                for chunk in chunks if method == "GET" else []:
-                    self.wfile.write(chunk)
-                    self.wfile.flush()
-                    time.sleep(reply.chunk_delay)
-            except (BrokenPipeError, ConnectionResetError):
-                self.close_connection = True
-
-        def log_message(self, *args):
-            pass
-
-    return Handler
-
-
 @pytest.fixture
 def site():
-    with LinkServer() as running:
+    with FeedServer() as running:
         yield running
 
 
@@ -221,7 +132,7 @@ EXPECTED = {
 }
 
 
-def every_kind_of_answer(site: LinkServer) -> None:
+def every_kind_of_answer(site: FeedServer) -> None:
     site.routes.update(
         {
             "/ok": Reply(200, b"hello"),
@@ -392,7 +303,7 @@ def test_hosts_are_checked_side_by_side_up_to_the_global_cap(
     config_path, concurrency, per_host, most_in_all
 ):
     everywhere, first, second = Gauge(), Gauge(), Gauge()
-    with LinkServer("127.0.0.1") as one, LinkServer("127.0.0.2") as two:
+    with FeedServer("127.0.0.1") as one, FeedServer("127.0.0.2") as two:
         for server, gauge in ((one, first), (two, second)):
             for i in range(3):
                 server.routes[f"/p/{i}"] = slow(0.1, everywhere, gauge)
