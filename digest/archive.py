@@ -34,7 +34,7 @@ from digest.ledger import IssueRecord, Ledger
 from digest.overrides import ISSUE_ID
 from digest.render import DARK, FONTS, PALETTE, template_folders
 from digest.store import Store
-from digest.text import fold
+from digest.text import fold, long_date, short_date
 
 ATOM = "http://www.w3.org/2005/Atom"
 # A slug becomes a folder name: letters, digits and inner hyphens only, never "." or "/".
@@ -177,7 +177,7 @@ def web_issue(record: IssueRecord, sent: datetime, config: Config) -> WebIssue:
         id=record.id,
         subject=record.subject or issue.get("title", record.id),
         sent=sent,
-        date=f"{sent.day} {sent:%B %Y}",
+        date=long_date(sent),
         intro=issue.get("intro") or "",
         weeknote_url=weeknote_url if _is_web(weeknote_url) else None,
         weeknote_title=issue.get("weeknote_title"),
@@ -208,7 +208,7 @@ def web_item(item: dict, zone) -> WebItem:
         # The item's own link, untagged: utm_medium=email would misreport web visits.
         url=item["url"] if _is_web(item.get("url")) else None,
         source=item.get("source") or "",
-        date=day and f"{day.day} {day:%b}",
+        date=day and short_date(day),
         # A weeknote link's blurb can be its title's own sentence: say it once.
         blurb="" if blurb == title else blurb,
     )

@@ -25,7 +25,7 @@ from markupsafe import Markup
 from digest.config import Config
 from digest.errors import RenderError
 from digest.models import Issue, IssueItem, IssueTheme
-from digest.text import excerpt, fold
+from digest.text import excerpt, fold, long_date, short_date
 
 HTML_TEMPLATE, TEXT_TEMPLATE = "digest.mjml.j2", "digest.txt.j2"
 PREHEADER_LIMIT = 90
@@ -117,7 +117,7 @@ def email_context(issue: Issue, config: Config) -> dict:
     """What the templates see: the issue's text, links tagged for analytics, and the footer."""
     branding, email = config.branding, config.email
     when = issue.built_at.astimezone(ZoneInfo(config.newsletter.timezone))
-    date = f"{when.day} {when:%B %Y}"
+    date = long_date(when)
     top_theme = issue.themes[0].name if issue.themes else ""
     subject = fold(
         config.newsletter.subject.format(
@@ -194,7 +194,7 @@ def _item_view(item: IssueItem, tag, slug: str, zone: ZoneInfo) -> ItemView:
         title=item.title,
         url=tag(item.url, slug),
         source=item.source,
-        date=published and f"{published.day} {published:%b}",
+        date=published and short_date(published),
         # A weeknote link's blurb can be its title's own sentence: say it once.
         blurb="" if item.blurb == item.title else item.blurb,
     )

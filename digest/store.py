@@ -281,7 +281,7 @@ class Store:
                 last_modified=last_modified,
                 last_status="unchanged",
                 last_error=None,
-                last_ok=now.isoformat(),
+                last_ok=_stamp(now),
             )
         row = self.db.execute("SELECT item_count FROM sources WHERE key = ?", (source.key,))
         return row.fetchone()[0]

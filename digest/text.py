@@ -82,3 +82,13 @@ def excerpt(text: str, limit: int) -> str:
     if space > limit // 2:
         cut = cut[:space]
     return cut.rstrip(" ,;:-\u2013\u2014") + "…"
+
+
+def long_date(moment) -> str:
+    """An issue's date as readers see it: "25 November 2026" (no zero padding)."""
+    return f"{moment.day} {moment:%B %Y}"
+
+
+def short_date(moment) -> str:
+    """An item's date beside its source: "24 Nov"."""
+    return f"{moment.day} {moment:%b}"
