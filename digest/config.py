@@ -1,8 +1,9 @@
 """Read feeds.yaml into frozen dataclasses, reporting every problem at once.
 
 The dataclasses below *are* the schema: each field's type drives parsing, its `setting()`
-metadata carries the default, a one-line description and an optional check. Validation,
-`digest check` and the README's configuration reference all follow from them.
+metadata carries the default, a one-line description and an optional check, and a class's
+`conflict()` names what is wrong between its keys. Validation, `digest check` and the README's
+configuration reference all follow from them.
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ import yaml
 from digest.colours import MIN_CONTRAST, contrast_ratio
 from digest.errors import ConfigError
 from digest.text import normalise_heading
+from digest.yaml_syntax import compose_yaml
 
 REQUIRED = dataclasses.MISSING
 SECRET_KEY = re.compile(r"api[_-]?key|secret|token|password", re.IGNORECASE)
 SENDGRID_KEY = re.compile(r"SG\.[\w-]{16,}\.[\w-]{16,}")
 SECRET_HINT = "secrets never go in feeds.yaml: delete the value and export SENDGRID_API_KEY instead"
+TRANSPORTS = ("sendgrid", "outbox")
 
 
 def setting(default=REQUIRED, doc: str = "", check=None):
@@ -84,6 +87,10 @@ def batch_size(value: int) -> str | None:
     return None if 1 <= value <= 1000 else "a whole number from 1 to 1000"
 
 
+def transport(value: str) -> str | None:
+    return None if value in TRANSPORTS else "sendgrid or outbox"
+
+
 def regex(value: str) -> str | None:
     try:
         re.compile(value)
@@ -129,6 +136,14 @@ class Weeknote:
     )
     category: str | None = setting(None, "with feed: category a weeknote post carries")
     selector: str | None = setting(None, "CSS selector of the article body on the page")
+
+    def conflict(self) -> str | None:
+        if (self.url is None) == (self.feed is None):
+            return (
+                "set exactly one of url: or feed: (expected a page URL, "
+                "or a feed plus title_pattern:/category:)"
+            )
+        return None
 
 
 @dataclass(frozen=True)
@@ -192,6 +207,11 @@ class Tracking:
 
 @dataclass(frozen=True)
 class Sending:
+    transport: str = setting(
+        "sendgrid",
+        "where sends go: sendgrid (the API) or outbox (.eml files, nothing emailed)",
+        transport,
+    )
     key_env: str = setting(
         "SENDGRID_API_KEY", "environment variable holding the SendGrid API key (never the key)"
     )
@@ -214,7 +234,7 @@ class Sending:
     require_weeknote: bool = setting(
         True, "refuse to send when the weeknote could not be fetched (--force overrides)"
     )
-    outbox: str = setting("outbox", "folder the outbox transport writes, beside feeds.yaml")
+    outbox: str = setting("outbox", "folder of the outbox transport, beside feeds.yaml")
 
 
 def share(value: float) -> str | None:
@@ -261,7 +281,10 @@ class FetchSettings:
     connect_timeout: float = setting(5.0, "seconds to connect", positive)
     read_timeout: float = setting(15.0, "seconds to wait for each chunk of the body", positive)
     total_timeout: float = setting(
-        30.0, "seconds for a whole fetch, redirects and retry included", positive
+        30.0, "seconds for one source's fetch from its first request, redirects included", positive
+    )
+    run_timeout: float = setting(
+        300.0, "seconds for the whole run; sources still queued then are 'not reached'", positive
     )
     max_bytes: int = setting(5_000_000, "largest body accepted, after decompression", positive)
     max_redirects: int = setting(5, "redirects followed before giving up", positive)
@@ -335,30 +358,12 @@ def load_config(path: str | Path) -> Config:
         )
     reader = Reader(name)
     config = reader.read(Config, root, "")
-    if config is not None:
+    if config is not None:  # perhaps only partly read: the cross-checks look at what is there
         config = dataclasses.replace(config, path=path)
         _cross_check(config, root, reader)
     if reader.problems:
         raise ConfigError(name, reader.problems)
     return config
-
-
-def compose_yaml(path: Path, missing_hint: str) -> yaml.Node | None:
-    """The YAML node tree of a file (None when it is empty), or a ConfigError naming the line."""
-    name = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(name, [f"{name}: no such file"], missing_hint) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(name, [f"{name}: cannot read it ({exc})"]) from None
-    try:
-        return yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else 1
-        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(name, [f"{name}:{line}: YAML syntax error: {reason}"]) from None
 
 
 class Reader:
@@ -378,7 +383,9 @@ class Reader:
         self.lines.append((line, f"{self.name}:{line}: {path or '(top)'}: {message}"))
 
     def read(self, hint, node: yaml.Node, path: str):
-        """The value for `hint` at `node`, or None (after noting why) when it is unusable."""
+        """The value for `hint` at `node`, or None (after noting why) when it is unusable. A
+        mapping or list with unusable parts still comes back, with None in those parts, so that
+        checks across keys can look at the rest; only `problems` says whether it is whole."""
         if _is_null(node):
             if type(None) in typing.get_args(hint):
                 return None
@@ -399,33 +406,50 @@ class Reader:
         for key_node, value_node in node.value:
             key = str(key_node.value)
             where = f"{path}.{key}" if path else key
-            if SECRET_KEY.search(key):
-                self.problem(key_node, where, f"not allowed here ({SECRET_HINT})")
-            elif key in seen:
-                self.problem(key_node, where, "appears twice (expected each key once)")
-            elif key not in fields:
-                close = difflib.get_close_matches(key, fields, n=1, cutoff=0.6)
-                guess = (
-                    f"did you mean '{close[0]}'?" if close else f"expected one of {_keys_of(cls)}"
-                )
-                self.problem(key_node, where, f"unknown key ({guess})")
-            else:
-                values[key] = self.read(hints[key], value_node, where)
-                if values[key] is not None:
-                    self.check(fields[key], values[key], value_node, where)
+            if self.is_new_key(cls, key, key_node, where, seen):
+                values[key] = self.read_field(fields[key], hints[key], value_node, where)
             seen.add(key)
         for name, f in fields.items():
             if name not in seen and f.default is REQUIRED and f.default_factory is REQUIRED:
                 self.problem(node, f"{path}.{name}" if path else name, "missing (it is required)")
-        if len(self.lines) > before:
-            return None
-        return cls(**{k: v for k, v in values.items() if v is not None})
+                values[name] = None
+        value = cls(**values)
+        # Keys that failed are None, so a conflict between keys is judged only on a whole mapping.
+        conflict = getattr(value, "conflict", None)
+        if conflict and len(self.lines) == before and (message := conflict()):
+            self.problem(node, path, message)
+        return value
+
+    def is_new_key(self, cls, key: str, key_node, where: str, seen: set[str]) -> bool:
+        """Whether `key` is a key of `cls` not seen before in this mapping; if not, says why."""
+        fields = [f.name for f in dataclasses.fields(cls) if not f.metadata.get("internal")]
+        if SECRET_KEY.search(key):
+            self.problem(key_node, where, f"not allowed here ({SECRET_HINT})")
+        elif key in seen:
+            self.problem(key_node, where, "appears twice (expected each key once)")
+        elif key not in fields:
+            close = difflib.get_close_matches(key, fields, n=1, cutoff=0.6)
+            guess = f"did you mean '{close[0]}'?" if close else f"expected one of {_keys_of(cls)}"
+            self.problem(key_node, where, f"unknown key ({guess})")
+        else:
+            return True
+        return False
+
+    def read_field(self, f: dataclasses.Field, hint, node, path):
+        """A key's value, or None when it is unusable or fails the key's check."""
+        value = self.read(hint, node, path)
+        check = f.metadata.get("check")
+        expected = check(value) if check and value is not None else None
+        if expected:
+            return self.problem(node, path, f"{value!r} is not valid (expected {expected})")
+        return value
 
     def read_list(self, item_hint, node, path):
         if not isinstance(node, yaml.SequenceNode):
             return self.problem(node, path, f"expected a list of {_describe(item_hint)}")
-        items = [self.read(item_hint, child, f"{path}[{i}]") for i, child in enumerate(node.value)]
-        return tuple(items) if all(item is not None for item in items) else None
+        return tuple(
+            self.read(item_hint, child, f"{path}[{i}]") for i, child in enumerate(node.value)
+        )
 
     def read_scalar(self, hint, node, path):
         if not isinstance(node, yaml.ScalarNode):
@@ -443,54 +467,51 @@ class Reader:
             return value
         return self.problem(node, path, f"{node.value!r} is not {_describe(hint)}")
 
-    def check(self, f: dataclasses.Field, value, node, path) -> None:
-        check = f.metadata.get("check")
-        expected = check(value) if check else None
-        if expected:
-            self.problem(node, path, f"{value!r} is not valid (expected {expected})")
-
 
 def _cross_check(config: Config, root: yaml.MappingNode, reader: Reader) -> None:
-    """Rules that span keys: unique themes and feeds, declared default themes, weeknote source."""
-    for i, first in _repeats(normalise_heading(theme.name) for theme in config.themes):
+    """Rules that span keys. `config` may be partly read: a part that did not parse is None and
+    is skipped, so that it neither crashes these checks nor makes them invent problems."""
+    names = known(config.themes, "name")
+    for i, first in repeats((i, normalise_heading(name)) for i, name in names):
         reader.problem(
             node_at(root, "themes", i, "name"),
             f"themes[{i}].name",
             f"'{config.themes[i].name}' is declared twice "
             f"(expected unique names; first at themes[{first}])",
         )
-    for i, first in _repeats(config.locate(feed.url).rstrip("/").lower() for feed in config.feeds):
+    urls = known(config.feeds, "url")
+    for i, first in repeats((i, config.locate(url).rstrip("/").lower()) for i, url in urls):
         reader.problem(
             node_at(root, "feeds", i, "url"),
             f"feeds[{i}].url",
             f"{config.feeds[i].url!r} is listed twice "
             f"(expected each feed once; first at feeds[{first}])",
         )
-    names = {normalise_heading(theme.name) for theme in config.themes}
-    for i, feed in enumerate(config.feeds):
-        if feed.theme is not None and normalise_heading(feed.theme) not in names:
-            close = difflib.get_close_matches(feed.theme, [t.name for t in config.themes], n=1)
+    for i, url in urls:
+        _check_local(config, url, node_at(root, "feeds", i, "url"), f"feeds[{i}].url", reader)
+    # A theme whose name did not parse could be any name, so a feed's theme is judged only
+    # against a complete list.
+    if config.themes is not None and len(names) == len(config.themes):
+        _check_feed_themes(config, [name for _, name in names], root, reader)
+    for key in ("url", "feed"):
+        location = _value(config, "weeknote", key)
+        if location:
+            node = node_at(root, "weeknote", key)
+            _check_local(config, location, node, f"weeknote.{key}", reader)
+    _check_email(config, root, reader)
+
+
+def _check_feed_themes(config: Config, names: list[str], root, reader: Reader) -> None:
+    declared = {normalise_heading(name) for name in names}
+    for i, theme in known(config.feeds, "theme"):
+        if normalise_heading(theme) not in declared:
+            close = difflib.get_close_matches(theme, names, n=1)
             guess = f"did you mean '{close[0]}'?" if close else "expected one of the themes' names"
             reader.problem(
                 node_at(root, "feeds", i, "theme"),
                 f"feeds[{i}].theme",
-                f"'{feed.theme}' is not a declared theme ({guess})",
+                f"'{theme}' is not a declared theme ({guess})",
             )
-        _check_local(config, feed.url, node_at(root, "feeds", i, "url"), f"feeds[{i}].url", reader)
-    _check_email(config, root, reader)
-    weeknote = config.weeknote
-    if weeknote is not None:
-        if (weeknote.url is None) == (weeknote.feed is None):
-            reader.problem(
-                node_at(root, "weeknote"),
-                "weeknote",
-                "set exactly one of url: or feed: (expected a page "
-                "URL, or a feed plus title_pattern:/category:)",
-            )
-        for key in ("url", "feed"):
-            if getattr(weeknote, key):
-                node = node_at(root, "weeknote", key)
-                _check_local(config, getattr(weeknote, key), node, f"weeknote.{key}", reader)
 
 
 SUBJECT_FIELDS = {"title": "", "date": "", "top_theme": "", "issue": ""}
@@ -498,35 +519,39 @@ SUBJECT_FIELDS = {"title": "", "date": "", "top_theme": "", "issue": ""}
 
 def _check_email(config: Config, root: yaml.MappingNode, reader: Reader) -> None:
     """Readable colours, known placeholders, an existing templates folder."""
-    accent = config.branding.accent_colour
-    ratio = contrast_ratio(accent, "#ffffff")
-    if ratio < MIN_CONTRAST:
+    accent = _value(config, "branding", "accent_colour")
+    if accent and (ratio := contrast_ratio(accent, "#ffffff")) < MIN_CONTRAST:
         reader.problem(
             node_at(root, "branding", "accent_colour"),
             "branding.accent_colour",
             f"{accent!r} has {ratio:.1f}:1 contrast with white (expected at least "
             f"{MIN_CONTRAST}:1: white text sits on it, and it colours links; pick a darker one)",
         )
-    for path, text, fields in (
-        ("newsletter.subject", config.newsletter.subject, SUBJECT_FIELDS),
-        ("branding.why", config.branding.why, {"title": ""}),
-    ):
-        try:
-            text.format(**fields)
-        except (KeyError, IndexError, ValueError) as exc:
+    for path, fields in (("newsletter.subject", SUBJECT_FIELDS), ("branding.why", {"title": ""})):
+        text = _value(config, *path.split("."))
+        error = text and _format_error(text, fields)
+        if error:
             expected = ", ".join(f"{{{name}}}" for name in fields)
             reader.problem(
                 node_at(root, *path.split(".")),
                 path,
-                f"{text!r} has a bad placeholder ({exc}; expected {expected})",
+                f"{text!r} has a bad placeholder ({error}; expected {expected})",
             )
-    templates = config.email.templates
+    templates = _value(config, "email", "templates")
     if templates and not (config.path.parent / templates).is_dir():
         reader.problem(
             node_at(root, "email", "templates"),
             "email.templates",
             f"{templates!r}: no such folder (expected a folder relative to {config.path.name})",
         )
+
+
+def _format_error(text: str, fields: dict[str, str]) -> str | None:
+    try:
+        text.format(**fields)
+    except (KeyError, IndexError, ValueError) as exc:
+        return str(exc)
+    return None
 
 
 def _check_local(config: Config, location: str, node, path: str, reader: Reader) -> None:
@@ -544,13 +569,28 @@ def _check_local(config: Config, location: str, node, path: str, reader: Reader)
             )
 
 
-def _repeats(keys) -> Iterator[tuple[int, int]]:
-    """(index, index of its first occurrence) for each key that occurred before."""
+def repeats(keys) -> Iterator[tuple[int, int]]:
+    """(index, index of its first occurrence) for each (index, key) whose key occurred before."""
     first: dict[str, int] = {}
-    for i, key in enumerate(keys):
+    for i, key in keys:
         if key in first:
             yield i, first[key]
         first.setdefault(key, i)
+
+
+def known(entries: tuple | None, name: str) -> list[tuple[int, typing.Any]]:
+    """(index, value) of `name` in each list entry where it was read (and set)."""
+    values = ((i, getattr(entry, name, None)) for i, entry in enumerate(entries or ()))
+    return [(i, value) for i, value in values if value is not None]
+
+
+def _value(config: Config, *path: str):
+    """The value at a path of keys in a partly read config; None where a part did not parse
+    (getattr of None gives the default, None, so a missing part ends the walk)."""
+    value = config
+    for name in path:
+        value = getattr(value, name, None)
+    return value
 
 
 def node_at(node: yaml.Node, *path: str | int) -> yaml.Node:

@@ -25,11 +25,20 @@ from pathlib import Path
 
 import yaml
 
-from digest.config import Config, Reader, compose_yaml, http_url, node_at, setting
+from digest.config import (
+    Config,
+    Reader,
+    http_url,
+    known,
+    node_at,
+    repeats,
+    setting,
+)
 from digest.errors import ConfigError
 from digest.models import IssueItem
 from digest.text import normalise_heading
 from digest.urls import canonical_url
+from digest.yaml_syntax import compose_yaml
 
 ISSUE_ID = re.compile(r"\d{4}-W(0[1-9]|[1-4]\d|5[0-3])")
 
@@ -44,6 +53,13 @@ class ItemOverride:
     theme: str | None = setting(None, "move the item to this theme")
     pin: bool = setting(False, "show it first in its theme, whatever the cap")
     drop: bool = setting(False, "leave it out of the issue")
+
+    def conflict(self) -> str | None:
+        if not (self.title or self.blurb is not None or self.theme or self.pin or self.drop):
+            return "changes nothing (expected title, blurb, theme, pin or drop)"
+        if self.pin and self.drop:
+            return "both pins and drops the item (expected one of them)"
+        return None
 
 
 @dataclass(frozen=True)
@@ -88,37 +104,31 @@ def load_overrides(path: Path, issue_id: str, config: Config) -> IssueOverrides:
 def _check_entry(
     overrides: IssueOverrides, node: yaml.Node, key: str, config: Config, reader: Reader
 ) -> None:
+    """Themes named in feeds.yaml, each URL once. `overrides` may be partly read: the parts that
+    did not parse are None and are skipped."""
     names = [theme.name for theme in config.themes] + [config.newsletter.catch_all]
-    known = {normalise_heading(name) for name in names}
+    declared = {normalise_heading(name) for name in names}
 
     def check_theme(theme: str, at: yaml.Node, where: str) -> None:
-        if normalise_heading(theme) not in known:
+        if normalise_heading(theme) not in declared:
             close = difflib.get_close_matches(theme, names, n=1)
             guess = f"did you mean '{close[0]}'?" if close else "expected a theme in feeds.yaml"
             reader.problem(at, where, f"'{theme}' is not a theme ({guess})")
 
-    for j, theme in enumerate(overrides.theme_order):
-        check_theme(theme, node_at(node, "theme_order", j), f"{key}.theme_order[{j}]")
-    seen: dict[str, int] = {}
-    for i, item in enumerate(overrides.items):
-        where = f"{key}.items[{i}]"
-        at = node_at(node, "items", i)
-        if item.theme:
-            check_theme(item.theme, node_at(at, "theme"), f"{where}.theme")
-        changes = item.title or item.blurb is not None or item.theme or item.pin or item.drop
-        if not changes:
-            reader.problem(at, where, "changes nothing (expected title, blurb, theme, pin or drop)")
-        if item.pin and item.drop:
-            reader.problem(at, where, "both pins and drops the item (expected one of them)")
-        url = canonical_url(item.url)
-        if url in seen:
-            reader.problem(
-                node_at(at, "url"),
-                f"{where}.url",
-                f"{item.url!r} is overridden twice "
-                f"(expected each URL once; first at items[{seen[url]}])",
-            )
-        seen.setdefault(url, i)
+    for j, theme in enumerate(overrides.theme_order or ()):
+        if theme:
+            check_theme(theme, node_at(node, "theme_order", j), f"{key}.theme_order[{j}]")
+    for i, theme in known(overrides.items, "theme"):
+        if theme:
+            check_theme(theme, node_at(node, "items", i, "theme"), f"{key}.items[{i}].theme")
+    urls = known(overrides.items, "url")
+    for i, first in repeats((i, canonical_url(url)) for i, url in urls):
+        reader.problem(
+            node_at(node, "items", i, "url"),
+            f"{key}.items[{i}].url",
+            f"{overrides.items[i].url!r} is overridden twice "
+            f"(expected each URL once; first at items[{first}])",
+        )
 
 
 def apply_overrides(

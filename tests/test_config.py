@@ -1,7 +1,9 @@
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from digest.cli import main
 from digest.config import Config, load_config, settings
 from digest.errors import ConfigError
 from tests.samples import config_text
@@ -117,7 +119,7 @@ def test_local_paths_resolve_beside_the_config(tmp_path):
     ("text", "expected"),
     [
         ("", "feeds.yaml:1: the file is empty (expected newsletter:, themes:, feeds:)"),
-        ("newsletter: [unclosed\n", "feeds.yaml:2: YAML syntax error:"),
+        ("newsletter: [unclosed\n", "feeds.yaml:1: the [ opened here is never closed properly"),
         ("- just\n- a list\n", "feeds.yaml:1: (top): expected a mapping of newsletter, themes"),
         ("newsletter:\n  title: T\n  title: U\n", "newsletter.title: appears twice"),
         ("themes: Health\n", "themes: expected a list of a mapping of name, aliases, keywords"),
@@ -176,3 +178,259 @@ def test_email_settings_are_checked(tmp_path):
         "feeds.yaml:17: email.templates: 'mine': no such folder (expected a folder relative to "
         "feeds.yaml)",
     ]
+
+
+# Structural problems (unknown keys, bad values, a broken entry) beside cross-key ones (a
+# duplicate, an undeclared theme, a missing file, a bad placeholder): one run reports them all.
+BROKEN_EVERYWHERE = """\
+newsletter:
+  title: Test digest
+  website: https://community.example
+  sender: Test <digest@community.example>
+  subject: '{title} {when}'
+newsleter:
+  title: Typo
+themes:
+  - name: Health inequalities
+    colour: red
+  - name: Video consultations
+  - name: health inequalities
+feeds:
+  - nmae: A
+    url: https://partner.example/feed
+    theme: Helth inequalities
+  - name: B
+    url: https://PARTNER.example/feed/
+    enabled: maybe
+  - name: C
+    url: feeds/missing.xml
+    theme: Video consultations
+branding:
+  accent_colour: '#ffdd00'
+weeknote:
+  selector: article
+state:
+  db: state.db
+"""
+
+EVERY_PROBLEM = [
+    "feeds.yaml:5: newsletter.subject: '{title} {when}' has a bad placeholder ('when'; "
+    "expected {title}, {date}, {top_theme}, {issue})",
+    "feeds.yaml:6: newsleter: unknown key (did you mean 'newsletter'?)",
+    "feeds.yaml:10: themes[0].colour: 'red' is not valid (expected a colour like '#1d70b8')",
+    "feeds.yaml:12: themes[2].name: 'health inequalities' is declared twice "
+    "(expected unique names; first at themes[0])",
+    "feeds.yaml:14: feeds[0].nmae: unknown key (did you mean 'name'?)",
+    "feeds.yaml:14: feeds[0].name: missing (it is required)",
+    "feeds.yaml:16: feeds[0].theme: 'Helth inequalities' is not a declared theme "
+    "(did you mean 'Health inequalities'?)",
+    "feeds.yaml:18: feeds[1].url: 'https://PARTNER.example/feed/' is listed twice "
+    "(expected each feed once; first at feeds[0])",
+    "feeds.yaml:19: feeds[1].enabled: 'maybe' is not true or false",
+    "feeds.yaml:21: feeds[2].url: 'feeds/missing.xml': no such file "
+    "(expected a path relative to feeds.yaml, or a URL)",
+    "feeds.yaml:24: branding.accent_colour: '#ffdd00' has 1.3:1 contrast with white "
+    "(expected at least 4.5:1: white text sits on it, and it colours links; pick a darker one)",
+    "feeds.yaml:26: weeknote: set exactly one of url: or feed: (expected a page URL, "
+    "or a feed plus title_pattern:/category:)",
+]
+
+
+def test_structural_and_cross_key_problems_are_reported_in_one_run(tmp_path):
+    assert problems(tmp_path, BROKEN_EVERYWHERE) == EVERY_PROBLEM
+
+
+def test_digest_check_lists_every_problem_in_line_order(tmp_path):
+    path = tmp_path / "feeds.yaml"
+    path.write_text(BROKEN_EVERYWHERE, encoding="utf-8")
+    result = CliRunner().invoke(main, ["check", "-c", str(path)])
+    assert result.exit_code == 2
+    *listed, error, hint = result.output.replace(f"{path}:", "feeds.yaml:").splitlines()
+    assert listed == EVERY_PROBLEM
+    assert error == f"Error: feeds.yaml: {len(EVERY_PROBLEM)} problems"
+    assert hint.startswith("Hint: ")
+
+
+# Two feeds share a URL, so the cross-checks must report that whatever else is broken.
+DUPLICATE_FEEDS = """\
+feeds:
+  - name: A
+    url: https://partner.example/feed
+    theme: Health inequalities
+  - name: B
+    url: https://partner.example/feed
+state:
+  db: state.db
+"""
+NEWSLETTER = """\
+newsletter:
+  title: Test digest
+  website: https://community.example
+  sender: Test <digest@community.example>
+"""
+THEMES = "themes:\n  - name: Health inequalities\n"
+
+
+@pytest.mark.parametrize(
+    ("broken", "expected"),
+    [
+        (
+            NEWSLETTER + "themes: Health inequalities\n",
+            ["13: themes: expected a list of a mapping of name, aliases, keywords, colour, emoji"],
+        ),
+        (
+            NEWSLETTER + "themes:\n  - nmae: Health inequalities\n",
+            [
+                "14: themes[0].nmae: unknown key (did you mean 'name'?)",
+                "14: themes[0].name: missing (it is required)",
+            ],
+        ),
+        (NEWSLETTER + THEMES + "weeknote:\n  url: [a, b]\n", ["16: weeknote.url: expected text"]),
+        (
+            "newsletter: Test digest\n" + THEMES,
+            [
+                "9: newsletter: expected a mapping of title, website, sender, reply_to, subject, "
+                "timezone, window_days, catch_all"
+            ],
+        ),
+    ],
+)
+def test_a_broken_part_neither_stops_nor_misleads_the_cross_checks(tmp_path, broken, expected):
+    # Broken themes must not make the feed's theme "undeclared", nor a broken weeknote.url a
+    # missing one; the duplicate feed is still found.
+    duplicate = (
+        "6: feeds[1].url: 'https://partner.example/feed' is listed twice "
+        "(expected each feed once; first at feeds[0])"
+    )
+    found = problems(tmp_path, DUPLICATE_FEEDS + broken)
+    assert found == [f"feeds.yaml:{line}" for line in [duplicate, *expected]]
+
+
+MISSING_COLON = """\
+newsletter:
+  title: Test digest
+  sender: Test <digest@community.example>
+  timezone: Europe/London
+  window_days: 7
+  website https://x.example
+themes:
+  - name: Health
+"""
+
+
+VALID = config_text([])
+COLON = "this line is not a 'key: value' pair (is a colon missing?)"
+QUOTE = "the quote opened here is never closed (expected a closing {} on the same line)"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(MISSING_COLON, f"6: {COLON}", id="missing colon"),
+        pytest.param(
+            MISSING_COLON.replace("x.example", "x.example   # the site"),
+            f"6: {COLON}",
+            id="missing colon before a comment",
+        ),
+        pytest.param(
+            MISSING_COLON.replace("  website https://x.example", "  website"),
+            f"6: {COLON}",
+            id="a lone word",
+        ),
+        pytest.param(
+            "themes:\n  - name Health\n    aliases: [Equity]\n",
+            f"2: {COLON}",
+            id="missing colon in a list item",
+        ),
+        pytest.param(
+            VALID.replace("title: Test digest", 'title: "Test digest'),
+            "2: " + QUOTE.format('"'),
+            id="unclosed quote",
+        ),
+        pytest.param(
+            VALID.replace("title: Test digest", 'title: "Test digest')
+            + 'branding:\n  footer_text: Say "hi"\n',
+            "2: " + QUOTE.format('"'),
+            id="unclosed quote closed by a later opening quote",
+        ),
+        pytest.param(
+            # The file parses: the value swallows every line up to Bye", and those keys
+            # would be reported missing.
+            VALID.replace("title: Test digest", 'title: "Test digest')
+            + 'branding:\n  footer_text: Bye"\n',
+            "2: " + QUOTE.format('"'),
+            id="unclosed quote that parses",
+        ),
+        pytest.param(
+            VALID.replace("title: Test digest", "title: 'Test digest")
+            + "branding:\n  footer_text: 'A'\n",
+            "2: " + QUOTE.format("'"),
+            id="unclosed single quote",
+        ),
+        pytest.param(
+            VALID.replace("Health inequalities", "'Health's inequalities'"),
+            "6: there is text after the closing quote (quote the whole value; inside '…' "
+            "write an apostrophe as '')",
+            id="apostrophe inside single quotes",
+        ),
+        pytest.param(
+            VALID.replace("  website:", "\twebsite:"),
+            "3: this line has a tab where YAML allows only spaces (use spaces)",
+            id="tab",
+        ),
+        pytest.param(
+            VALID.replace("  website:", "   website:"),
+            "3: this key is indented more than the key above it "
+            "(expected it to line up with its sibling keys)",
+            id="key indented too far",
+        ),
+        pytest.param(
+            VALID.replace("  - name: Rapid", " - name: Rapid"),
+            "7: this line is indented unlike the lines above it "
+            "(expected it to line up with its sibling keys or list items)",
+            id="list item indented unlike its siblings",
+        ),
+        pytest.param(
+            VALID.replace("title: Test digest", "title: Note: a test"),
+            "2: this value contains ': ' (expected the whole value in quotes)",
+            id="a second colon",
+        ),
+        pytest.param(
+            VALID + "branding:\n  why: a\x07b\n",
+            "13: this line has a control character YAML does not allow (#x07; remove it)",
+            id="control character",
+        ),
+        pytest.param(
+            VALID.replace("title: Test digest", "title: `Test` digest"),
+            "2: a value cannot start with ` (expected the whole value in quotes)",
+            id="reserved first character",
+        ),
+        pytest.param(
+            " " + VALID,
+            "1: the file's first line is indented more than the lines after it "
+            "(expected top-level keys at the start of the line)",
+            id="indented first line",
+        ),
+        pytest.param(
+            "a: *nowhere\n",
+            "1: this line is not valid YAML (found undefined alias 'nowhere')",
+            id="anything else: PyYAML's words",
+        ),
+    ],
+)
+def test_a_yaml_mistake_is_one_plain_sentence_at_its_line(tmp_path, text, expected):
+    (found,) = problems(tmp_path, text)
+    assert found == f"feeds.yaml:{expected}"
+    assert not any(word in found for word in ("scanning", "simple key", "<", "block end"))
+
+
+def test_digest_check_names_the_line_without_a_colon(tmp_path):
+    path = tmp_path / "feeds.yaml"
+    path.write_text(MISSING_COLON, encoding="utf-8")
+    result = CliRunner().invoke(main, ["check", "-c", str(path)])
+    assert result.exit_code == 2
+    assert result.output.splitlines()[:2] == [
+        f"{path}:6: this line is not a 'key: value' pair (is a colon missing?)",
+        f"Error: {path}: 1 problem",
+    ]
+    assert "could not find expected" not in result.output

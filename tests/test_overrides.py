@@ -195,8 +195,33 @@ def test_a_top_level_that_is_not_a_mapping(tmp_path):
 
 
 def test_a_yaml_syntax_error_names_its_line(tmp_path):
-    (line,) = problems(tmp_path, "2026-W48:\n  intro: Hi\n  items: [\n")
-    assert line.startswith("overrides.yaml:4: YAML syntax error: ")
+    assert problems(tmp_path, "2026-W48:\n  intro: Hi\n  items: [\n") == [
+        "overrides.yaml:3: a [ or { on this line or above is never closed "
+        "(expected a closing ] or })"
+    ]
+
+
+def test_a_missing_colon_is_named_at_its_line_in_plain_words(tmp_path):
+    text = "2026-W48:\n  items:\n    - url https://partner.example/news/a\n      drop: true\n"
+    assert problems(tmp_path, text) == [
+        "overrides.yaml:3: this line is not a 'key: value' pair (is a colon missing?)"
+    ]
+
+
+def test_a_broken_item_neither_hides_the_others_nor_changes_nothing(tmp_path):
+    text = """\
+2026-W48:
+  items:
+    - url: https://partner.example/news/a
+      title: [not, text]
+    - url: https://partner.example/news/b
+      theme: Gardening
+"""
+    assert problems(tmp_path, text) == [
+        "overrides.yaml:4: 2026-W48.items[0].title: expected text",
+        "overrides.yaml:6: 2026-W48.items[1].theme: 'Gardening' is not a theme "
+        "(expected a theme in feeds.yaml)",
+    ]
 
 
 def test_every_problem_is_reported_at_once_in_line_order(tmp_path):
