@@ -29,6 +29,11 @@ ADDRESS_HINT = "an address looks like someone@example.org"
 LOCAL_PART = re.compile(r"[\w!#$%&'*+/=?^`{|}~-]+(?:\.[\w!#$%&'*+/=?^`{|}~-]+)*", re.ASCII)
 DOMAIN_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 
+# Excel, LibreOffice and Google Sheets run a CSV cell that starts with one of these as a formula
+# (CSV injection); a leading quote makes them show the cell as text instead.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+QUOTE = "'"
+
 
 class AddressError(DigestError):
     """Not an address we can send to; `reason` is the part after the address."""
@@ -124,6 +129,26 @@ def clean_name(raw: str | None) -> str | None:
     """A display name on one line: a line break in a name would break the mail headers."""
     name = " ".join((raw or "").split())
     return name or None
+
+
+def escape_cell(text: str) -> str:
+    """The cell as export writes it: with a leading quote when it starts with a formula trigger.
+
+    A quote is also added in front of text that unescape_cell would otherwise shorten (a quote
+    followed by a trigger or another quote, as in a name that really begins with '=), so that
+    unescape_cell gives back every string exactly; other text, such as 'Tis, is left alone."""
+    if text.startswith(FORMULA_TRIGGERS) or _starts_escaped(text):
+        return QUOTE + text
+    return text
+
+
+def unescape_cell(text: str) -> str:
+    """The text escape_cell was given: one leading quote removed if a trigger or quote follows."""
+    return text[1:] if _starts_escaped(text) else text
+
+
+def _starts_escaped(text: str) -> bool:
+    return text.startswith(QUOTE) and text[1:].startswith((*FORMULA_TRIGGERS, QUOTE))
 
 
 def _stamp(now: datetime) -> str:
@@ -316,11 +341,16 @@ class Subscribers:
         return report
 
     def export_csv(self, stream: TextIO) -> int:
-        """Write every subscriber as CSV with a header row; return how many."""
+        """Write every subscriber as CSV with a header row; return how many.
+
+        Every cell goes through escape_cell, so opening the file in a spreadsheet runs no
+        formula, and importing it gives back the same list."""
         writer = csv.writer(stream, lineterminator="\n")
         writer.writerow(COLUMNS)
         subscribers = self.list()
-        writer.writerows(tuple(s.as_dict().values()) for s in subscribers)
+        writer.writerows(
+            [escape_cell(value or "") for value in s.as_dict().values()] for s in subscribers
+        )
         return len(subscribers)
 
     def export_file(self, path: str | Path) -> int:
@@ -364,12 +394,19 @@ def _read_csv(path: Path) -> tuple[dict[str, int], list[tuple[int, list[str]]]]:
     return header, rows[1:]
 
 
+def _cells_by_name(header: dict[str, int], cells: list[str]) -> dict[str, str]:
+    """A row's cells by column name ("" when the row is short), with export's quoting undone.
+    Unescaping a file from another tool changes only a cell that starts with a quote followed
+    by a formula trigger or a quote, which is how such tools neutralise formulas too."""
+    return {name: unescape_cell(cells[i]) if i < len(cells) else "" for name, i in header.items()}
+
+
 def _check_rows(header: dict[str, int], rows, report: ImportReport) -> list[_Row]:
     """The rows worth inserting; every other row goes into report.problems with its reason."""
     seen: dict[str, int] = {}
     good = []
     for line, cells in rows:
-        cell = {name: cells[i] if i < len(cells) else "" for name, i in header.items()}
+        cell = _cells_by_name(header, cells)
         status = cell.get("status", "").strip().lower() or "active"
         try:
             email = normalise_email(cell["email"])

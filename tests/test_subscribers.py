@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from digest.cli import DigestGroup, main
 from digest.cli_subscribers import subscribers
@@ -17,7 +19,9 @@ from digest.subscribers import (
     CsvError,
     SubscriberError,
     Subscribers,
+    escape_cell,
     normalise_email,
+    unescape_cell,
 )
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -326,6 +330,137 @@ def test_export_then_import_into_a_fresh_database_gives_the_same_list(subs, tmp_
         copied = [(s.email, s.name, s.status) for s in fresh.list()]
     assert copied == [(s.email, s.name, s.status) for s in subs.list()]
     assert copied[1] == ("bob@example.org", 'Bob "B" Ray', "unsubscribed")
+
+
+# export and spreadsheets (CSV injection)
+
+# Written out here rather than imported, so a mistake in digest's own list is caught.
+TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+HOSTILE = [  # (address, name, status)
+    ("ann@example.org", '=HYPERLINK("http://evil.example","x")', "active"),
+    ("bob@example.org", "+1+1", "unsubscribed"),
+    ("cat@example.org", "-2", "bounced"),
+    ("dan@example.org", "@SUM(A1)", "complained"),
+    ("eve@example.org", "\tTab Lee", "active"),
+    ("fay@example.org", "\r=CR Lee", "active"),
+    ("gus@example.org", "'=already quoted", "active"),
+    ("hal@example.org", "'Tis Smith", "active"),
+    ("ivy@example.org", "''", "active"),
+    ("=cmd@example.org", "Eq", "active"),
+    ("-dash@example.org", None, "unsubscribed"),
+    ("+tag@example.org", "Plus", "active"),
+    ("'=quote@example.org", "Quote", "active"),
+]
+
+
+def add_all(subs, people):
+    for email, name, status in people:
+        subs.add(email, name, "cli", NOW)
+        if status != "active":
+            subs.mark([email], status, "sync", NOW)
+
+
+def formula_free_cells(path) -> list[list[str]]:
+    """The file's rows, after checking that no cell would run as a spreadsheet formula."""
+    with path.open(encoding="utf-8", newline="") as file:
+        table = list(csv.reader(file))
+    for cells in table:
+        for cell in cells:
+            assert not cell.startswith(TRIGGERS), f"{cell!r} would run as a formula"
+    return table
+
+
+@pytest.mark.parametrize(
+    ("text", "escaped"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+1", "'+1"),
+        ("-2", "'-2"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("'=already quoted", "''=already quoted"),
+        ("''", "'''"),
+        ("'Tis", "'Tis"),
+        ("'", "'"),
+        ("a=b", "a=b"),
+        (" =x", " =x"),
+        ("", ""),
+    ],
+)
+def test_escape_cell_quotes_formulas_and_the_quotes_import_would_strip(text, escaped):
+    assert escape_cell(text) == escaped
+    assert unescape_cell(escaped) == text
+
+
+@given(st.one_of(st.text(), st.text(alphabet="=+-@\t\r'a ")))
+def test_escaping_is_undone_exactly_and_never_starts_a_formula(text):
+    escaped = escape_cell(text)
+    assert unescape_cell(escaped) == text
+    assert not escaped.startswith(TRIGGERS)
+    if not text.startswith((*TRIGGERS, "'")):
+        assert escaped == text and unescape_cell(text) == text
+
+
+def test_export_is_formula_free_and_imports_back_as_the_same_list(subs, tmp_path, db_path):
+    add_all(subs, HOSTILE)
+    original = [(s.email, s.name, s.status) for s in subs.list()]
+    # clean_name keeps a name on one line, so the tab- and CR-led names are stored without them.
+    assert ("eve@example.org", "Tab Lee", "active") in original
+    assert ("fay@example.org", "=CR Lee", "active") in original
+    assert len(original) == len(HOSTILE)
+
+    path = tmp_path / "export.csv"
+    assert invoke("export", path, "--db", db_path).exit_code == 0
+    names = {cells[0]: cells[1] for cells in formula_free_cells(path)}
+    assert names["ann@example.org"] == "'" + HOSTILE[0][1]
+    assert names["gus@example.org"] == "''=already quoted"
+    assert names["hal@example.org"] == "'Tis Smith"
+    assert names["ivy@example.org"] == "'''"
+    assert "'=cmd@example.org" in names and "''=quote@example.org" in names
+
+    fresh = tmp_path / "fresh.db"
+    result = invoke("import", path, "--db", fresh)
+    assert result.exit_code == 0
+    assert result.output == f"imported {len(HOSTILE)}, already there 0, skipped 0\n"
+    listed = json.loads(invoke("list", "--json", "--db", fresh).output)["subscribers"]
+    assert [(s["email"], s["name"], s["status"]) for s in listed] == original
+
+
+def test_export_neutralises_every_column_whatever_is_stored(subs, tmp_path, db_path):
+    subs.add("ann@example.org", "Ann", "cli", NOW)
+    # Values digest itself would not write (clean_name drops a leading tab; stamps start with a
+    # digit), stored directly, as an older version or a hand-edited database might hold them.
+    stored = ("-ann@example.org", "\tTab", "active", "@sync", "+2026-03-02", "=NOW()")
+    db = sqlite3.connect(db_path)
+    with db:
+        db.execute("INSERT INTO subscribers VALUES (?, ?, ?, ?, ?, ?)", stored)
+    db.close()
+    path = tmp_path / "export.csv"
+    assert subs.export_file(path) == 2
+    header, first, second = formula_free_cells(path)
+    assert header == ["email", "name", "status", "source", "created", "updated"]
+    assert [unescape_cell(cell) for cell in first] == list(stored)
+    assert second[:4] == ["ann@example.org", "Ann", "active", "cli"]
+
+
+def test_an_ordinary_csv_with_quotes_imports_as_it_is(subs, tmp_path, db_path):
+    path = write_csv(
+        tmp_path / "other-tool.csv",
+        "email,name\n"
+        "o'brien@example.ie,'Tis O'Brien\n"
+        "ann@example.org,'Ann'\n"
+        "bob@example.org,\"Lee, 'Bob'\"\n"
+        "'cat@example.org,'\n",
+    )
+    assert subs.import_csv(path, NOW).imported == 4
+    assert [row[:2] for row in rows(db_path)] == [
+        ("'cat@example.org", "'"),
+        ("ann@example.org", "'Ann'"),
+        ("bob@example.org", "Lee, 'Bob'"),
+        ("o'brien@example.ie", "'Tis O'Brien"),
+    ]
 
 
 # the commands
