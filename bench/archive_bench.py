@@ -91,7 +91,8 @@ def make_theme(issue_id: str, t: int, sent: datetime) -> IssueTheme:
 def send(store: Store, number: int) -> None:
     issue, sent = make_issue(number)
     ledger = Ledger(store)
-    ledger.start(issue, FrozenEmail(f"Weekly {issue.id}", "", ""), [("a@x.org", None)], 1, sent)
+    content = FrozenEmail(f"Weekly {issue.id}", "", "")
+    ledger.start(issue, content, [("a@x.org", None)], 1, sent, ("outbox", "outbox"))
     (batch,) = ledger.batches(issue.id)
     ledger.accept(batch, "message", sent)
 

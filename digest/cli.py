@@ -3,6 +3,11 @@ translated to `Error:` / `Hint:` lines and exit codes in one place, `DigestGroup
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import click
@@ -13,20 +18,50 @@ from digest.errors import ConfigError, DigestError
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 
 
+@dataclass(frozen=True)
+class World:
+    """What commands take from outside digest: the clock, and how to wait (between retries of
+    a send). The command line runs on the real ones; tests pass others,
+    `CliRunner().invoke(main, args, obj=World(clock=...))`."""
+
+    clock: Callable[[], datetime] = field(default=partial(datetime.now, UTC))
+    sleep: Callable[[float], None] = time.sleep
+
+    def now(self) -> datetime:
+        """This moment to the second, as the state stores moments."""
+        return self.clock().replace(microsecond=0)
+
+
+def world() -> World:
+    """The World the running command was invoked with."""
+    return click.get_current_context().ensure_object(World)
+
+
 class DigestGroup(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except DigestError as exc:
+        except (DigestError, OSError) as exc:
             if ctx.params.get("debug"):
                 raise
-            if isinstance(exc, ConfigError):
-                for problem in exc.problems:
+            error = exc if isinstance(exc, DigestError) else _local_failure(exc)
+            if isinstance(error, ConfigError):
+                for problem in error.problems:
                     click.echo(problem, err=True)
-            click.echo(f"Error: {exc.message}", err=True)
-            if exc.hint:
-                click.echo(f"Hint: {exc.hint}", err=True)
-            ctx.exit(exc.exit_code)
+            click.echo(f"Error: {error.message}", err=True)
+            if error.hint:
+                click.echo(f"Hint: {error.hint}", err=True)
+            ctx.exit(error.exit_code)
+
+
+def _local_failure(exc: OSError) -> DigestError:
+    """A file digest could not write or read (a full disk, a read-only folder, a path that is
+    taken), as one line naming it."""
+    where = f"{exc.filename}: " if exc.filename else ""
+    return DigestError(
+        f"{where}{exc.strerror or exc}",
+        "check that the disk has space and the folder is writable, then run the command again",
+    )
 
 
 config_option = click.option(
@@ -80,15 +115,13 @@ def fetch(config_path: str, db_path: str | None, as_json: bool) -> None:
     """Fetch every enabled feed and the weeknote into the state database; report each source.
 
     Exit status: 0 all sources fine, 3 some failed, 1 all failed."""
-    from datetime import UTC, datetime
-
     from digest import output
     from digest.config import load_config
     from digest.pipeline import fetch_sources, source_count
     from digest.store import Store
 
     config = load_config(config_path)
-    now = datetime.now(UTC).replace(microsecond=0)
+    now = world().now()
     with (
         Store.open(db_path or config.db_path()) as store,
         output.progress(source_count(config), "Fetching sources") as advance,
@@ -163,16 +196,14 @@ def build(
     nothing sent.
 
     Exit status: 0 built, 3 built but some sources failed, 1 built with no items."""
-    from datetime import UTC, datetime
-
     from digest import output
     from digest.config import load_config
     from digest.pipeline import build_issue, save_issue
     from digest.store import Store
 
     config = load_config(config_path)
-    now = datetime.now(UTC).replace(microsecond=0)
-    with Store.open(db_path or config.db_path()) as store:
+    now = world().now()
+    with Store.open(db_path or config.db_path(), create=not offline) as store:
         reports = _refresh(config, store, now, offline)
         issue = build_issue(config, store, now, issue_id)
     path = save_issue(issue, out_dir or config.path.parent / "build")
@@ -217,7 +248,6 @@ def preview(
     Exit status: 0 rendered, 3 rendered but some sources failed, 1 no items, 2 a template or
     feeds.yaml is broken."""
     import webbrowser
-    from datetime import UTC, datetime
 
     from digest import output
     from digest.config import load_config
@@ -225,8 +255,8 @@ def preview(
     from digest.store import Store
 
     config = load_config(config_path)
-    now = datetime.now(UTC).replace(microsecond=0)
-    with Store.open(db_path or config.db_path()) as store:
+    now = world().now()
+    with Store.open(db_path or config.db_path(), create=not offline) as store:
         reports = _refresh(config, store, now, offline)
         result = make_preview(config, store, now, issue_id, templates)
     paths = save_preview(result, preview_folder(config, out_dir))
@@ -245,7 +275,9 @@ def _serve(config, config_path, db_path, issue_id, templates, out_dir, port: int
     from digest.preview import page_renderer, watched_paths
     from digest.serve import PreviewServer
 
-    render = page_renderer(config_path, db_path and Path(db_path), issue_id, templates, out_dir)
+    render = page_renderer(
+        config_path, db_path and Path(db_path), issue_id, templates, out_dir, world().now
+    )
     server = PreviewServer(render, watched_paths(config, templates), port=port)
     server.start()
     click.echo(f"Live preview at {server.url} (Ctrl-C stops it)")
@@ -253,12 +285,6 @@ def _serve(config, config_path, db_path, issue_id, templates, out_dir, port: int
         server.serve_forever()
     finally:
         server.stop()
-
-
-def _clock():
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC).replace(microsecond=0)
 
 
 @main.command()
@@ -281,6 +307,11 @@ def _clock():
 )
 @click.option("--schedule", metavar="'YYYY-MM-DD HH:MM'", help="Deliver then (72 h at most).")
 @click.option("--publish", is_flag=True, help="Rebuild the web archive after a complete send.")
+@click.option(
+    "--outbox",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Rehearse: write every message into this folder and mark nothing sent.",
+)
 def send(
     config_path: str,
     db_path: str | None,
@@ -294,16 +325,15 @@ def send(
     accept_batches: tuple[int, ...],
     schedule: str | None,
     publish: bool,
+    outbox: Path | None,
 ) -> None:
     """Send this week's issue to every active subscriber, exactly once; safe to run from cron
-    and to run again. The SendGrid key comes from SENDGRID_API_KEY (sending.key_env); without
-    it, messages go to the outbox folder.
+    and to run again. It goes where sending.transport says: SendGrid, with the key from
+    SENDGRID_API_KEY (sending.key_env), or the outbox folder (nothing is emailed).
 
     Exit status: 0 sent (or already sent, or skipped by policy), 1 not completely sent (the
     message says what to do), 2 refused by SendGrid or a broken config, 3 sent but some
     sources failed."""
-    import time
-
     from digest import curate
     from digest import send as sending
     from digest.config import load_config
@@ -313,30 +343,32 @@ def send(
     from digest.transports import make_transport
 
     config = load_config(config_path)
-    now = _clock()
+    clock = world().now
+    now = clock()
     issue_id = issue_id or curate.issue_id(now, config.newsletter.timezone)
     send_at = sending.schedule_time(schedule, config, now) if schedule else None
-    transport = make_transport(config)
+    transport = make_transport(config, clock, outbox)
     with Store.open(db_path or config.db_path()) as store:
         ledger = Ledger(store)
         reports: list = []
 
-        def build():
+        def build(issue_id: str):
             from digest.preview import make_preview
 
-            reports.extend(_refresh(config, store, _clock(), offline=False))
-            return make_preview(config, store, _clock(), issue_id, None)
+            reports.extend(_refresh(config, store, clock(), offline=False))
+            return make_preview(config, store, clock(), issue_id, None)
 
-        if test_to or dry_run or sandbox:
-            _without_ledger(config, ledger, transport, issue_id, build, test_to, sandbox, store)
+        if test_to or dry_run or sandbox or outbox:
+            rehearsal = outbox is not None and not dry_run
+            _without_ledger(config, ledger, transport, issue_id, build, test_to, sandbox, rehearsal)
             return
-        with ledger.lock(_clock) as heartbeat:
+        with ledger.lock(clock) as heartbeat:
             sender = sending.Sender(
                 config,
                 ledger,
                 transport,
-                _clock,
-                time.sleep,
+                clock,
+                world().sleep,
                 heartbeat=heartbeat,
                 link_check=_link_checker(config, store) if config.links.before_send else None,
             )
@@ -366,7 +398,7 @@ def _link_checker(config, store):
     def check(issue):
         from digest.links import check_links, issue_links
 
-        return check_links(issue_links(issue), config, store, _clock())
+        return check_links(issue_links(issue), config, store, world().now())
 
     return check
 
@@ -374,16 +406,16 @@ def _link_checker(config, store):
 def _publish(config, store) -> None:
     from digest.archive import build_site
 
-    report = build_site(config, store, _clock())
+    report = build_site(config, store, world().now())
     click.echo(
         f"archive {report.folder}: {report.written} files written, {report.unchanged} "
         f"unchanged, {report.removed} removed"
     )
 
 
-def _without_ledger(config, ledger, transport, issue_id, build, test_to, sandbox, store):
-    """--test, --sandbox and --dry-run: the content being sent this week (frozen if a send has
-    started, else freshly built), and nothing written to the ledger."""
+def _without_ledger(config, ledger, transport, issue_id, build, test_to, sandbox, rehearsal):
+    """--test, --sandbox, --outbox and --dry-run: the content being sent this week (frozen if
+    a send has started, else freshly built), and nothing written to the ledger."""
     from digest import send as sending
     from digest.message import FrozenEmail
     from digest.subscribers import Subscribers, normalise_email
@@ -392,20 +424,23 @@ def _without_ledger(config, ledger, transport, issue_id, build, test_to, sandbox
     if record is not None:
         content = record.email
     else:
-        rendered = build().email
+        rendered = build(issue_id).email
         content = FrozenEmail(rendered.subject, rendered.html, rendered.text)
     if test_to:
         addresses = [normalise_email(a) for a in test_to.split(",") if a.strip()]
         message_id = sending.send_test(transport, config, content, issue_id, addresses, sandbox)
-        click.echo(f"test sent to {', '.join(addresses)} via {transport.name} ({message_id})")
+        where = transport.delivered(len(addresses))
+        click.echo(f"test sent to {', '.join(addresses)}: {where} ({message_id})")
         return
-    people = Subscribers(store).active()
-    if sandbox:
-        batches = sending.send_sandboxed(transport, config, content, issue_id, people)
-        click.echo(
-            f"{transport.name} accepted all {batches} batches in sandbox mode; "
-            "nothing was delivered"
-        )
+    people = Subscribers(ledger.store).active()
+    if sandbox or rehearsal:
+        batches = sending.send_unrecorded(transport, config, content, issue_id, people, sandbox)
+        if sandbox:
+            done = f"{transport.name} accepted all {batches} batches in sandbox mode"
+            click.echo(f"{done}; nothing was delivered")
+        else:
+            done = transport.delivered(len(people))
+            click.echo(f"rehearsal of issue {issue_id}: {done}; nothing was marked sent")
         return
     for line in sending.plan(config, record, content, len(people), transport):
         click.echo(line)
@@ -423,7 +458,7 @@ def status(config_path: str, db_path: str | None, as_json: bool) -> None:
     from digest.store import Store
 
     config = load_config(config_path)
-    with Store.open(db_path or config.db_path()) as store:
+    with Store.open(db_path or config.db_path(), create=False) as store:
         ledger = Ledger(store)
         rows = [(record, ledger.batches(record.id)) for record in ledger.issues()]
     output.show_status(rows, as_json)
@@ -443,8 +478,9 @@ def cancel(config_path: str, db_path: str | None, issue_id: str) -> None:
     from digest.transports import make_transport
 
     config = load_config(config_path)
-    with Store.open(db_path or config.db_path()) as store:
-        message = sending.cancel_issue(Ledger(store), make_transport(config), issue_id, _clock())
+    transport = make_transport(config, world().now)
+    with Store.open(db_path or config.db_path(), create=False) as store:
+        message = sending.cancel_issue(Ledger(store), transport, issue_id, world().now())
     click.echo(message)
 
 

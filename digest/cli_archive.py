@@ -28,15 +28,14 @@ def archive(out: Path | None, config_path: str, db_path: str | None) -> None:
 
     Exit status: 0 written, 1 the folder cannot be written, 2 no email.archive_url or a
     broken template."""
-    from datetime import UTC, datetime
-
     from digest.archive import build_site
+    from digest.cli import world
     from digest.config import load_config
     from digest.store import Store
 
     config = load_config(config_path)
-    now = datetime.now(UTC).replace(microsecond=0)
-    with Store.open(db_path or config.db_path()) as store:
+    now = world().now()
+    with Store.open(db_path or config.db_path(), create=False) as store:
         report = build_site(config, store, now, out)
     click.echo(
         f"archive in {report.folder}: {report.issues} issues, {report.themes} themes; "

@@ -9,7 +9,6 @@ needs already defined.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 
 import click
 
@@ -28,15 +27,15 @@ def links(
     nothing is sent or marked sent.
 
     Exit status: 0 no link broken, 3 some links broken, 2 feeds.yaml is broken."""
-    from digest.cli import _refresh
+    from digest.cli import _refresh, world
     from digest.config import load_config
     from digest.links import check_links, issue_links
     from digest.pipeline import build_issue
     from digest.store import Store
 
     config = load_config(config_path)
-    now = _now()
-    with Store.open(db_path or config.db_path()) as store:
+    now = world().now()
+    with Store.open(db_path or config.db_path(), create=refresh) as store:
         reports = _refresh(config, store, now, offline=not refresh)
         issue = build_issue(config, store, now, issue_id)
         results = check_links(issue_links(issue), config, store, now, use_cache=not no_cache)
@@ -77,10 +76,6 @@ for _option in (
     no_cache_option,
 ):
     _option(links)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
 
 
 # Healthy links first, broken ones last: on a terminal, what needs fixing stays on the screen.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 
 import click
 
@@ -23,22 +23,23 @@ def subscribers() -> None:
     list cannot subscribe it again."""
 
 
-from digest.cli import EXIT_PARTIAL, config_option, db_option, json_option  # noqa: E402
+from digest.cli import EXIT_PARTIAL, config_option, db_option, json_option, world  # noqa: E402
 from digest.subscribers import STATUSES, Subscribers, normalise_email  # noqa: E402
 
 
 @contextmanager
-def _open(config_path: str, db_path: str | None):
-    """The subscriber list of the state database; feeds.yaml is read only to find it."""
+def _open(config_path: str, db_path: str | None, create: bool = False):
+    """The subscriber list of the state database; feeds.yaml is read only to find it. Only
+    the commands that add addresses (`create`) start a new database."""
     from digest.config import load_config
     from digest.store import Store
 
-    with Store.open(db_path or load_config(config_path).db_path()) as store:
+    with Store.open(db_path or load_config(config_path).db_path(), create) as store:
         yield Subscribers(store)
 
 
 def _now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
+    return world().now()
 
 
 @subscribers.command()
@@ -57,7 +58,7 @@ def add(email: str, name: str | None, resubscribe: bool, config_path, db_path) -
     An address that unsubscribed, bounced or complained is only added back with --resubscribe.
 
     Exit status: 0 subscribed (or already), 1 refused, 2 not an email address."""
-    with _open(config_path, db_path) as subs:
+    with _open(config_path, db_path, create=True) as subs:
         previous = subs.add(email, name, "cli", _now(), resubscribe=resubscribe)
     address = normalise_email(email)
     if previous is None:
@@ -137,7 +138,7 @@ def import_(file: str, config_path, db_path) -> None:
 
     Exit status: 0 every row imported, 3 some rows skipped (listed), 2 the file cannot be read
     or has no email column."""
-    with _open(config_path, db_path) as subs:
+    with _open(config_path, db_path, create=True) as subs:
         report = subs.import_csv(file, _now())
     for line, reason in report.problems:
         click.echo(f"{file}:{line}: {reason}", err=True)
@@ -174,11 +175,12 @@ def sync(config_path, db_path) -> None:
     from digest.config import load_config
     from digest.store import Store
     from digest.suppressions import sync_suppressions
-    from digest.transports import make_transport
+    from digest.transports import sendgrid_transport
 
     config = load_config(config_path)
+    transport = sendgrid_transport(config, world().now)
     with Store.open(db_path or config.db_path()) as store:
-        results = sync_suppressions(make_transport(config), Subscribers(store), config, _now())
+        results = sync_suppressions(transport, Subscribers(store), config, _now())
     for result in results:
         report = result.report
         click.echo(

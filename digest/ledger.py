@@ -46,6 +46,8 @@ class IssueRecord:
     sent_at: str | None
     send_at: str | None
     sendgrid_batch_id: str | None
+    transport: str | None  # sendgrid or outbox; None for sends older than this column
+    destination: str | None  # SendGrid's host or the outbox folder
     email: FrozenEmail
     issue: dict  # the whole issue as `digest build` writes it (themes, items, intro, sources)
 
@@ -83,15 +85,18 @@ class Ledger:
         recipients: Sequence[tuple[str, str | None]],
         batch_size: int,
         now: datetime,
+        transport: tuple[str, str],
         send_at: datetime | None = None,
         sendgrid_batch_id: str | None = None,
     ) -> None:
-        """Freeze the issue and split the recipients into pending batches, all at once."""
+        """Freeze the issue and split the recipients into pending batches, all at once.
+        `transport` is (name, destination): where every batch of this send goes."""
         stamp = now.isoformat()
         with self.store.transaction() as db:
             db.execute(
                 "INSERT INTO issues (id, status, subject, started_at, html, text, issue_json,"
-                " send_at, sendgrid_batch_id) VALUES (?, 'sending', ?, ?, ?, ?, ?, ?, ?)",
+                " send_at, sendgrid_batch_id, transport, destination)"
+                " VALUES (?, 'sending', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     issue.id,
                     content.subject,
@@ -101,6 +106,7 @@ class Ledger:
                     issue.to_json(),
                     send_at and send_at.isoformat(),
                     sendgrid_batch_id,
+                    *transport,
                 ),
             )
             db.executemany(
@@ -262,6 +268,8 @@ def _record(row: sqlite3.Row) -> IssueRecord:
         sent_at=row["sent_at"],
         send_at=row["send_at"],
         sendgrid_batch_id=row["sendgrid_batch_id"],
+        transport=row["transport"],
+        destination=row["destination"],
         email=FrozenEmail(row["subject"] or "", row["html"] or "", row["text"] or ""),
         issue=json.loads(row["issue_json"] or "{}"),
     )

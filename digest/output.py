@@ -212,6 +212,8 @@ def show_status(rows: list, as_json: bool) -> None:
                 "started_at": record.started_at,
                 "sent_at": record.sent_at,
                 "send_at": record.send_at,
+                "transport": record.transport,
+                "destination": record.destination,
                 "batches": [
                     {k: getattr(b, k) for k in ("number", "status", "message_id", "attempts")}
                     | {"recipients": len(b.recipients), "last_error": b.last_error}
@@ -237,8 +239,9 @@ def show_status(rows: list, as_json: bool) -> None:
                 when,
                 f"{accepted}/{len(batches)}",
                 str(sum(len(b.recipients) for b in batches)),
+                record.transport or "unrecorded",  # sends from before digest recorded it
                 ids[:60] + ("…" if len(ids) > 60 else ""),
             )
         )
-    columns = ("issue", "status", "when", "batches", "recipients", "message ids")
+    columns = ("issue", "status", "when", "batches", "recipients", "transport", "message ids")
     _plain_table(table, columns, right=(3, 4))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from digest.config import Config, load_config
@@ -62,16 +62,18 @@ def page_renderer(
     issue_id: str | None,
     templates: Path | None,
     out: Path | None,
+    clock: Callable[[], datetime],
 ) -> Callable:
     """A function the preview server calls after every change: it reads feeds.yaml again,
-    rebuilds the issue from the state database (no fetching), renders, rewrites the files and
-    returns the page to show, with the links the last link check found broken."""
+    rebuilds the issue from the state database (no fetching) as of `clock()`, renders,
+    rewrites the files and returns the page to show, with the links the last link check found
+    broken."""
     from digest.links import cached_results, issue_links
     from digest.serve import PreviewPage
 
     def render() -> PreviewPage:
         config = load_config(config_path)
-        now = datetime.now(UTC).replace(microsecond=0)
+        now = clock()
         with Store.open(db_path or config.db_path()) as store:
             preview = make_preview(config, store, now, issue_id, templates)
             checked = cached_results(issue_links(preview.issue), config, store, now)

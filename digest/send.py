@@ -29,6 +29,9 @@ from digest.preview import Preview
 from digest.transports import Ambiguous, Rejected, Retryable
 
 BACKOFF_BASE = 1.0  # seconds before the second attempt; doubles with each further one
+# Attempts in a row, across batches, that found no SendGrid to talk to: then the send stops
+# (to be run again later) instead of trying every batch max_attempts times.
+UNREACHABLE_STREAK = 3
 
 
 class SendPolicyError(DigestError):
@@ -45,6 +48,7 @@ class SendResult:
     recipients: int = 0
     unknown: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
+    unreachable: str | None = None  # why the send stopped early: SendGrid could not be reached
 
     @property
     def complete(self) -> bool:
@@ -63,11 +67,13 @@ class Sender:
     jitter: Callable[[], float] = random.random
     heartbeat: Callable[[], object] = lambda: None  # keeps the send lock while batches go out
     link_check: Callable[[object], list] | None = None  # the issue's links, checked
+    # Why each attempt of the current streak could not reach SendGrid at all.
+    _unreachable: list[str] = field(default_factory=list, init=False, repr=False)
 
     def send_issue(
         self,
         issue_id: str,
-        build: Callable[[], Preview],
+        build: Callable[[str], Preview],
         recipients: Callable[[], list[tuple[str, str | None]]],
         *,
         force: bool = False,
@@ -92,7 +98,7 @@ class Sender:
         return self._deliver(issue_id, retry_unknown, accept_batches)
 
     def _start(self, issue_id, build, recipients, force, send_at) -> SendResult | None:
-        preview = build()
+        preview = build(issue_id)
         issue, rendered = preview.issue, preview.email
         shown = issue.counts()["shown"]
         if shown < self.config.sending.min_items:
@@ -120,15 +126,17 @@ class Sender:
             )
         batch_id = self.transport.create_batch() if send_at else None
         content = FrozenEmail(rendered.subject, rendered.html, rendered.text)
-        self.ledger.start(
-            issue, content, people, self.config.sending.batch_size, self.clock(), send_at, batch_id
-        )
+        size, transport = self.config.sending.batch_size, self.transport
+        where = (transport.name, transport.destination)
+        self.ledger.start(issue, content, people, size, self.clock(), where, send_at, batch_id)
         return None
 
     def _deliver(
         self, issue_id: str, retry_unknown: bool, accept_batches: frozenset[int]
     ) -> SendResult:
         record = self.ledger.issue(issue_id)
+        _check_same_transport(record, self.transport)
+        self._unreachable = []
         self.ledger.in_flight_to_unknown(issue_id, self.clock())
         options = Options(
             send_at=record.send_at and datetime.fromisoformat(record.send_at),
@@ -140,6 +148,8 @@ class Sender:
             elif batch.status in SENDABLE or (batch.status == "unknown" and retry_unknown):
                 self._send_batch(batch, record.email, options)
                 self.heartbeat()
+            if len(self._unreachable) >= UNREACHABLE_STREAK:
+                break
         return self._result(issue_id)
 
     def _send_batch(self, batch: Batch, content: FrozenEmail, options: Options) -> None:
@@ -152,18 +162,26 @@ class Sender:
                 accepted = self.transport.send(body)
             except Retryable as exc:
                 self.ledger.mark(batch, "failed", self.clock(), exc.reason)
+                self._unreachable = [*self._unreachable, exc.reason] if exc.unreachable else []
                 wait = exc.wait if exc.wait is not None else self._backoff(attempt)
-                if attempt == sending.max_attempts or wait > sending.max_wait:
+                if (
+                    attempt == sending.max_attempts
+                    or wait > sending.max_wait
+                    or len(self._unreachable) >= UNREACHABLE_STREAK
+                ):
                     return
                 self.sleep(wait)
             except Ambiguous as exc:
+                self._unreachable = []
                 self.ledger.mark(batch, "unknown", self.clock(), exc.reason)
                 return
-            except Rejected:
-                self.ledger.mark(batch, "failed", self.clock(), "refused by SendGrid")
-                self.ledger.discard(batch.issue)  # only when nothing was delivered yet
+            except DigestError as exc:  # refused by SendGrid, or an outbox that cannot be written
+                self.ledger.mark(batch, "failed", self.clock(), exc.message)
+                if isinstance(exc, Rejected):
+                    self.ledger.discard(batch.issue)  # only when nothing was delivered yet
                 raise
             else:
+                self._unreachable = []
                 self.ledger.accept(batch, accepted.message_id, self.clock())
                 return
 
@@ -183,13 +201,14 @@ class Sender:
             recipients=sum(len(b.recipients) for b in batches),
             unknown=[b.number for b in batches if b.status == "unknown"],
             failed=[b.number for b in batches if b.status in SENDABLE],
+            unreachable=self._unreachable[-1] if self._unreachable else None,
         )
         if record.status == "sent":
             result.outcome = "scheduled" if record.send_at else "sent"
             when = f" for {record.send_at}" if record.send_at else ""
             result.message = (
                 f"issue {issue_id} {result.outcome}{when}: {result.recipients} recipients in "
-                f"{result.batches} batches"
+                f"{result.batches} batches; {self.transport.delivered(result.recipients)}"
             )
         else:
             result.message = _incomplete_message(issue_id, result)
@@ -198,7 +217,12 @@ class Sender:
 
 def _incomplete_message(issue_id: str, result: SendResult) -> str:
     parts = [f"issue {issue_id}: {result.accepted} of {result.batches} batches accepted"]
-    if result.failed:
+    if result.unreachable:
+        parts.append(
+            f"stopped: {result.unreachable}, {UNREACHABLE_STREAK} times in a row; nothing was "
+            "sent twice: run digest send again once SendGrid can be reached, to send the rest"
+        )
+    elif result.failed:
         parts.append(
             f"batches {_numbers(result.failed)} not delivered (SendGrid busy or unreachable); "
             "run digest send again to retry them"
@@ -217,6 +241,18 @@ def _numbers(numbers: list[int]) -> str:
     return ", ".join(str(n) for n in numbers)
 
 
+def _check_same_transport(record, transport) -> None:
+    """A send started through one transport is finished through it: the rest of the list must
+    not be emailed after the first batches went to the outbox, or the other way round."""
+    if record.transport and record.transport != transport.name:
+        raise DigestError(
+            f"issue {record.id} was started through the {record.transport} transport "
+            f"({record.destination}), not {transport.name}",
+            f"finish it with sending.transport: {record.transport}, or forget it with "
+            f"digest cancel {record.id} if nothing was delivered",
+        )
+
+
 def _check_weeknote(issue, config: Config, force: bool) -> None:
     if config.weeknote is None or not config.sending.require_weeknote or force:
         return
@@ -233,23 +269,24 @@ def send_test(
     transport, config: Config, content: FrozenEmail, issue_id: str, addresses: list[str], sandbox
 ) -> str | None:
     """The issue to `addresses` only, subject marked [TEST]; no ledger, no subscribers. Returns
-    SendGrid's message id."""
+    the transport's message id."""
     options = Options(sandbox=sandbox, subject_prefix="[TEST] ")
     body = mail_body(content, [(a, None) for a in addresses], config, issue_id, 0, options)
     body["custom_args"]["batch"] = "test"
     return _send_once(transport, body, "the test send").message_id
 
 
-def send_sandboxed(
-    transport, config: Config, content: FrozenEmail, issue_id: str, people: list
+def send_unrecorded(
+    transport, config: Config, content: FrozenEmail, issue_id: str, people: list, sandbox: bool
 ) -> int:
-    """Every batch of the real send, in SendGrid's sandbox mode: each request is checked and
-    nothing is delivered, so the ledger is not touched. Returns the number of batches."""
+    """Every batch of the real send, recorded nowhere: a rehearsal into an outbox folder, or
+    SendGrid's sandbox mode, where each request is checked and nothing is delivered. Returns
+    the number of batches."""
     size = config.sending.batch_size
     batches = [people[start : start + size] for start in range(0, len(people), size)]
     for number, batch in enumerate(batches, 1):
-        body = mail_body(content, batch, config, issue_id, number, Options(sandbox=True))
-        _send_once(transport, body, f"sandbox batch {number}")
+        body = mail_body(content, batch, config, issue_id, number, Options(sandbox=sandbox))
+        _send_once(transport, body, f"batch {number}")
     return len(batches)
 
 
@@ -268,8 +305,7 @@ def plan(config: Config, record, content: FrozenEmail, people: int, transport) -
     return [
         f"Subject:    {content.subject}",
         f"Recipients: {people} in {batches} batches of at most {size}",
-        f"Transport:  {transport.name}"
-        + (f" ({transport.host})" if transport.name == "sendgrid" else ""),
+        f"Transport:  {transport.name} ({transport.destination})",
         f"State:      {state}",
         f"Size:       {len(content.html.encode()) / 1000:.1f} KB HTML, "
         f"{len(content.text.encode()) / 1000:.1f} KB text",

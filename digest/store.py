@@ -120,7 +120,21 @@ MIGRATIONS = (
         checked_at TEXT NOT NULL
     );
     """,
+    """
+    ALTER TABLE issues ADD COLUMN transport TEXT;       -- sendgrid or outbox
+    ALTER TABLE issues ADD COLUMN destination TEXT;     -- SendGrid's host, or the outbox folder
+    """,
 )
+# SQLite's primary result codes for failures of the machine rather than of digest: a full disk,
+# a read-only file or folder, an I/O error, a database another process keeps locked.
+ENVIRONMENT_FAILURES = {
+    sqlite3.SQLITE_FULL: "the disk is full: free some space and run the command again",
+    sqlite3.SQLITE_READONLY: "the file or its folder is read-only: check its permissions",
+    sqlite3.SQLITE_CANTOPEN: "the file or its folder is read-only: check its permissions",
+    sqlite3.SQLITE_PERM: "the file or its folder is read-only: check its permissions",
+    sqlite3.SQLITE_IOERR: "the disk could not read or write it: check the disk",
+    sqlite3.SQLITE_BUSY: "another digest command keeps it locked: wait for it to finish",
+}
 
 
 UPSERT_ITEM = """
@@ -136,6 +150,17 @@ UPSERT_ITEM = """
         -- a dateless item keeps the date it was first seen; a dated one follows the feed
         published = coalesce(:published, items.published)
 """
+
+
+def _statements(script: str) -> Iterator[str]:
+    """The statements of an SQL script, one at a time: executescript() would commit the
+    transaction a migration runs in."""
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            yield statement
+            statement = ""
 
 
 def _item_row(item: Item, now: str) -> dict:
@@ -162,8 +187,15 @@ class Store:
         self.path = path
 
     @classmethod
-    def open(cls, path: str | Path) -> Store:
+    def open(cls, path: str | Path, create: bool = True) -> Store:
+        """The state database at `path`, its schema brought up to date. Only commands that
+        fetch, send or subscribe create a missing one (`create`); the others refuse."""
         path = Path(path)
+        if not create and not path.exists():
+            raise StateError(
+                f"no state database at {path}",
+                "check --db / DIGEST_DB (or state.db in feeds.yaml); digest fetch creates it",
+            )
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(path, isolation_level=None, timeout=30)
@@ -190,34 +222,41 @@ class Store:
         return self.db.execute("PRAGMA user_version").fetchone()[0]
 
     def migrate(self) -> None:
-        current = self.version
-        if current > len(MIGRATIONS):
-            raise StateError(
-                f"{self.path} has schema version {current}, newer than this digest knows "
-                f"({len(MIGRATIONS)})",
-                "upgrade digest, or point --db at another file",
-            )
-        for number in range(current, len(MIGRATIONS)):
-            # executescript commits first; the explicit BEGIN makes each step all-or-nothing.
-            try:
-                self.db.executescript(
-                    f"BEGIN IMMEDIATE; {MIGRATIONS[number]}; PRAGMA user_version = {number + 1};"
-                    " COMMIT;"
+        """Bring the schema up to date, all of it in one write transaction. The version is read
+        again once the write lock is held, so when two processes open a new database at once,
+        the second finds the first one's work done instead of creating the tables twice."""
+        if self.version == len(MIGRATIONS):
+            return  # the usual case, which needs no write lock
+        with self.transaction() as db:
+            current = self.version
+            if current > len(MIGRATIONS):
+                raise StateError(
+                    f"{self.path} has schema version {current}, newer than this digest knows "
+                    f"({len(MIGRATIONS)})",
+                    "upgrade digest, or point --db at another file",
                 )
-            except sqlite3.Error:
-                if self.db.in_transaction:
-                    self.db.execute("ROLLBACK")
-                raise
+            for script in MIGRATIONS[current:]:
+                for statement in _statements(script):
+                    db.execute(statement)
+            db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        self.db.execute("BEGIN IMMEDIATE")
+        """BEGIN IMMEDIATE … COMMIT, rolled back on any error. A failure of the machine (full
+        disk, read-only file) becomes a StateError naming the file; nothing is half-written."""
         try:
+            self.db.execute("BEGIN IMMEDIATE")
             yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
+            self.db.execute("COMMIT")
+        except BaseException as exc:
+            if self.db.in_transaction:  # SQLite itself rolls back after some failures
+                self.db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError):
+                hint = ENVIRONMENT_FAILURES.get(exc.sqlite_errorcode & 0xFF)
+                if hint is not None:
+                    message = f"cannot write the state database {self.path}: {exc}"
+                    raise StateError(message, hint) from None
             raise
-        self.db.execute("COMMIT")
 
     # sources
 

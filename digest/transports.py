@@ -1,4 +1,6 @@
-"""Where a mail/send request goes: SendGrid's v3 API, or an outbox folder on disk.
+"""Where a mail/send request goes: SendGrid's v3 API, or an outbox folder on disk, as
+`sending.transport` says. Nothing switches between them on its own: without its key, the
+SendGrid transport is an error, never the outbox.
 
 Both take the request body digest built (one batch of recipients) and either accept it,
 returning SendGrid's message id, or raise one of three failures that say what a retry may do:
@@ -9,12 +11,15 @@ returning SendGrid's message id, or raise one of three failures that say what a 
   has no idempotency key, so it may or may not have been accepted; only an operator can decide;
 - `Rejected` (a DigestError): 400/401/403/413 and the like. Sending again cannot help.
 
+The outbox writes a batch whole or not at all; when it cannot, it raises `OutboxError`.
+
 The API key is read from the environment by `make_transport` and held only by the client; it is
 never printed, logged or written (the HTTP client's debug log, which shows headers, is silenced).
 """
 
 from __future__ import annotations
 
+import contextlib
 import email.message
 import email.policy
 import email.utils
@@ -23,15 +28,16 @@ import itertools
 import json
 import logging
 import os
-import time
 import urllib.error
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from digest.config import Config
 from digest.errors import DigestError
+from digest.text import fold
 
 DEFAULT_HOST = "https://api.sendgrid.com"
 HOST_VARIABLE = "SENDGRID_API_HOST"
@@ -45,18 +51,23 @@ REJECTED_HINTS = {
 
 
 class Retryable(Exception):
-    """Not delivered; safe to send again, after `wait` seconds if SendGrid said so."""
+    """Not delivered; safe to send again, after `wait` seconds if SendGrid said so.
+    `unreachable`: no connection could be made at all (as opposed to SendGrid answering that
+    it is busy)."""
 
-    def __init__(self, reason: str, wait: float | None = None):
+    def __init__(self, reason: str, wait: float | None = None, unreachable: bool = False):
+        reason = fold(reason)  # SendGrid's words: no control character reaches the ledger
         super().__init__(reason)
         self.reason = reason
         self.wait = wait
+        self.unreachable = unreachable
 
 
 class Ambiguous(Exception):
     """Sent, but no answer: it may have been delivered."""
 
     def __init__(self, reason: str):
+        reason = fold(reason)
         super().__init__(reason)
         self.reason = reason
 
@@ -67,6 +78,21 @@ class Rejected(DigestError):
     exit_code = 2
 
 
+class MissingKey(DigestError):
+    """The SendGrid transport has no API key: nothing can be sent, and nothing is recorded."""
+
+    exit_code = 2
+
+
+class OutboxError(DigestError):
+    """The outbox folder cannot be written; nothing of the batch was left in it."""
+
+    hint = (
+        "free some disk space or make the folder writable (sending.outbox), then run the "
+        "command again"
+    )
+
+
 @dataclass(frozen=True)
 class Accepted:
     message_id: str | None
@@ -75,7 +101,14 @@ class Accepted:
 class SendGridTransport:
     name = "sendgrid"
 
-    def __init__(self, api_key: str, host: str = DEFAULT_HOST, timeout: float = 30.0):
+    def __init__(
+        self,
+        api_key: str,
+        host: str = DEFAULT_HOST,
+        timeout: float = 30.0,
+        *,
+        clock: Callable[[], datetime],
+    ):
         from sendgrid import SendGridAPIClient
 
         # python-http-client logs request headers, the key among them, at DEBUG.
@@ -83,10 +116,16 @@ class SendGridTransport:
         self._client = SendGridAPIClient(api_key, host=host.rstrip("/")).client
         self._client.timeout = timeout  # the client has no timeout of its own
         self.host = host
+        self.destination = host
+        self.clock = clock  # SendGrid's rate limit resets at a time of day
+
+    @staticmethod
+    def delivered(messages: int) -> str:
+        return f"{messages} messages accepted by SendGrid"
 
     def send(self, body: dict) -> Accepted:
         response = self._call(lambda: self._client.mail.send.post(request_body=body))
-        return Accepted(response.headers.get("X-Message-Id"))
+        return Accepted(fold(response.headers.get("X-Message-Id") or "") or None)
 
     def create_batch(self) -> str:
         """A SendGrid batch id, which lets a scheduled send be cancelled."""
@@ -111,11 +150,12 @@ class SendGridTransport:
         try:
             return request()
         except HTTPError as exc:
-            raise _classify_http(exc) from None
+            raise _classify_http(exc, self.clock()) from None
         except urllib.error.URLError as exc:
             # urllib wraps what fails while connecting and writing the request: it never
             # arrived whole, so SendGrid cannot have accepted it.
-            raise Retryable(f"could not reach SendGrid ({exc.reason})") from None
+            reason = f"could not reach SendGrid at {self.host} ({exc.reason})"
+            raise Retryable(reason, unreachable=True) from None
         except (OSError, http.client.HTTPException) as exc:
             # Raised while waiting for the answer (a timeout, a dropped connection): the
             # request was sent.
@@ -123,11 +163,11 @@ class SendGridTransport:
             raise Ambiguous(f"no answer from SendGrid after sending ({reason})") from None
 
 
-def _classify_http(exc) -> Exception:
+def _classify_http(exc, now: datetime) -> Exception:
     status = exc.status_code
     detail = _error_messages(exc)
     if status == 429:
-        return Retryable(f"HTTP 429 rate limited{detail}", _rate_limit_wait(exc.headers))
+        return Retryable(f"HTTP 429 rate limited{detail}", _rate_limit_wait(exc.headers, now))
     if status >= 500 or status == 408:
         return Retryable(f"HTTP {status}{detail}")
     hint = REJECTED_HINTS.get(status, "see SendGrid's message above")
@@ -146,15 +186,15 @@ def _error_messages(exc) -> str:
     return f": {text}" if text else ""
 
 
-def _rate_limit_wait(headers) -> float | None:
-    """Seconds until SendGrid's rate limit resets: Retry-After if sent, else X-RateLimit-Reset
-    (a unix time)."""
+def _rate_limit_wait(headers, now: datetime) -> float | None:
+    """Seconds from `now` until SendGrid's rate limit resets: Retry-After if sent, else
+    X-RateLimit-Reset (a unix time)."""
     retry_after = (headers.get("Retry-After") or "").strip()
     if retry_after.isdigit():
         return float(retry_after)
     reset = (headers.get("X-RateLimit-Reset") or "").strip()
     if reset.isdigit():
-        return max(0.0, int(reset) - time.time())
+        return max(0.0, int(reset) - now.timestamp())
     return None
 
 
@@ -166,23 +206,45 @@ class OutboxTransport:
 
     def __init__(self, folder: Path):
         self.folder = folder
+        self.destination = str(folder)
         self._numbers = itertools.count(1)
 
+    def delivered(self, messages: int) -> str:
+        return f"{messages} messages written to {self.folder}/ (nothing was emailed)"
+
     def send(self, body: dict) -> Accepted:
-        self.folder.mkdir(parents=True, exist_ok=True)
         args = body.get("custom_args", {})
         stem = f"{args.get('issue', 'test')}-batch{args.get('batch', '0')}-{uuid.uuid4().hex[:8]}"
-        _write(self.folder / f"{stem}.json", json.dumps(body, indent=2, ensure_ascii=False))
-        for n, personalization in enumerate(body["personalizations"], 1):
-            message = _eml(body, personalization)
-            _write(self.folder / f"{stem}-{n:04d}.eml", message.as_string())
+        request = json.dumps(body, indent=2, ensure_ascii=False)
+        messages = (
+            (f"{stem}-{n:04d}.eml", _eml(body, personalization).as_string())
+            for n, personalization in enumerate(body["personalizations"], 1)
+        )
+        self._write_all([(f"{stem}.json", request), *messages])
         return Accepted(f"outbox-{stem}")
 
     def create_batch(self) -> str:
         return f"outbox-batch-{next(self._numbers)}"
 
     def cancel_batch(self, batch_id: str) -> None:
-        _write(self.folder / f"cancelled-{batch_id}.txt", batch_id + "\n")
+        self._write_all([(f"cancelled-{batch_id}.txt", batch_id + "\n")])
+
+    def _write_all(self, files: Iterable[tuple[str, str]]) -> None:
+        """Every file or none: each is written as .partial, and renamed once all are."""
+        partials: list[Path] = []
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            for name, text in files:
+                partials.append(self.folder / f"{name}.partial")
+                partials[-1].write_text(text, encoding="utf-8")
+            for partial in partials:
+                partial.replace(partial.with_suffix(""))
+        except OSError as exc:
+            for partial in partials:
+                with contextlib.suppress(OSError):
+                    partial.unlink(missing_ok=True)
+            where = exc.filename or self.folder
+            raise OutboxError(f"cannot write the outbox: {where}: {exc.strerror}") from None
 
 
 def _eml(body: dict, personalization: dict) -> email.message.EmailMessage:
@@ -203,16 +265,31 @@ def _eml(body: dict, personalization: dict) -> email.message.EmailMessage:
     return message
 
 
-def _write(path: Path, text: str) -> None:
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(path)
-
-
-def make_transport(config: Config, environ: Mapping[str, str] = os.environ):
-    """SendGrid when the key's environment variable is set, else the outbox folder."""
-    key = environ.get(config.sending.key_env, "").strip()
-    if not key:
+def make_transport(
+    config: Config,
+    clock: Callable[[], datetime],
+    outbox: Path | None = None,
+    environ: Mapping[str, str] = os.environ,
+):
+    """The transport `sending.transport` names; `outbox` writes to that folder instead."""
+    if outbox is not None:
+        return OutboxTransport(outbox)
+    if config.sending.transport == "outbox":
         return OutboxTransport(config.path.parent / config.sending.outbox)
+    return sendgrid_transport(config, clock, environ)
+
+
+def sendgrid_transport(
+    config: Config, clock: Callable[[], datetime], environ: Mapping[str, str] = os.environ
+) -> SendGridTransport:
+    """SendGrid's API with the key from the environment variable sending.key_env names."""
+    variable = config.sending.key_env
+    key = environ.get(variable, "").strip()
+    if not key:
+        raise MissingKey(
+            f"{variable} is not set",
+            f"export {variable} with a SendGrid API key (never in feeds.yaml), or set "
+            "sending.transport: outbox to write the messages to a folder instead",
+        )
     host = environ.get(HOST_VARIABLE, "").strip() or DEFAULT_HOST
-    return SendGridTransport(key, host, config.sending.timeout)
+    return SendGridTransport(key, host, config.sending.timeout, clock=clock)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.samples import config_text
+from tests.samples import NOW, config_text
 from tests.server import FeedServer
 
 
@@ -28,10 +28,11 @@ def make_config(tmp_path: Path):
 
 @pytest.fixture
 def fake_sendgrid(monkeypatch):
-    """A fake SendGrid API on 127.0.0.1; urllib must not send loopback calls through a proxy."""
+    """A fake SendGrid API on 127.0.0.1, whose clock reads NOW like the tests' digest does;
+    urllib must not send loopback calls through a proxy."""
     from tests.fake_sendgrid import FakeSendGrid
 
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    with FakeSendGrid() as fake:
+    with FakeSendGrid(now=NOW.timestamp) as fake:
         yield fake

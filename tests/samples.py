@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from click.testing import CliRunner, Result
+
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+OUTBOX = ("outbox", "outbox")  # a ledger send's transport and destination
+
+
+def cli(*args, now: datetime = NOW, command=None, **kwargs) -> Result:
+    """digest's command line, in this process, with its clock stopped at `now`."""
+    from digest.cli import World, main
+
+    world = World(clock=lambda: now, sleep=lambda seconds: None)
+    return CliRunner().invoke(command or main, [str(a) for a in args], obj=world, **kwargs)
 
 
 def rss(
@@ -85,6 +96,7 @@ def mark_sent(store, issue, when: datetime) -> None:
     from digest.message import FrozenEmail
 
     ledger = Ledger(store)
-    ledger.start(issue, FrozenEmail("subject", "<p>html</p>", "text"), [("a@x.org", None)], 1, when)
+    content = FrozenEmail("subject", "<p>html</p>", "text")
+    ledger.start(issue, content, [("a@x.org", None)], 1, when, OUTBOX)
     (batch,) = ledger.batches(issue.id)
     assert ledger.accept(batch, "message-1", when)

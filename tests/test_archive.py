@@ -18,7 +18,6 @@ from urllib.parse import urlsplit
 import feedparser
 import pytest
 from bs4 import BeautifulSoup
-from click.testing import CliRunner
 from lxml import etree
 
 from digest.archive import ATOM, ArchiveWriteError, MissingArchiveUrl, SiteReport, build_site
@@ -30,9 +29,8 @@ from digest.ledger import Ledger
 from digest.message import FrozenEmail
 from digest.models import Issue, IssueItem, IssueTheme
 from digest.store import Store
-from tests.samples import config_text
+from tests.samples import NOW, OUTBOX, cli, config_text
 
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 ARCHIVE = "https://community.example/digest"  # with a path: links must keep it
 TITLE = "Community Health Weekly"
 HEALTH, VIDEO, CARE = "Health inequalities", "Digital care & video consultations", "Social care"
@@ -103,7 +101,7 @@ def send(store: Store, issue: Issue, when: datetime, send_at: datetime | None = 
     """Record `issue` as sent at `when` through the ledger, as digest send does."""
     ledger = Ledger(store)
     email = FrozenEmail(f"Weekly: {issue.id}", "<p>html</p>", "text")
-    ledger.start(issue, email, [("a@x.org", None)], 1, when, send_at=send_at)
+    ledger.start(issue, email, [("a@x.org", None)], 1, when, OUTBOX, send_at=send_at)
     (batch,) = ledger.batches(issue.id)
     assert ledger.accept(batch, "message-1", when)
 
@@ -481,8 +479,8 @@ def test_the_command_writes_the_site_beside_feeds_yaml_and_reports_counts(
 ):
     write_feeds_yaml(tmp_path)
     monkeypatch.chdir(tmp_path)
-    first = CliRunner().invoke(CLI, ["archive", "-c", "feeds.yaml"])
-    second = CliRunner().invoke(CLI, ["archive", "-c", "feeds.yaml"])
+    first = cli("archive", "-c", "feeds.yaml", command=CLI)
+    second = cli("archive", "-c", "feeds.yaml", command=CLI)
     assert first.exit_code == 0, first.output
     assert "3 issues, 3 themes; 9 files written, 0 unchanged, 0 removed" in first.output
     assert "0 files written, 9 unchanged, 0 removed" in second.output
@@ -492,14 +490,14 @@ def test_the_command_writes_the_site_beside_feeds_yaml_and_reports_counts(
 def test_the_command_writes_where_out_says(tmp_path, store):
     feeds = write_feeds_yaml(tmp_path)
     out = tmp_path / "public"
-    result = CliRunner().invoke(CLI, ["archive", "-c", str(feeds), "--out", str(out)])
+    result = cli("archive", "-c", feeds, "--out", out, command=CLI)
     assert result.exit_code == 0, result.output
     assert (out / "index.html").is_file() and not (tmp_path / "site").exists()
 
 
 def test_the_command_without_an_archive_url_exits_2_with_the_hint(tmp_path, store):
     feeds = write_feeds_yaml(tmp_path, archive_url=None)
-    result = CliRunner().invoke(CLI, ["archive", "-c", str(feeds)])
+    result = cli("archive", "-c", feeds, command=CLI)
     assert result.exit_code == 2
     assert "Error: digest archive needs email.archive_url" in result.output
     assert "Hint: set email.archive_url in feeds.yaml" in result.output

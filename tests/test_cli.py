@@ -5,11 +5,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from click.testing import CliRunner
-
 from digest.cli import main
 from digest.config import settings
-from tests.samples import rss
+from tests.samples import cli, rss
 from tests.server import Reply
 
 ROOT = Path(__file__).parent.parent
@@ -17,7 +15,7 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
+    return cli(*args)
 
 
 def test_check_valid_and_invalid(make_config, tmp_path):
@@ -42,7 +40,7 @@ def test_missing_config_exits_2_with_hint(tmp_path):
 
 def test_config_path_from_the_environment(make_config):
     path = make_config([])
-    result = CliRunner().invoke(main, ["check"], env={"DIGEST_CONFIG": str(path)})
+    result = cli("check", env={"DIGEST_CONFIG": str(path)})
     assert result.exit_code == 0
 
 
@@ -115,5 +113,5 @@ def test_db_path_from_the_environment(server, make_config, tmp_path):
     server.routes["/ok"] = Reply(200, rss(1))
     path = make_config([("Partner", server.url("/ok"))])
     env = {"DIGEST_DB": str(tmp_path / "env.db")}
-    result = CliRunner().invoke(main, ["fetch", "-c", str(path)], env=env)
+    result = cli("fetch", "-c", path, env=env)
     assert result.exit_code == 0 and (tmp_path / "env.db").exists()

@@ -8,12 +8,25 @@ import email.policy
 import json
 from datetime import UTC, datetime
 
+import pytest
+
 from digest.config import Config, EmailSettings, Newsletter, Sending, Theme, Tracking
 from digest.message import FrozenEmail, Options, categories, mail_body, one_line
-from digest.transports import OutboxTransport, SendGridTransport, make_transport
+from digest.transports import (
+    MissingKey,
+    OutboxError,
+    OutboxTransport,
+    SendGridTransport,
+    make_transport,
+)
 
 CONTENT = FrozenEmail("Digest: 25 November 2026", "<html><body><p>Hi</p></body></html>", "Hi")
 PEOPLE = [("ann@example.org", "Ann Example"), ("bob@example.org", None)]
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def clock() -> datetime:
+    return NOW
 
 
 def config(**sending) -> Config:
@@ -107,12 +120,30 @@ def test_outbox_writes_the_request_and_one_eml_per_recipient(tmp_path):
     assert not list((tmp_path / "outbox").glob("*.partial"))
 
 
-def test_transport_is_the_outbox_without_a_key_and_sendgrid_with_one(tmp_path):
+def test_the_transport_is_the_one_feeds_yaml_names_and_never_a_silent_outbox(tmp_path):
     settings = dataclasses.replace(config(), path=tmp_path / "feeds.yaml")
-    outbox = make_transport(settings, {})
-    assert isinstance(outbox, OutboxTransport) and outbox.folder == tmp_path / "outbox"
-    sendgrid = make_transport(
-        settings, {"SENDGRID_API_KEY": "SG.x.y", "SENDGRID_API_HOST": "http://127.0.0.1:9"}
-    )
+    key = {"SENDGRID_API_KEY": "SG.x.y", "SENDGRID_API_HOST": "http://127.0.0.1:9"}
+    with pytest.raises(MissingKey) as missing:
+        make_transport(settings, clock, environ={})
+    assert missing.value.message == "SENDGRID_API_KEY is not set"
+    assert missing.value.exit_code == 2 and "sending.transport: outbox" in missing.value.hint
+    sendgrid = make_transport(settings, clock, environ=key)
     assert isinstance(sendgrid, SendGridTransport) and sendgrid.host == "http://127.0.0.1:9"
     assert "SG.x.y" not in repr(vars(sendgrid))
+    outbox_config = dataclasses.replace(
+        settings, sending=dataclasses.replace(settings.sending, transport="outbox")
+    )
+    outbox = make_transport(outbox_config, clock, environ=key)
+    assert isinstance(outbox, OutboxTransport) and outbox.folder == tmp_path / "outbox"
+    rehearsal = make_transport(settings, clock, outbox=tmp_path / "rehearsal", environ={})
+    assert isinstance(rehearsal, OutboxTransport) and rehearsal.folder == tmp_path / "rehearsal"
+
+
+def test_an_outbox_that_cannot_be_written_leaves_nothing_half_written(tmp_path):
+    (tmp_path / "taken").write_text("a file where the folder should be", encoding="utf-8")
+    blocked = OutboxTransport(tmp_path / "taken" / "outbox")
+    with pytest.raises(OutboxError) as error:
+        blocked.send(mail_body(CONTENT, PEOPLE, config(), "2026-W48", 1))
+    assert error.value.message.startswith(f"cannot write the outbox: {tmp_path / 'taken'}")
+    assert "writable" in error.value.hint
+    assert [p.name for p in tmp_path.iterdir()] == ["taken"]

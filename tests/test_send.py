@@ -3,14 +3,18 @@ real SQLite ledger: exactly once per subscriber, whatever SendGrid or the proces
 
 from __future__ import annotations
 
+import email
+import http.server
+import json
+import re
+import socket
 import sqlite3
-from datetime import UTC, datetime, timedelta
+import threading
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from digest.cli import main
 from digest.config import load_config
 from digest.ledger import Ledger
 from digest.pipeline import fetch_sources
@@ -19,6 +23,7 @@ from digest.send import Sender
 from digest.store import Store
 from digest.subscribers import Subscribers
 from digest.transports import SendGridTransport
+from tests.samples import NOW, cli
 from tests.server import Reply
 
 WEEKNOTE = """<html><head><title>Weeknote 48</title></head><body><article><h1>Weeknote 48</h1>
@@ -32,11 +37,11 @@ WEEKNOTE = """<html><head><title>Weeknote 48</title></head><body><article><h1>We
 def write_site(
     folder: Path, sending: str = "", weeknote: str = "weeknote.html", check_links: bool = False
 ) -> Path:
-    """feeds.yaml with a local feed dated now and a local weeknote page; returns its path."""
-    now = datetime.now(UTC)
+    """feeds.yaml with a local feed and a local weeknote page; returns its path. The feed's
+    items carry no date, so they are as new as the clock of whoever fetches them: the tests
+    that run digest in its own process, on the real clock, find them in the window too."""
     items = "".join(
-        f"<item><title>Video pilot {n}</title><link>https://partner.example/{n}</link>"
-        f"<pubDate>{now - timedelta(hours=n + 1):%a, %d %b %Y %H:%M:%S +0000}</pubDate></item>"
+        f"<item><title>Video pilot {n}</title><link>https://partner.example/{n}</link></item>"
         for n in range(3)
     )
     (folder / "feed.xml").write_text(
@@ -69,14 +74,14 @@ def subscribe(config, count: int) -> list[str]:
     csv = config.path.parent / "people.csv"
     csv.write_text("email,name\n" + "".join(f"{a},Reader {a[6:11]}\n" for a in addresses))
     with Store.open(config.db_path()) as store:
-        report = Subscribers(store).import_csv(csv, datetime.now(UTC))
+        report = Subscribers(store).import_csv(csv, NOW)
     assert report.imported == count
     return addresses
 
 
-def invoke(fake, *args, key: str | None = None):
+def invoke(fake, *args, key: str | None = None, now: datetime = NOW):
     env = {"SENDGRID_API_KEY": key or fake.api_key, "SENDGRID_API_HOST": fake.host}
-    return CliRunner().invoke(main, [str(a) for a in args], env=env)
+    return cli(*args, env=env, now=now)
 
 
 def batch_numbers(fake) -> list[int]:
@@ -115,14 +120,15 @@ def test_exactly_once_for_10000_subscribers_through_random_faults(tmp_path, fake
     addresses = subscribe(config, 10_000)
     fake_sendgrid.slow_seconds = 1.0
     fake_sendgrid.fail_randomly(rate=0.2, seed=7)
-    transport = SendGridTransport(fake_sendgrid.api_key, fake_sendgrid.host, timeout=0.3)
+    clock = lambda: NOW  # noqa: E731
+    transport = SendGridTransport(fake_sendgrid.api_key, fake_sendgrid.host, 0.3, clock=clock)
     waits: list[float] = []
     runs, accepted_by_hand = 0, set()
     with Store.open(config.db_path()) as store:
-        sender = Sender(config, Ledger(store), transport, lambda: datetime.now(UTC), waits.append)
+        sender = Sender(config, Ledger(store), transport, clock, waits.append)
         people = Subscribers(store).active
-        fetch_sources(config, store, datetime.now(UTC))
-        build = lambda: make_preview(config, store, datetime.now(UTC), None, None)  # noqa: E731
+        fetch_sources(config, store, NOW)
+        build = lambda issue: make_preview(config, store, NOW, issue, None)  # noqa: E731
         result = sender.send_issue("2026-W48", build, people)
         while not result.complete:
             runs += 1
@@ -227,15 +233,12 @@ def test_policies_skip_a_thin_week_and_refuse_without_a_weeknote(tmp_path, fake_
 def test_schedule_then_cancel(site, fake_sendgrid):
     config = load_config(site)
     subscribe(config, 2)
-    when = datetime.now(UTC).astimezone(tz=None) + timedelta(hours=2)
-    from zoneinfo import ZoneInfo
-
-    local = when.astimezone(ZoneInfo("Europe/London")).strftime("%Y-%m-%d %H:%M")
-    result = invoke(fake_sendgrid, "send", "-c", site, "--schedule", local)
-    assert result.exit_code == 0 and "scheduled for" in result.output
+    # NOW is 12:00 in London (GMT in November): two hours later is 14:00.
+    result = invoke(fake_sendgrid, "send", "-c", site, "--schedule", "2026-11-25 14:00")
+    assert result.exit_code == 0 and "scheduled for 2026-11-25T14:00:00+00:00" in result.output
     (request,) = fake_sendgrid.accepted
     batch_id = request.body["batch_id"]
-    assert request.body["send_at"] > datetime.now(UTC).timestamp() + 3600
+    assert request.body["send_at"] == (NOW + timedelta(hours=2)).timestamp()
     status = invoke(fake_sendgrid, "status", "-c", site, "--json")
     assert '"send_at"' in status.output and '"status": "sent"' in status.output
     issue = request.body["custom_args"]["issue"]
@@ -287,14 +290,10 @@ def test_sync_marks_what_sendgrid_suppresses_and_the_send_skips_them(site, fake_
 
 
 def test_sync_without_a_key_says_what_to_set(site):
-    result = CliRunner().invoke(
-        main, ["subscribers", "sync", "-c", str(site)], env={"SENDGRID_API_KEY": ""}
-    )
-    assert result.exit_code == 1
-    assert (
-        "syncing needs SendGrid" in result.output
-        and "Hint: export SENDGRID_API_KEY" in result.output
-    )
+    result = cli("subscribers", "sync", "-c", site, env={"SENDGRID_API_KEY": ""})
+    assert result.exit_code == 2
+    assert "Error: SENDGRID_API_KEY is not set" in result.output
+    assert "Hint: export SENDGRID_API_KEY" in result.output
 
 
 def test_no_unsubscribe_link_means_no_send(tmp_path, fake_sendgrid):
@@ -323,7 +322,8 @@ def test_publish_rebuilds_the_archive_after_a_complete_send(site, fake_sendgrid)
 
 
 def test_too_many_broken_links_stop_the_send_unless_forced(tmp_path, server, fake_sendgrid):
-    site = write_site(tmp_path, check_links=True)
+    # The weeknote is served from 127.0.0.1 too: only then may its links lead there.
+    site = write_site(tmp_path, weeknote=server.url("/weeknote"), check_links=True)
     for path in ("/gaps", "/maps", "/a", "/b", "/c", "/d"):
         server.routes[path] = Reply(200, b"ok")
     server.routes["/gone"] = Reply(404, b"not here")
@@ -333,15 +333,202 @@ def test_too_many_broken_links_stop_the_send_unless_forced(tmp_path, server, fak
     )
     page = WEEKNOTE.replace("</ul>", items + "</ul>")
     page = page.replace("https://reports.example/", server.url("/"))
-    (tmp_path / "weeknote.html").write_text(page, encoding="utf-8")
+    server.routes["/weeknote"] = Reply(200, page.encode(), {"Content-Type": "text/html"})
     (tmp_path / "feed.xml").write_text(
         '<?xml version="1.0"?><rss version="2.0"><channel><title>P</title></channel></rss>'
     )
     subscribe(load_config(site), 2)
     refused = invoke(fake_sendgrid, "send", "-c", site)
     assert refused.exit_code == 1, refused.output
-    assert "1 of 7 links are broken (14%; links.max_broken_share is 10%)" in refused.output
+    assert "1 of 8 links are broken (12%; links.max_broken_share is 10%)" in refused.output
     assert not fake_sendgrid.accepted
     forced = invoke(fake_sendgrid, "send", "-c", site, "--force")
     assert forced.exit_code == 0, forced.output
     assert set(fake_sendgrid.deliveries().values()) == {1}
+
+
+# The transport is explicit: SendGrid needs its key, the outbox is chosen, never fallen back to
+
+
+def use_outbox(site: Path, folder: str = "outbox") -> None:
+    text = site.read_text(encoding="utf-8")
+    site.write_text(
+        text.replace("sending:\n", f"sending:\n  transport: outbox\n  outbox: {folder}\n")
+    )
+
+
+def ledger_rows(config) -> tuple[int, int]:
+    db = sqlite3.connect(config.db_path())
+    return (
+        db.execute("SELECT count(*) FROM issues").fetchone()[0],
+        db.execute("SELECT count(*) FROM send_batches").fetchone()[0],
+    )
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("send",),
+        ("send", "--test", "ed@example.org"),
+        ("send", "--schedule", "2026-11-25 14:00"),
+        ("send", "--dry-run"),
+        ("cancel", "2026-W48"),
+    ],
+)
+def test_without_the_key_sendgrid_sends_exit_2_before_touching_the_ledger(site, command):
+    config = load_config(site)
+    subscribe(config, 2)
+    result = cli(*command, "-c", site, env={"SENDGRID_API_KEY": ""})
+    assert result.exit_code == 2, result.output
+    assert "Error: SENDGRID_API_KEY is not set" in result.output
+    assert "Hint: export SENDGRID_API_KEY" in result.output
+    assert ledger_rows(config) == (0, 0)
+    assert not (site.parent / "outbox").exists()
+
+
+def test_the_outbox_transport_is_the_delivery_and_every_line_says_where_it_went(site):
+    use_outbox(site)
+    config = load_config(site)
+    subscribe(config, 3)
+    sent = cli("send", "-c", site, env={"SENDGRID_API_KEY": ""})
+    assert sent.exit_code == 0, sent.output
+    folder = site.parent / "outbox"
+    assert f"3 messages written to {folder}/ (nothing was emailed)" in sent.output
+    assert len(list(folder.glob("*.eml"))) == 3
+    assert "was already sent" in cli("send", "-c", site).output
+    test = cli("send", "-c", site, "--test", "ed@example.org")
+    assert f"test sent to ed@example.org: 1 messages written to {folder}/" in test.output
+    status = cli("status", "-c", site)
+    assert "transport" in status.output.splitlines()[0]
+    assert " outbox " in status.output.splitlines()[1]
+    (record,) = json.loads(cli("status", "-c", site, "--json").output)
+    assert (record["transport"], record["destination"]) == ("outbox", str(folder))
+
+
+def test_outbox_option_rehearses_a_sendgrid_send_and_marks_nothing_sent(site, tmp_path):
+    config = load_config(site)
+    subscribe(config, 3)
+    folder = tmp_path / "rehearsal"
+    result = cli("send", "-c", site, "--outbox", folder, env={"SENDGRID_API_KEY": ""})
+    assert result.exit_code == 0, result.output
+    assert (
+        f"rehearsal of issue 2026-W48: 3 messages written to {folder}/ (nothing was emailed); "
+        "nothing was marked sent" in result.output
+    )
+    assert len(list(folder.glob("*.eml"))) == 3
+    assert ledger_rows(config) == (0, 0)
+
+
+def test_a_send_started_through_the_outbox_is_not_finished_through_sendgrid(site, fake_sendgrid):
+    use_outbox(site, "taken/outbox")
+    (site.parent / "taken").write_text("a file where the outbox folder should be")
+    config = load_config(site)
+    subscribe(config, 2)
+    assert cli("send", "-c", site).exit_code == 1  # started; its batch could not be written
+    site.write_text(site.read_text().replace("  transport: outbox\n", ""))
+    result = invoke(fake_sendgrid, "send", "-c", site)
+    assert result.exit_code == 1 and not fake_sendgrid.accepted
+    assert "was started through the outbox transport" in result.output
+    assert "Hint: finish it with sending.transport: outbox" in result.output
+
+
+def test_an_outbox_that_cannot_be_written_is_one_error_and_the_send_resumes(site):
+    use_outbox(site, "taken/outbox")
+    taken = site.parent / "taken"
+    taken.write_text("a file where the outbox folder should be")
+    config = load_config(site)
+    addresses = subscribe(config, 5)
+    failed = cli("send", "-c", site)
+    assert failed.exit_code == 1 and "Traceback" not in failed.output
+    error, hint = failed.output.strip().splitlines()[-2:]
+    assert error == f"Error: cannot write the outbox: {taken / 'outbox'}: Not a directory"
+    assert hint.startswith("Hint: free some disk space or make the folder writable")
+    db = sqlite3.connect(config.db_path())
+    assert db.execute("SELECT status FROM issues").fetchall() == [("sending",)]
+    assert db.execute("SELECT status FROM send_batches").fetchall() == [("failed",)]
+    taken.unlink()
+    resumed = cli("send", "-c", site)
+    assert resumed.exit_code == 0, resumed.output
+    recipients = [
+        email.message_from_bytes(eml.read_bytes())["To"] for eml in (taken / "outbox").glob("*.eml")
+    ]
+    assert sorted(r.split("<")[1].rstrip(">") for r in recipients) == addresses
+
+
+def test_sendgrid_out_of_reach_stops_after_a_short_streak_and_says_how_to_resume(
+    tmp_path, fake_sendgrid
+):
+    site = write_site(tmp_path, "  batch_size: 10\n")
+    config = load_config(site)
+    addresses = subscribe(config, 100)
+    with socket.socket() as closed:  # a port nothing listens on: every connection is refused
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    env = {
+        "SENDGRID_API_KEY": fake_sendgrid.api_key,
+        "SENDGRID_API_HOST": f"http://127.0.0.1:{port}",
+    }
+    stopped = cli("send", "-c", site, env=env)
+    assert stopped.exit_code == 1
+    assert "0 of 10 batches accepted; stopped: could not reach SendGrid" in stopped.output
+    assert "3 times in a row" in stopped.output and "run digest send again" in stopped.output
+    db = sqlite3.connect(config.db_path())
+    assert db.execute("SELECT sum(attempts) FROM send_batches").fetchone() == (3,)
+    resumed = invoke(fake_sendgrid, "send", "-c", site)
+    assert resumed.exit_code == 0, resumed.output
+    assert fake_sendgrid.deliveries() == dict.fromkeys(addresses, 1)
+
+
+class HostileSendGrid(http.server.ThreadingHTTPServer):
+    """A SendGrid that answers with terminal escape sequences: `answers` is a list of (status,
+    headers, body) for the mail/send requests, in order."""
+
+    daemon_threads = True
+
+    def __init__(self, answers: list[tuple[int, dict[str, str], bytes]]):
+        self.answers = answers
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(handler):
+                handler.rfile.read(int(handler.headers["Content-Length"]))
+                status, headers, body = self.answers.pop(0)
+                handler.send_response(status)
+                for name, value in {**headers, "Content-Length": str(len(body))}.items():
+                    handler.send_header(name, value)
+                handler.end_headers()
+                handler.wfile.write(body)
+
+            def log_message(handler, *args):
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def host(self) -> str:
+        return f"http://127.0.0.1:{self.server_port}"
+
+
+def test_control_characters_from_sendgrid_reach_neither_terminal_nor_ledger(site, monkeypatch):
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+    hostile = json.dumps({"errors": [{"message": "busy \x1b]0;owned\x07 \x1b[2J", "field": None}]})
+    refusal = json.dumps({"errors": [{"message": "no\x9b2J", "field": "from\x1b[31m"}]})
+    busy = [(500, {}, hostile.encode())] * 5  # every attempt of the second run
+    accepted = (202, {"X-Message-Id": "id\x1b[2J\x07"}, b"")
+    server = HostileSendGrid([(400, {}, refusal.encode()), *busy, accepted])
+    config = load_config(site)
+    subscribe(config, 2)
+    env = {"SENDGRID_API_KEY": "SG.test-key", "SENDGRID_API_HOST": server.host}
+    db = sqlite3.connect(config.db_path())
+    refused = cli("send", "-c", site, env=env).output
+    failed = cli("send", "-c", site, env=env).output
+    (error,) = db.execute("SELECT last_error FROM send_batches").fetchone()
+    sent = cli("send", "-c", site, env=env).output
+    outputs = [refused, failed, sent, cli("status", "-c", site, "--json").output]
+    assert "SendGrid answered HTTP 400: from [31m: no 2J" in refused
+    assert error == "HTTP 500: busy ]0;owned [2J" and "sent: 2 recipients" in sent
+    for output in outputs:
+        assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", output), output
+    assert db.execute("SELECT message_id FROM send_batches").fetchone() == ("id [2J",)
+    server.shutdown()
+    server.server_close()

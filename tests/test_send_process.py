@@ -8,10 +8,15 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from digest.config import load_config
 from digest.ledger import Ledger
 from digest.store import Store
 from tests.test_send import subscribe, write_site
+
+# Both wait on real time: the send lock polls with sleeps, and so do these tests.
+pytestmark = pytest.mark.realclock
 
 
 def start_send(site, fake, *extra: str) -> subprocess.Popen:

@@ -142,6 +142,7 @@ def test_port_in_use_is_a_digest_error(serve):
     assert "--port" in caught.value.hint
 
 
+@pytest.mark.realclock
 def test_saving_a_template_reloads_within_a_second(serve, tmp_path, capsys):
     template = tmp_path / "email.html"
     template.write_text("<p>first draft</p>", encoding="utf-8")
@@ -160,6 +161,7 @@ def test_saving_a_template_reloads_within_a_second(serve, tmp_path, capsys):
         print(f"\npreview reload latency: {latency * 1000:.0f} ms (poll interval 250 ms)")
 
 
+@pytest.mark.realclock
 def test_a_burst_of_saves_renders_once(serve, tmp_path):
     template = tmp_path / "email.html"
     template.write_text("v0", encoding="utf-8")
@@ -173,6 +175,7 @@ def test_a_burst_of_saves_renders_once(serve, tmp_path):
     assert len(calls) == 2 and server.version == 2
 
 
+@pytest.mark.realclock
 def test_directory_watch_sees_new_and_nested_files_but_not_editor_scratch(serve, tmp_path):
     templates = tmp_path / "templates"
     (templates / "partials").mkdir(parents=True)
@@ -198,6 +201,7 @@ def test_directory_watch_sees_new_and_nested_files_but_not_editor_scratch(serve,
     assert server.version == 3 and len(calls) == 3
 
 
+@pytest.mark.realclock
 def test_a_missing_watched_file_that_appears_triggers_a_render(serve, tmp_path):
     overrides = tmp_path / "overrides.yaml"
 
@@ -212,6 +216,7 @@ def test_a_missing_watched_file_that_appears_triggers_a_render(serve, tmp_path):
     assert server.version == 2
 
 
+@pytest.mark.realclock
 def test_a_failed_render_shows_the_error_and_keeps_the_last_good_email(serve, tmp_path):
     template = tmp_path / "email.html"
     template.write_text("<p>good</p>", encoding="utf-8")
@@ -233,6 +238,7 @@ def test_a_failed_render_shows_the_error_and_keeps_the_last_good_email(serve, tm
     assert "The last render failed" not in get(server, "/").text
 
 
+@pytest.mark.realclock
 def test_a_first_render_that_fails_still_serves_and_recovers(serve, tmp_path):
     config = tmp_path / "feeds.yaml"
     config.write_text("bad", encoding="utf-8")
@@ -289,6 +295,7 @@ def test_stop_is_prompt_and_closes_the_port(serve, tmp_path):
     server.stop()  # a second stop is harmless
 
 
+@pytest.mark.realclock
 def test_serve_forever_blocks_until_stopped(tmp_path):
     server = PreviewServer(lambda: PAGE, [tmp_path], poll_interval=0.05)
     thread = threading.Thread(target=server.serve_forever)

@@ -1,8 +1,11 @@
 import sqlite3
+import subprocess
+import sys
 
 import pytest
 
 from digest.errors import StateError
+from digest.feeds import parse_feed
 from digest.models import Source
 from digest.store import MIGRATIONS, Store
 from tests.samples import NOW
@@ -50,7 +53,6 @@ def test_a_failed_transaction_leaves_nothing_behind(tmp_path):
 def test_items_upsert_counts_new_and_keeps_first_seen_date_for_dateless_items(tmp_path):
     from datetime import timedelta
 
-    from digest.feeds import parse_feed
     from tests.samples import rss
 
     source = Source("k", "Partner", "https://partner.example/feed")
@@ -64,3 +66,55 @@ def test_items_upsert_counts_new_and_keeps_first_seen_date_for_dateless_items(tm
         assert {row["published"] for row in rows} == {NOW.isoformat()}
         assert {row["updated"] for row in rows} == {later.isoformat()}
         assert store.sources()[0]["item_count"] == 2
+
+
+def test_processes_opening_a_new_database_at_once_all_succeed(tmp_path):
+    """Each round starts several processes that open the same brand-new file together."""
+    code = (
+        "import sys; from digest.store import Store\n"
+        "sys.stdin.read()\n"  # wait for the go, so they race
+        "Store.open(sys.argv[1]).close()\n"
+    )
+    for round_ in range(8):
+        path = tmp_path / f"state{round_}.db"
+        racers = [
+            subprocess.Popen(
+                [sys.executable, "-c", code, str(path)],
+                stdin=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(4)
+        ]
+        outcomes = [racer.communicate("go", timeout=60) for racer in racers]
+        assert [racer.returncode for racer in racers] == [0] * 4, outcomes
+        with Store.open(path) as store:
+            assert store.version == len(MIGRATIONS)
+
+
+def test_a_full_disk_is_a_state_error_naming_the_file_and_nothing_is_half_written(tmp_path):
+    from tests.samples import rss
+
+    source = Source("k", "Partner", "https://partner.example/feed")
+    path = tmp_path / "state.db"
+    with Store.open(path) as store:
+        pages = store.db.execute("PRAGMA page_count").fetchone()[0]
+        store.db.execute(f"PRAGMA max_page_count = {pages}")  # the disk is now full
+        items = parse_feed(rss(200), source.url, source.key, None, NOW).items
+        with pytest.raises(StateError) as full:
+            store.record_items(source, items, "h1", None, None, "new", NOW)
+        assert full.value.message.startswith(f"cannot write the state database {path}:")
+        assert full.value.hint.startswith("the disk is full")
+        assert store.items() == [] and store.sources() == []
+        store.db.execute(f"PRAGMA max_page_count = {pages * 100}")  # space again
+        assert store.record_items(source, items, "h1", None, None, "new", NOW) == (200, 200)
+
+
+def test_a_missing_database_is_created_only_when_asked(tmp_path):
+    path = tmp_path / "missing.db"
+    with pytest.raises(StateError) as missing:
+        Store.open(path, create=False)
+    assert missing.value.message == f"no state database at {path}"
+    assert not path.exists()
+    Store.open(path).close()
+    Store.open(path, create=False).close()
