@@ -1,9 +1,12 @@
 """Polite, bounded HTTP fetching of sources (httpx, asyncio).
 
-Limits: a global and a per-host concurrency cap, connect/read timeouts per request and a total
-timeout per source, a body-size cap counted after decompression (so a gzip bomb stops too), and a
-redirect limit. Etiquette: conditional GET with the stored validators, permanent redirects reported
-so the caller can remember them, 410 reported as gone, Retry-After honoured once when it is short.
+Limits: a global and a per-host concurrency cap, connect/read timeouts per request, a total
+timeout per source counted from its first request (not while it waits for a slot), a deadline for
+the whole run after which sources still waiting are "not reached", a body-size cap counted after
+decompression (so a gzip bomb stops too), and a redirect limit. Etiquette: conditional GET with
+the stored validators, permanent redirects reported so the caller can remember them, 410 reported
+as gone, Retry-After honoured once when it is short. Redirects and URLs found in other sources
+pass the address guard (digest.guard) before they are requested.
 """
 
 from __future__ import annotations
@@ -14,13 +17,15 @@ import email.utils
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 import httpx
 
 from digest.config import FetchSettings
 from digest.errors import FetchError
+from digest.guard import AddressGuard, Resolver, system_resolver
+from digest.urls import absolute_url
 
 ACCEPT = (
     "application/atom+xml, application/rss+xml, application/rdf+xml;q=0.9, "
@@ -66,24 +71,88 @@ class _Answer:
     body: bytes
 
 
+class NotReached(Exception):
+    """A request still waiting for a slot when the run's deadline passed."""
+
+    def __init__(self, host: str | None):
+        super().__init__(host)
+        self.host = host  # the host whose slots were all taken; None: every slot in all was
+
+
+class Slots:
+    """The caps on requests at once: `concurrency` in all and `per_host` to one host. Once the
+    run's `deadline` (event loop time) has passed, a request still waiting gives up with
+    NotReached; with no deadline it waits as long as it takes."""
+
+    def __init__(self, concurrency: int, per_host: int, deadline: float | None = None):
+        self.deadline = deadline
+        self._all = asyncio.Semaphore(concurrency)
+        self._hosts: dict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(per_host))
+
+    @contextlib.asynccontextmanager
+    async def hold(self, url: str):
+        host = urlsplit(url).netloc.lower()
+        async with self._take(self._hosts[host], host), self._take(self._all, None):
+            yield
+
+    @contextlib.asynccontextmanager
+    async def _take(self, semaphore: asyncio.Semaphore, host: str | None):
+        try:
+            async with asyncio.timeout_at(self.deadline):
+                await semaphore.acquire()
+        except TimeoutError:
+            raise NotReached(host) from None
+        try:
+            yield
+        finally:
+            semaphore.release()
+
+
+class Budget:
+    """The seconds left for one source or link. Only time spent on its own requests counts, not
+    the wait for a slot, so one queued behind a slow host is not timed out before it is tried."""
+
+    def __init__(self, seconds: float):
+        self.left = seconds
+
+    @contextlib.asynccontextmanager
+    async def spend(self):
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        try:
+            async with asyncio.timeout(max(self.left, 0.0)):
+                yield
+        finally:
+            self.left -= loop.time() - start
+
+
 class Fetcher:
+    """Fetches sources for one run. `deadline` is the event loop time after which no request
+    waiting for a slot starts any more; by default fetch.run_timeout from now, so make the
+    Fetcher when the run starts. `resolver` serves the address guard."""
+
     def __init__(
         self,
         client: httpx.AsyncClient,
         settings: FetchSettings,
         user_agent: str,
         sleep=asyncio.sleep,
+        resolver: Resolver = system_resolver,
+        deadline: float | None = None,
     ):
         self.client = client
         self.settings = settings
         self.user_agent = user_agent
         self.sleep = sleep
-        self._all = asyncio.Semaphore(settings.concurrency)
-        self._hosts: dict[str, asyncio.Semaphore] = defaultdict(
-            lambda: asyncio.Semaphore(settings.per_host)
-        )
+        self.guard = AddressGuard(resolver)
+        if deadline is None:
+            deadline = asyncio.get_running_loop().time() + settings.run_timeout
+        self.slots = Slots(settings.concurrency, settings.per_host, deadline)
+        # No pool timeout: the slots do the queueing, and make_client's pool holds as many
+        # connections as there are slots. A pool timeout would again time a request from
+        # before it starts; a wait in a smaller pool passed in counts against its budget.
         self._timeout = httpx.Timeout(
-            settings.read_timeout, connect=settings.connect_timeout, pool=settings.total_timeout
+            settings.read_timeout, connect=settings.connect_timeout, pool=None
         )
 
     async def fetch(
@@ -92,10 +161,13 @@ class Fetcher:
         etag: str | None = None,
         last_modified: str | None = None,
         truncate: bool = False,
+        configured: str | None = None,
     ) -> Fetched:
         """Fetch one source; raise FetchError with a one-line reason when it cannot be had.
         A body over fetch.max_bytes is an error, or with `truncate` (a web page, which is still
-        useful in part) cut at the cap."""
+        useful in part) cut at the cap. `configured` is the URL the operator configured, when
+        `url` is not it (a remembered redirect, a weeknote post found in the blog feed): the
+        address guard lets `url` and redirects reach non-public addresses only if it is on one."""
         if urlsplit(url).scheme == "file":
             return self._read_file(url, truncate)
         headers = {"User-Agent": self.user_agent, "Accept": ACCEPT}
@@ -103,31 +175,37 @@ class Fetcher:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        total = self.settings.total_timeout
         try:
-            async with asyncio.timeout(total):
-                return await self._follow(url, headers, truncate)
+            return await self._follow(url, headers, truncate, configured or url)
         except TimeoutError:
+            total = self.settings.total_timeout
             raise FetchError(
                 f"no complete answer within {total:g} s (fetch.total_timeout)"
             ) from None
+        except NotReached as exc:
+            raise FetchError(_not_reached(exc.host, self.settings.run_timeout)) from None
         except httpx.TimeoutException as exc:
             raise FetchError(f"timed out ({_describe_timeout(exc)})") from None
         except httpx.ConnectError as exc:
             raise FetchError(f"cannot connect ({_first_line(exc) or 'refused'})") from None
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
             raise FetchError(f"connection broken ({_first_line(exc) or 'reset by peer'})") from None
+        except httpx.InvalidURL as exc:
+            raise FetchError(f"not a usable URL ({_first_line(exc)})") from None
         except httpx.HTTPError as exc:
             raise FetchError(f"{type(exc).__name__}: {_first_line(exc)}") from None
 
-    async def _follow(self, url: str, headers: dict[str, str], truncate: bool) -> Fetched:
+    async def _follow(
+        self, url: str, headers: dict[str, str], truncate: bool, configured: str
+    ) -> Fetched:
+        budget = Budget(self.settings.total_timeout)
         seen, moved_to, retried = {url}, None, False
         permanent_so_far = True
         while True:
-            answer = await self._get(url, headers, truncate)
+            answer = await self._get(url, headers, truncate, budget, configured)
             location = answer.headers.get("location")
             if answer.status in REDIRECTS and location:
-                target = urljoin(url, location.strip())
+                target = absolute_url(url, location)
                 if target in seen:
                     raise FetchError(f"redirect loop ({answer.status} back to {target})")
                 if len(seen) > self.settings.max_redirects:
@@ -165,9 +243,11 @@ class Fetcher:
         )
         raise FetchError(f"HTTP {status} {answer.reason}".rstrip() + f": {hint}")
 
-    async def _get(self, url: str, headers: dict[str, str], truncate: bool) -> _Answer:
-        host = urlsplit(url).netloc.lower()
-        async with self._hosts[host], self._all:
+    async def _get(
+        self, url: str, headers: dict[str, str], truncate: bool, budget: Budget, configured: str
+    ) -> _Answer:
+        async with self.slots.hold(url), budget.spend():
+            await self.guard.check(url, configured)
             request = self.client.build_request("GET", url, headers=headers, timeout=self._timeout)
             response = await self.client.send(request, stream=True)
             try:
@@ -234,6 +314,14 @@ def _retry_after(headers: dict[str, str]) -> float | None:
     return max(0.0, (when - sent).total_seconds())
 
 
+def _not_reached(host: str | None, run_timeout: float) -> str:
+    busy = f"its host {host} was" if host else "every connection (fetch.concurrency) was"
+    return (
+        f"not reached: {busy} busy with other sources until fetch.run_timeout "
+        f"({run_timeout:g} s) ran out"
+    )
+
+
 def _too_big(cap: int, detail: str) -> str:
     return f"body larger than {cap:,} bytes (fetch.max_bytes); {detail}"
 
@@ -242,7 +330,6 @@ def _describe_timeout(exc: httpx.TimeoutException) -> str:
     kind = {
         httpx.ConnectTimeout: "connecting; fetch.connect_timeout",
         httpx.ReadTimeout: "waiting for data; fetch.read_timeout",
-        httpx.PoolTimeout: "waiting for a free connection",
     }
     return kind.get(type(exc), "fetch timeouts")
 

@@ -3,9 +3,11 @@
 Each link gets a HEAD request; when HEAD's answer is an error it is asked again with a GET whose
 body is never read, because many servers mishandle HEAD. Redirects are followed by hand, as
 digest fetch does, and the requests are polite: a global and a per-host cap and the project's
-User-Agent. Healthy results are kept in `link_checks` and reused for links.cache_hours; broken and
-rate-limited ones are asked again on every run, so a server that was down for a minute in the
-morning does not stop the afternoon's send.
+User-Agent. Links come from other people's feeds and pages, so each link and redirect passes the
+address guard (digest.guard) first: it may reach a non-public address only when the source it
+came from is configured on one. Healthy results are kept in `link_checks` and reused for
+links.cache_hours; broken and rate-limited ones are asked again on every run, so a server that
+was down for a minute in the morning does not stop the afternoon's send.
 """
 
 from __future__ import annotations
@@ -14,19 +16,23 @@ import asyncio
 import contextlib
 import dataclasses
 import json
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 
 from digest.config import Config
-from digest.errors import DigestError
-from digest.fetch import PERMANENT, REDIRECTS, make_client
+from digest.curate import WEEKNOTE_SOURCE
+from digest.errors import DigestError, FetchError
+from digest.fetch import PERMANENT, REDIRECTS, Budget, Slots, make_client
+from digest.guard import AddressGuard, Resolver, system_resolver
 from digest.models import Issue
 from digest.store import Store
+from digest.text import fold
+from digest.urls import absolute_url
 
 OUTCOMES = ("ok", "redirected", "client-error", "server-error", "timeout", "error")
 BROKEN = frozenset({"client-error", "server-error", "timeout", "error"})
@@ -75,54 +81,83 @@ class LinkResult:
         }
 
 
+@dataclass(frozen=True)
+class IssueLink:
+    """A link of an issue and the source it came from, as its item says (IssueItem.origin and
+    .source). The source's configured URL decides whether the link may lead to a non-public
+    address; a plain URL given to check_links has no source, so it may not."""
+
+    url: str
+    origin: str  # "weeknote" (the weeknote page and its links) or "feed"
+    source: str  # the feed's name; the weeknote's for the weeknote
+
+
 class BrokenLinksError(DigestError):
     """Too large a share of the issue's links is broken to send it."""
 
     hint = "run `digest links` to see them; fix or drop them (overrides), or send with --force"
 
 
-def issue_links(issue: Issue) -> list[str]:
+def issue_links(issue: Issue) -> list[IssueLink]:
     """The http(s) links an issue's email carries, once each: the weeknote, then every item's
     (shown, or over a theme's cap)."""
-    urls = [issue.weeknote_url or "", *(item.url for item in issue.items())]
-    return [url for url in dict.fromkeys(urls) if urlsplit(url).scheme in WEB]
+    links = [
+        IssueLink(issue.weeknote_url or "", "weeknote", WEEKNOTE_SOURCE),
+        *(IssueLink(item.url, item.origin, item.source) for item in issue.items()),
+    ]
+    return [link for url, link in _by_url(links).items() if urlsplit(url).scheme in WEB]
+
+
+def configured_url(link: IssueLink | str, config: Config) -> str | None:
+    """The URL the operator configured for the source a link came from: the weeknote's page or
+    blog feed, or the feed of that name. None for a plain URL or a source no longer configured
+    (or named twice)."""
+    if isinstance(link, str):
+        return None
+    if link.origin == "weeknote":
+        rule = config.weeknote
+        return config.locate(rule.url or rule.feed) if rule else None
+    urls = {config.locate(feed.url) for feed in config.feeds if feed.name == link.source}
+    return urls.pop() if len(urls) == 1 else None
 
 
 def check_links(
-    urls: Iterable[str],
+    links: Iterable[IssueLink | str],
     config: Config,
     store: Store,
     now: datetime,
     client: httpx.AsyncClient | None = None,
     use_cache: bool = True,
+    resolver: Resolver = system_resolver,
 ) -> list[LinkResult]:
-    """One result per URL, in input order. Healthy results of the last links.cache_hours come
-    from the cache (unless `use_cache` is off); the rest are checked concurrently and stored,
-    all in one transaction."""
-    urls = list(urls)
-    unique = list(dict.fromkeys(urls))
+    """One result per link, in input order; where a link may lead depends on its source (see
+    IssueLink). Healthy results of the last links.cache_hours come from the cache (unless
+    `use_cache` is off); the rest are checked concurrently and stored, all in one transaction.
+    `resolver` serves the address guard."""
+    links = list(links)
+    unique = _by_url(links)
     known = {}
     if use_cache:
-        cached = cached_results(unique, config, store, now)
+        cached = cached_results(list(unique), config, store, now)
         known = {url: result for url, result in cached.items() if result.reusable}
-    todo = [url for url in unique if url not in known]
+    todo = [(url, configured_url(link, config)) for url, link in unique.items() if url not in known]
     if todo:
-        fresh = asyncio.run(_check_all(todo, config, now, client))
+        fresh = asyncio.run(_check_all(todo, config, now, client, resolver))
         _save(store, fresh, now, config.links.cache_hours)
         known.update((result.url, result) for result in fresh)
-    return [known[url] for url in urls]
+    return [known[_url(link)] for link in links]
 
 
 def cached_results(
-    urls: Iterable[str], config: Config, store: Store, now: datetime
+    links: Iterable[IssueLink | str], config: Config, store: Store, now: datetime
 ) -> dict[str, LinkResult]:
-    """What link_checks knows of these URLs from the last links.cache_hours, broken or not:
+    """What link_checks knows of these links from the last links.cache_hours, broken or not:
     enough to point at broken links without asking the network."""
     since = _stamp(now - timedelta(hours=config.links.cache_hours))
     rows = store.db.execute(
         "SELECT * FROM link_checks WHERE checked_at > ?"
         " AND url IN (SELECT value FROM json_each(?))",
-        (since, json.dumps(list(urls))),
+        (since, json.dumps([_url(link) for link in links])),
     )
     return {row["url"]: _from_row(row) for row in rows}
 
@@ -174,6 +209,18 @@ def summary_line(results: list[LinkResult]) -> str:
     return line
 
 
+def _url(link: IssueLink | str) -> str:
+    return link if isinstance(link, str) else link.url
+
+
+def _by_url(links: Iterable[IssueLink | str]) -> dict[str, IssueLink | str]:
+    """Each URL once, in order, with the first link that has it."""
+    unique: dict[str, IssueLink | str] = {}
+    for link in links:
+        unique.setdefault(_url(link), link)
+    return unique
+
+
 # Checking
 
 
@@ -185,56 +232,41 @@ class _Failed(Exception):
         self.detail, self.status, self.url = detail, status, url
 
 
-class _Budget:
-    """The seconds left for one link. Only time spent on its own requests counts, not the wait
-    for a free slot, so a link queued behind a slow host is not timed out before it is tried."""
-
-    def __init__(self, seconds: float):
-        self.left = seconds
-
-    @contextlib.asynccontextmanager
-    async def spend(self):
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        try:
-            async with asyncio.timeout(max(self.left, 0.0)):
-                yield
-        finally:
-            self.left -= loop.time() - start
-
-
 class _Checker:
-    def __init__(self, client: httpx.AsyncClient, config: Config):
+    def __init__(self, client: httpx.AsyncClient, config: Config, resolver: Resolver):
         self.client = client
         self.settings = config.links
         self.max_redirects = config.fetch.max_redirects
         self.headers = {"User-Agent": config.user_agent(), "Accept": ACCEPT}
         # httpx's own timeout only backs up the budget, which is what really limits a link.
         self._timeout = httpx.Timeout(self.settings.timeout)
-        self._all = asyncio.Semaphore(self.settings.concurrency)
-        self._hosts: dict[str, asyncio.Semaphore] = defaultdict(
-            lambda: asyncio.Semaphore(self.settings.per_host)
-        )
+        self.slots = Slots(self.settings.concurrency, self.settings.per_host)
+        self.guard = AddressGuard(resolver)
 
-    async def check(self, url: str, now: datetime) -> LinkResult:
+    async def check(self, url: str, configured: str | None, now: datetime) -> LinkResult:
+        """Check one link; `configured` is the configured URL of the source it came from."""
         if urlsplit(url).scheme not in WEB:
             return LinkResult(url, "error", None, None, "not an http(s) link", now)
         try:
-            return await self._follow(url, now, _Budget(self.settings.timeout))
+            return await self._follow(url, configured, now, Budget(self.settings.timeout))
         except _Failed as failed:
             return LinkResult(url, "error", failed.status, failed.url, failed.detail, now)
+        except FetchError as refused:  # by the address guard, or its host name is unknown
+            return LinkResult(url, "error", None, None, refused.message, now)
         except (TimeoutError, httpx.TimeoutException):
             detail = f"no answer within {self.settings.timeout:g} s (links.timeout)"
             return LinkResult(url, "timeout", None, None, detail, now)
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             return LinkResult(url, "error", None, None, _describe(exc), now)
 
-    async def _follow(self, url: str, now: datetime, budget: _Budget) -> LinkResult:
+    async def _follow(
+        self, url: str, configured: str | None, now: datetime, budget: Budget
+    ) -> LinkResult:
         seen, current, method, first_hop = {url}, url, "HEAD", None
         while True:
-            status, reason, location = await self._ask(method, current, budget)
+            status, reason, location = await self._ask(method, current, configured, budget)
             if status in REDIRECTS and location:
-                target = urljoin(current, location.strip())
+                target = absolute_url(current, location)
                 if target in seen:
                     raise _Failed(f"redirect loop ({status} back to {target})", status, current)
                 if len(seen) > self.max_redirects:
@@ -247,9 +279,11 @@ class _Checker:
             else:
                 return _result(url, current, status, reason, first_hop, now)
 
-    async def _ask(self, method: str, url: str, budget: _Budget) -> tuple[int, str, str | None]:
-        host = urlsplit(url).netloc.lower()
-        async with self._hosts[host], self._all, budget.spend():
+    async def _ask(
+        self, method: str, url: str, configured: str | None, budget: Budget
+    ) -> tuple[int, str, str | None]:
+        async with self.slots.hold(url), budget.spend():
+            await self.guard.check(url, configured)
             request = self.client.build_request(
                 method, url, headers=self.headers, timeout=self._timeout
             )
@@ -264,7 +298,7 @@ def _result(
 ) -> LinkResult:
     """The result of the last answer of a check; `first_hop` is the first redirect's status."""
     final_url = final if first_hop else None
-    said = f"HTTP {status} {reason}".rstrip()
+    said = fold(f"HTTP {status} {reason}")
     if status in RATE_LIMITED:
         detail = f"{said}: rate limited, so not verified; checked again next run"
         return LinkResult(url, "ok", status, final_url, detail, now)
@@ -285,15 +319,21 @@ def _result(
 
 
 async def _check_all(
-    urls: list[str], config: Config, now: datetime, client: httpx.AsyncClient | None
+    todo: list[tuple[str, str | None]],
+    config: Config,
+    now: datetime,
+    client: httpx.AsyncClient | None,
+    resolver: Resolver,
 ) -> list[LinkResult]:
+    """Check each (URL, configured URL of its source) concurrently."""
     async with contextlib.AsyncExitStack() as stack:
         if client is None:
             # fetch's client, pooled to the link checker's own concurrency.
             settings = dataclasses.replace(config.fetch, concurrency=config.links.concurrency)
             client = await stack.enter_async_context(make_client(settings))
-        checker = _Checker(client, config)
-        return list(await asyncio.gather(*(checker.check(url, now) for url in urls)))
+        checker = _Checker(client, config, resolver)
+        checks = (checker.check(url, configured, now) for url, configured in todo)
+        return list(await asyncio.gather(*checks))
 
 
 def _describe(exc: Exception) -> str:

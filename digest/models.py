@@ -19,6 +19,9 @@ class Source:
     last_modified: str | None = None
     content_hash: str | None = None
     gone: bool = False
+    # Found in another source rather than configured (a weeknote post in the blog feed): that
+    # source's configured URL, whose address decides where this one may lead.
+    found_in: str | None = None
 
 
 @dataclass(frozen=True)

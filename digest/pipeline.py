@@ -111,7 +111,9 @@ def weeknote_page(config: Config, store: Store, now: datetime) -> Source | str:
             f"no post in {rule.feed} since {start:%Y-%m-%d %H:%M} matches the weeknote rule "
             "(weeknote.title_pattern / weeknote.category)"
         )
-    return store.source(post.link, WEEKNOTE)
+    # The post's address comes from the blog, not the operator: the blog feed's address decides
+    # where it may lead (digest.guard).
+    return dataclasses.replace(store.source(post.link, WEEKNOTE), found_in=config.locate(rule.feed))
 
 
 def build_issue(config: Config, store: Store, now: datetime, issue_id: str | None = None) -> Issue:
@@ -245,7 +247,11 @@ class _Updater:
                 note="retired after HTTP 410; remove it from feeds.yaml",
             )
         fetched = await self.fetcher.fetch(
-            source.url, source.etag, source.last_modified, truncate=is_page
+            source.url,
+            source.etag,
+            source.last_modified,
+            truncate=is_page,
+            configured=source.found_in or source.key,
         )
         moved = fetched.moved_to is not None
         if moved:

@@ -1,14 +1,27 @@
-"""URL helpers shared by every stage: canonical URLs for deduplication."""
+"""URL helpers shared by every stage: URLs made safe to store and show, canonical URLs for
+deduplication."""
 
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
+# Longer is not a link anyone follows (sitemaps stop at 2,048 too); a 100,000-character one
+# would be most of an email's size.
+MAX_URL_LENGTH = 2048
+_UNSAFE = re.compile(r"[\x00-\x20\x7f-\x9f]")  # spaces and control characters, C1 included
 DEFAULT_PORTS = {"http": 80, "https": 443}
 TRACKING_PARAM = re.compile(
     r"utm_.*|mc_.*|fbclid|gclid|dclid|gbraid|wbraid|msclkid|yclid|_hsenc|_hsmi|mkt_tok", re.I
 )
+
+
+def absolute_url(base: str, link: str) -> str:
+    """`link` resolved against `base`, with spaces and control characters percent-encoded as a
+    browser sends them: a URL from a feed or a page never puts raw control characters on a
+    terminal, in the state database or in a mail header."""
+    joined = urljoin(base, link.strip())
+    return _UNSAFE.sub(lambda match: quote(match.group(), safe=""), joined)
 
 
 def canonical_url(url: str) -> str:

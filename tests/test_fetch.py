@@ -1,6 +1,7 @@
 """Fetching through the pipeline against a real loopback server, with a real SQLite file."""
 
 import asyncio
+import time
 import tracemalloc
 
 import httpx
@@ -197,3 +198,55 @@ def test_redirect_chain_longer_than_the_limit_is_refused(server, make_config):
     assert len(server.requests) == 4
     path = make_config([("Far", server.url("/hop0"))], fetch="  max_redirects: 4\n")
     assert run(path)[0][0].status == "new"
+
+
+# One stalled host cannot sink the healthy feeds queued behind it
+
+
+def stall(seconds: float):
+    """A route that answers only after `seconds`: a server that has stopped responding."""
+
+    def answer(headers):
+        time.sleep(seconds)
+        return Reply(200, rss(1))
+
+    return answer
+
+
+def six_stalled_then_three_healthy(server, make_config, fetch: str):
+    for i in range(6):
+        server.routes[f"/stalled/{i}"] = stall(3)
+    for i in range(3):
+        server.routes[f"/healthy/{i}"] = Reply(200, rss(2))
+    feeds = [(f"Stalled {i}", server.url(f"/stalled/{i}")) for i in range(6)]
+    feeds += [(f"Healthy {i}", server.url(f"/healthy/{i}")) for i in range(3)]
+    return make_config(feeds, fetch=f"  per_host: 2\n  total_timeout: 0.6\n{fetch}")
+
+
+@pytest.mark.realclock
+def test_the_total_timeout_starts_when_the_request_does(server, make_config):
+    # Two at a time, the six stalled feeds hold the host for 3 x 0.6 s before the healthy ones
+    # get a slot: more than fetch.total_timeout, which must not count that wait.
+    path = six_stalled_then_three_healthy(server, make_config, "")
+    reports, _ = run(path)
+    assert [(r.status, r.new_items) for r in reports[6:]] == [("new", 2)] * 3
+    timed_out = "no complete answer within 0.6 s (fetch.total_timeout)"
+    assert [r.error for r in reports[:6]] == [timed_out] * 6
+    assert len(server.requests) == 9
+
+
+@pytest.mark.realclock
+def test_feeds_still_queued_when_the_run_ends_are_not_reached(server, make_config):
+    # Stalled 0-1 time out at 0.6 s and stalled 2-3 at 1.2 s; the run ends at 0.9 s, while the
+    # other five are still waiting for the host.
+    path = six_stalled_then_three_healthy(server, make_config, "  run_timeout: 0.9\n")
+    reports, rows = run(path)
+    timed_out = "no complete answer within 0.6 s (fetch.total_timeout)"
+    host = server.url("").split("//")[1]
+    not_reached = (
+        f"not reached: its host {host} was busy with other sources until fetch.run_timeout "
+        "(0.9 s) ran out"
+    )
+    assert [r.error for r in reports] == [timed_out] * 4 + [not_reached] * 5
+    assert len(server.requests) == 4
+    assert {row["last_error"] for row in rows} == {timed_out, not_reached}

@@ -1,7 +1,7 @@
 """Link checking against real loopback servers (127.0.0.1 and 127.0.0.2) and a real SQLite file.
 
-tests/server.py answers GET only, so the server here answers HEAD too, binds any loopback
-address, and lets a route depend on the method ("HEAD /path" before "/path").
+The links checked here come from a feed configured on 127.0.0.1 (`check` says so), which is what
+lets them lead to loopback; links from a public source may not (tests/test_guard.py).
 """
 
 from __future__ import annotations
@@ -16,14 +16,13 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from click.testing import CliRunner
 
-from digest import cli_links
 from digest.cli_links import links
 from digest.config import load_config
 from digest.errors import DigestError
 from digest.links import (
     BrokenLinksError,
+    IssueLink,
     LinkResult,
     broken_share,
     cached_results,
@@ -35,10 +34,12 @@ from digest.links import (
 )
 from digest.models import Issue, IssueItem, IssueTheme
 from digest.store import Store
-from tests.samples import NOW, rss
+from tests.resolver import table_resolver
+from tests.samples import NOW, cli, rss
 from tests.server import FeedServer, Reply
 
 TIMEOUT = 0.5  # links.timeout in these tests: long enough for loopback, short enough to wait
+LOCAL_FEED = "Local feed"  # configured on 127.0.0.1 by config_path
 
 
 @pytest.fixture
@@ -51,7 +52,7 @@ def site():
 def config_path(make_config):
     def make(timeout=TIMEOUT, concurrency=16, per_host=2, max_redirects=3, cache_hours=24):
         return make_config(
-            [],
+            [(LOCAL_FEED, "http://127.0.0.1/feed.xml")],
             fetch=f"  max_redirects: {max_redirects}\n",
             extra=(
                 f"links:\n  timeout: {timeout}\n  concurrency: {concurrency}\n"
@@ -63,9 +64,11 @@ def config_path(make_config):
 
 
 def check(path, urls, now=NOW, **kwargs) -> list[LinkResult]:
+    """Check `urls` as links of the feed configured on 127.0.0.1, so they may lead to loopback."""
     config = load_config(path)
     with Store.open(config.db_path()) as store:
-        return check_links(urls, config, store, now, **kwargs)
+        found = [IssueLink(url, "feed", LOCAL_FEED) for url in urls]
+        return check_links(found, config, store, now, **kwargs)
 
 
 def rows(path) -> dict[str, dict]:
@@ -222,6 +225,7 @@ def test_results_in_input_order_and_each_link_asked_once(site, config_path):
 # Failures without an HTTP answer
 
 
+@pytest.mark.realclock
 def test_a_server_that_never_answers_times_out(site, config_path):
     site.routes["/slow"] = slow(2.0)
     site.routes["/ok"] = Reply(200)
@@ -233,6 +237,7 @@ def test_a_server_that_never_answers_times_out(site, config_path):
     assert ok.outcome == "ok"  # one slow link never holds up the others
 
 
+@pytest.mark.realclock
 def test_the_timeout_covers_the_whole_redirect_chain(site, config_path):
     # Each hop answers in time; together they do not.
     for i in range(3):
@@ -242,6 +247,7 @@ def test_the_timeout_covers_the_whole_redirect_chain(site, config_path):
     assert result.outcome == "timeout"
 
 
+@pytest.mark.realclock
 def test_waiting_for_a_slot_does_not_count_against_the_timeout(site, config_path):
     # One at a time, 4 x 0.2 s: the last waits 0.6 s in the queue, more than links.timeout.
     for i in range(4):
@@ -267,28 +273,39 @@ def test_a_reset_connection_is_an_error(site, config_path):
 
 
 def test_dns_and_tls_failures_through_a_mock_transport(config_path):
+    asked = []
+
     def fail(request: httpx.Request) -> httpx.Response:
-        if request.url.host == "nowhere.invalid":
+        asked.append(request.url.host)
+        if request.url.host == "nowhere.example":
             raise httpx.ConnectError("[Errno -2] Name or service not known", request=request)
         raise httpx.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate has expired")
 
+    public = ["93.184.215.14"]
+    resolve = table_resolver({"nowhere.example": public, "expired.example": public})
     client = httpx.AsyncClient(transport=httpx.MockTransport(fail))
-    dns, tls, other = check(
-        config_path(),
-        ["https://nowhere.invalid/", "https://expired.example/", "mailto:editor@example.org"],
-        client=client,
+    urls = ["https://nowhere.example/", "https://expired.example/", "https://unknown.example/"]
+    dns, tls, unknown, other = check(
+        config_path(), [*urls, "mailto:editor@example.org"], client=client, resolver=resolve
     )
     assert (dns.outcome, dns.detail) == (
         "error",
         "cannot connect ([Errno -2] Name or service not known)",
     )
     assert tls.outcome == "error" and "CERTIFICATE_VERIFY_FAILED" in tls.detail
+    # The address guard resolves a link's host first: a name it cannot find is never asked.
+    assert (unknown.outcome, unknown.detail) == (
+        "error",
+        "cannot connect (unknown.example: Name or service not known)",
+    )
     assert (other.outcome, other.detail) == ("error", "not an http(s) link")
+    assert sorted(asked) == ["expired.example", "nowhere.example"]
 
 
 # Politeness
 
 
+@pytest.mark.realclock
 def test_at_most_per_host_requests_at_once_to_one_host(site, config_path):
     gauge = Gauge()
     for i in range(6):
@@ -298,6 +315,7 @@ def test_at_most_per_host_requests_at_once_to_one_host(site, config_path):
     assert gauge.most == 2
 
 
+@pytest.mark.realclock
 @pytest.mark.parametrize(("concurrency", "per_host", "most_in_all"), [(16, 1, 2), (1, 2, 1)])
 def test_hosts_are_checked_side_by_side_up_to_the_global_cap(
     config_path, concurrency, per_host, most_in_all
@@ -398,37 +416,77 @@ def test_broken_share_summary_and_refusal(config_path):
     refuse_broken(results[:3] + [result("ok")] * 7, config)  # none broken: no error
 
 
-def test_issue_links_are_the_weeknote_and_every_item_once():
-    def item(url: str) -> IssueItem:
-        return IssueItem(url, url, "t", "b", "Feed", "feed", "Theme", "r")
+def test_issue_links_are_the_weeknote_and_every_item_once_with_their_source():
+    def item(url: str, origin: str = "feed", source: str = "Feed") -> IssueItem:
+        return IssueItem(url, url, "t", "b", source, origin, "Theme", "r")
 
     theme = IssueTheme(
         "Theme",
         "theme",
-        (item("https://a.example/1"), item("mailto:x@example.org")),
+        (item("https://a.example/1", "weeknote", "Weeknote"), item("mailto:x@example.org")),
         more=(item("https://a.example/2"), item("https://a.example/1")),
     )
     issue = Issue(
         "2026-W48", "T", NOW, NOW, NOW, "", None, "https://w.example/note", (theme,), (), (), ()
     )
     assert issue_links(issue) == [
-        "https://w.example/note",
-        "https://a.example/1",
-        "https://a.example/2",
+        IssueLink("https://w.example/note", "weeknote", "Weeknote"),
+        IssueLink("https://a.example/1", "weeknote", "Weeknote"),  # the first of a URL wins
+        IssueLink("https://a.example/2", "feed", "Feed"),
     ]
     local = Issue(
         "2026-W48", "T", NOW, NOW, NOW, "", None, "file:///tmp/w.html", (theme,), (), (), ()
     )
-    assert issue_links(local)[0] == "https://a.example/1"
+    assert issue_links(local)[0].url == "https://a.example/1"
+
+
+# Where links may lead
+
+
+def test_links_from_public_sources_may_not_lead_into_the_local_network(make_config, tmp_path):
+    asked = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked.append(str(request.url))
+        if request.url.host == "news.example":
+            return httpx.Response(301, headers={"Location": "http://169.254.169.254/latest/"})
+        return httpx.Response(200)
+
+    (tmp_path / "weeknote.html").write_text("<article><p>A local weeknote.</p></article>")
+    path = make_config(
+        [("Public", "https://partner.example/feed"), (LOCAL_FEED, "http://127.0.0.1/feed.xml")],
+        extra="weeknote:\n  url: weeknote.html\n",
+    )
+    found = [
+        IssueLink("http://10.1.2.3/report", "feed", "Public"),
+        IssueLink("http://10.1.2.3/intranet", "feed", LOCAL_FEED),
+        IssueLink("https://news.example/story", "feed", "Public"),
+        IssueLink("http://192.168.1.1/", "weeknote", "Weeknote"),  # a local file is no excuse
+        "http://127.0.0.1:9/plain",  # a plain URL comes from no source
+    ]
+    config = load_config(path)
+    resolve = table_resolver({"partner.example": ["93.184.215.14"], "news.example": ["1.1.1.1"]})
+    client = httpx.AsyncClient(transport=httpx.MockTransport(answer))
+    with Store.open(config.db_path()) as store:
+        results = check_links(found, config, store, NOW, client=client, resolver=resolve)
+    refused = "refused: {} ({})".format
+    hint = "a public source's links and redirects may not lead into the local network"
+    assert [(r.outcome, r.detail) for r in results] == [
+        ("error", refused("10.1.2.3 is a private address", hint)),
+        ("ok", None),
+        ("error", refused("169.254.169.254 is a cloud metadata address", hint)),
+        ("error", refused("192.168.1.1 is a private address", hint)),
+        ("error", refused("127.0.0.1 is a loopback address", hint)),
+    ]
+    assert sorted(asked) == ["http://10.1.2.3/intranet", "https://news.example/story"]
 
 
 # The command
 
 
 @pytest.fixture
-def issue_site(site, make_config, monkeypatch):
+def issue_site(site, make_config):
     """A feed on the loopback server whose three items link back to it: ok, 404, moved."""
-    monkeypatch.setattr(cli_links, "_now", lambda: NOW)
     site.routes["/feed"] = Reply(200, rss(3, site=site.url("")))
     site.routes["/news/0"] = Reply(200)
     site.routes["/news/1"] = Reply(404)
@@ -438,13 +496,14 @@ def issue_site(site, make_config, monkeypatch):
 
 
 def invoke(*args):
-    return CliRunner().invoke(links, [str(a) for a in args])
+    return cli("links", *args)
 
 
 def test_links_command_table_summary_and_exit_codes(issue_site):
     site, path = issue_site
-    offline = invoke("-c", path)
-    assert offline.exit_code == 0 and "0 links:" in offline.output  # nothing fetched yet
+    never_fetched = invoke("-c", path)
+    assert never_fetched.exit_code == 1
+    assert f"Error: no state database at {path.parent / 'state.db'}" in never_fetched.output
     first = invoke("-c", path, "--refresh")
     assert first.exit_code == 3, first.output
     lines = first.stdout.splitlines()

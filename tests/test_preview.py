@@ -6,17 +6,16 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from digest.cli import main
 from digest.config import load_config
 from digest.preview import page_renderer
 from digest.store import Store
-from tests.samples import mark_sent
+from tests.resolver import table_resolver
+from tests.samples import NOW, cli, mark_sent
 
 WEEKNOTE = """<html><head><title>Weeknote 48</title></head><body><article><h1>Weeknote 48</h1>
 <p>A short week, but a busy one: two reports and a new video pilot to share with you all.</p>
@@ -34,9 +33,8 @@ def rss_item(path: str, when: datetime) -> str:
 
 @pytest.fixture
 def site(tmp_path: Path) -> Path:
-    """A feeds.yaml with a local feed dated now and a local weeknote page."""
-    now = datetime.now(UTC)
-    items = rss_item("one", now - timedelta(hours=2)) + rss_item("two", now - timedelta(days=1))
+    """A feeds.yaml with a local feed dated before NOW and a local weeknote page."""
+    items = rss_item("one", NOW - timedelta(hours=2)) + rss_item("two", NOW - timedelta(days=1))
     (tmp_path / "feed.xml").write_text(
         f'<?xml version="1.0"?><rss version="2.0"><channel><title>P</title>{items}</channel></rss>',
         encoding="utf-8",
@@ -58,7 +56,7 @@ def site(tmp_path: Path) -> Path:
 
 
 def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
+    return cli(*args)
 
 
 def dump(db_path: Path, tables: tuple[str, ...] | None = None) -> list[str]:
@@ -103,8 +101,8 @@ def test_preview_changes_nothing_a_send_depends_on(site):
     with Store.open(config.db_path()) as store:
         from digest.pipeline import build_issue
 
-        last_week = build_issue(config, store, datetime.now(UTC) - timedelta(days=7))
-        mark_sent(store, last_week, datetime.now(UTC) - timedelta(days=6))
+        last_week = build_issue(config, store, NOW - timedelta(days=7))
+        mark_sent(store, last_week, NOW - timedelta(days=6))
     before = dump(config.db_path())
     assert invoke("preview", "-c", site, "--offline").exit_code == 0
     assert dump(config.db_path()) == before  # offline: not one byte of state changed
@@ -154,7 +152,7 @@ def test_open_hands_the_file_to_the_browser(site, tmp_path):
 
 def test_the_live_preview_renders_again_from_the_files(site):
     assert invoke("fetch", "-c", site).exit_code == 0
-    render = page_renderer(site, None, None, None, None)
+    render = page_renderer(site, None, None, None, None, lambda: NOW)
     page = render()
     assert page.subject.startswith("Test digest: ") and "The widening gaps report" in page.html
     assert ("Partner", "new", "") in page.sources
@@ -176,7 +174,7 @@ def test_the_live_preview_marks_links_the_check_found_broken(site):
 
     assert invoke("fetch", "-c", site).exit_code == 0
     config = load_config(site)
-    render = page_renderer(site, None, None, None, None)
+    render = page_renderer(site, None, None, None, None, lambda: NOW)
     assert render().broken_links == frozenset()
 
     def answer(request: httpx.Request) -> httpx.Response:
@@ -184,7 +182,8 @@ def test_the_live_preview_marks_links_the_check_found_broken(site):
 
     client = httpx.AsyncClient(transport=httpx.MockTransport(answer))
     urls = ["https://reports.example/gaps", "https://partner.example/one"]
+    public = table_resolver(dict.fromkeys(["reports.example", "partner.example"], ["93.184.215.14"]))
     with Store.open(config.db_path()) as store:
-        check_links(urls, config, store, datetime.now(UTC), client=client)
+        check_links(urls, config, store, NOW, client=client, resolver=public)
     (broken,) = render().broken_links
     assert broken.startswith("https://reports.example/gaps?utm_source=digest")
