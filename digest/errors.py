@@ -11,18 +11,24 @@ DigestError         base; `cli.py` turns it into "Error: …" / "Hint: …" and 
 
 from __future__ import annotations
 
+from digest.text import fold
+
 
 class DigestError(Exception):
-    """An expected failure with a human sentence and a hint."""
+    """An expected failure with a human sentence and a hint, each on one line. Messages quote
+    what servers and files said; control characters in that text (a terminal escape sequence
+    from a hostile feed, say) are folded away here, so neither the terminal nor the state
+    database, where a source's last error is kept, ever receives them."""
 
     exit_code = 1
     hint = ""
 
     def __init__(self, message: str, hint: str | None = None):
+        message = fold(message)
         super().__init__(message)
         self.message = message
         if hint is not None:
-            self.hint = hint
+            self.hint = fold(hint)
 
 
 class ConfigError(DigestError):

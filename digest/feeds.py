@@ -11,15 +11,19 @@ from __future__ import annotations
 import hashlib
 import re
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
 from digest.errors import FeedError
 from digest.models import Item, ParsedFeed
 from digest.text import excerpt, fold, html_to_text
-from digest.urls import canonical_url
+from digest.urls import MAX_URL_LENGTH, absolute_url, canonical_url
 
-TITLE_LIMIT = 300
+TITLE_LIMIT = 300  # titles are cut to this many characters
+# A title this much longer is no title: the item is dropped, as is one with a link over
+# MAX_URL_LENGTH, rather than carried into an email.
+MAX_TITLE_LENGTH = 2_000
 SUMMARY_LIMIT = 400
 # The whole DOCTYPE, internal subset included; a stray ENTITY outside one is removed too.
 _DOCTYPE = re.compile(rb"<!DOCTYPE(?:[^\[>]*\[.*?\]\s*>|[^>]*>)", re.IGNORECASE | re.DOTALL)
@@ -72,18 +76,15 @@ def parse_feed(
     if not base.startswith(("http://", "https://")):
         base = url
     entries = [_item(entry, base, source, now) for entry in parsed.entries]
-    items = tuple(item for item in entries if item is not None)
+    items = tuple(entry for entry in entries if isinstance(entry, Item))
+    skipped = Counter(entry for entry in entries if isinstance(entry, str))
+    skips = [f"{n} of {len(entries)} items skipped: {why}" for why, n in skipped.items()]
     bozo = _bozo_reason(parsed) if parsed.get("bozo") else None
     if bozo and not items:
-        raise FeedError(f"malformed feed with no readable items ({bozo})")
-    skipped = len(entries) - len(items)
-    notes = (
-        dtd_note,
-        bozo and f"malformed but readable: {bozo}",
-        skipped and f"{skipped} of {len(entries)} items skipped: no web link",
-    )
+        raise FeedError(f"malformed feed with no readable items ({'; '.join([bozo, *skips])})")
+    notes = (dtd_note, bozo and f"malformed but readable: {bozo}", *skips)
     title = fold(html_to_text(parsed.feed.get("title", "")))
-    note = "; ".join(filter(None, notes)) or None
+    note = fold("; ".join(filter(None, notes))) or None
     return ParsedFeed(title, items, note, time.process_time() - started)
 
 
@@ -99,15 +100,21 @@ def parse_feed_safely(
         return f"the feed could not be parsed ({type(exc).__name__}: {fold(str(exc))[:200]})"
 
 
-def _item(entry, base: str, source: str, now: datetime) -> Item | None:
+def _item(entry, base: str, source: str, now: datetime) -> Item | str:
+    """The entry as an Item, or why it was skipped."""
     link = (entry.get("link") or "").strip()
     guid = fold(entry.get("id") or "") or None
     if not link and guid and guid.startswith(("http://", "https://")):
         link = guid
-    link = urljoin(base, link) if link else ""
+    link = absolute_url(base, link) if link else ""
     if urlsplit(link).scheme not in ("http", "https"):
-        return None  # a digest item must lead somewhere a reader can go
-    title = excerpt(html_to_text(entry.get("title") or ""), TITLE_LIMIT) or link
+        return "no web link"  # a digest item must lead somewhere a reader can go
+    if len(link) > MAX_URL_LENGTH:
+        return f"a link longer than {MAX_URL_LENGTH:,} characters"
+    full_title = html_to_text(entry.get("title") or "")
+    if len(full_title) > MAX_TITLE_LENGTH:
+        return f"a title longer than {MAX_TITLE_LENGTH:,} characters"
+    title = excerpt(full_title, TITLE_LIMIT) or link
     content = entry.get("content") or [{}]
     summary_html = entry.get("summary") or content[0].get("value") or ""
     summary = excerpt(html_to_text(summary_html), SUMMARY_LIMIT)
@@ -168,7 +175,7 @@ def _html_page_message(body: bytes, url: str) -> str:
     except (ValueError, lxml.etree.ParserError):
         return "an HTML page, not a feed"
     feeds = [
-        urljoin(url, link.get("href"))
+        absolute_url(url, link.get("href"))
         for link in page.xpath("//link[@href and contains(@rel, 'alternate')]")
         if (link.get("type") or "").split(";")[0].strip().lower()
         in ("application/rss+xml", "application/atom+xml", "application/rdf+xml")

@@ -19,6 +19,7 @@ from typing import TextIO
 
 from digest.errors import DigestError
 from digest.store import Store
+from digest.text import fold
 
 STATUSES = ("active", "unsubscribed", "bounced", "complained")
 COLUMNS = ("email", "name", "status", "source", "created", "updated")
@@ -126,9 +127,9 @@ def _distinct_addresses(emails: Iterable[str]) -> tuple[set[str], int]:
 
 
 def clean_name(raw: str | None) -> str | None:
-    """A display name on one line: a line break in a name would break the mail headers."""
-    name = " ".join((raw or "").split())
-    return name or None
+    """A display name on one line, with no control characters: a line break would break the
+    mail headers, and an escape sequence would reach the terminal of whoever lists them."""
+    return fold(raw or "") or None
 
 
 def escape_cell(text: str) -> str:

@@ -38,7 +38,7 @@ from bs4 import BeautifulSoup, NavigableString, ParserRejectedMarkup, Tag
 from bs4.element import PreformattedString
 
 from digest.text import excerpt, fold
-from digest.urls import canonical_url
+from digest.urls import MAX_URL_LENGTH, absolute_url, canonical_url
 
 TITLE_LIMIT = 120
 BLURB_LIMIT = 240
@@ -153,6 +153,9 @@ def extract_weeknote(
             noise.decompose()
     drafts = _editorial_first(_walk_sections(body))
     sections = _sections(drafts, _base_url(soup, url), _own_urls(soup, url))
+    sections, too_long = _without_long_links(sections)
+    if too_long:
+        problems.append(f"{too_long} links longer than {MAX_URL_LENGTH:,} characters left out")
     problems += [f"section {s.heading!r} has no links" for s in sections[1:] if not s.links]
     if not any(section.links for section in sections):
         problems.append("no links found")
@@ -370,6 +373,18 @@ def _sections(drafts: list[_Draft], base: str, own_urls: set[str]) -> tuple[Week
     return tuple(sections)
 
 
+def _without_long_links(
+    sections: tuple[WeeknoteSection, ...],
+) -> tuple[tuple[WeeknoteSection, ...], int]:
+    """The sections without links over MAX_URL_LENGTH (none a reader follows; one alone could
+    push an email past Gmail's clipping size), and how many were left out."""
+    kept = tuple(
+        WeeknoteSection(s.heading, tuple(x for x in s.links if len(x.url) <= MAX_URL_LENGTH))
+        for s in sections
+    )
+    return kept, sum(len(s.links) for s in sections) - sum(len(s.links) for s in kept)
+
+
 def _is_picture(anchor: Tag, url: str) -> bool:
     """A picture linked to its own image file, to show it larger: nothing to read. A link with
     words to an image file ("our winter infographic") is kept."""
@@ -382,7 +397,7 @@ def _link_target(href: str, base: str) -> tuple[str, str] | None:
     if not href or href.startswith("#"):
         return None
     try:
-        url = urljoin(base, href)
+        url = absolute_url(base, href)
         parts = urlsplit(url)
         canonical = canonical_url(url)
     except ValueError:  # an unparseable host such as "http://[::1"

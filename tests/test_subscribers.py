@@ -151,6 +151,8 @@ def test_adding_an_active_address_again_keeps_one_row_and_takes_a_new_name(subs,
     assert rows(db_path) == [("ann@example.org", "Ann", "active", "cli")]
     subs.add("ann@example.org", "  Ann\n  Lee ", "cli", LATER)
     assert subs.list()[0].name == "Ann Lee" and subs.list()[0].updated.startswith("2026-03-03")
+    subs.add("ann@example.org", "Ann\x1b]0;owned\x07 \x9b2JLee", "cli", LATER)
+    assert subs.list()[0].name == "Ann ]0;owned 2JLee"  # no escape reaches a terminal
 
 
 def test_a_removed_address_is_kept_unsubscribed_and_not_added_back_silently(subs, db_path):
