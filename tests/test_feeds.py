@@ -210,3 +210,22 @@ def test_items_without_a_web_link_are_skipped_and_counted():
     feed = parse(body)
     assert [item.title for item in feed.items] == ["Story 0"]
     assert feed.note == "2 of 3 items skipped: no web link"
+
+
+def test_an_overlong_link_or_title_skips_the_item_with_a_note():
+    body = rss(3).decode()
+    body = body.replace("/news/0", "/news/0?" + "x" * 100_000)
+    body = body.replace("Story 1", "Long " * 1_000)
+    feed = parse(body.encode())
+    assert [item.title for item in feed.items] == ["Story 2"]
+    assert feed.note == (
+        "1 of 3 items skipped: a link longer than 2,048 characters; "
+        "1 of 3 items skipped: a title longer than 2,000 characters"
+    )
+
+
+def test_links_keep_no_control_characters():
+    body = rss(1).decode().replace("/news/0", "/news/0 \x1b[2J\x9b")
+    (item,) = parse(body.encode()).items
+    # feedparser reads the C1 character as windows-1252 does: a harmless ›
+    assert item.link == "https://partner.example/news/0%20%1B[2J›"

@@ -351,3 +351,17 @@ def test_broken_base_and_canonical_fall_back_to_the_page_url(href):
     )
     (link,) = extract_weeknote(html, URL).sections[0].links
     assert link.url == "https://blog.example/a"
+
+
+def test_an_overlong_link_is_left_out_with_a_problem():
+    long_link = "https://reports.example/a?" + "x" * 100_000
+    page = (
+        "<article><h1>Weeknote</h1><p>Hello.</p><h2>Reports</h2><ul>"
+        f"<li><a href='{long_link}'>A report with a long address</a></li>"
+        "<li><a href='https://reports.example/b'>A report with a short one</a></li></ul></article>"
+    )
+    weeknote = extract_weeknote(page, "https://community.example/weeknote")
+    assert [link.url for s in weeknote.sections for link in s.links] == [
+        "https://reports.example/b"
+    ]
+    assert "1 links longer than 2,048 characters left out" in weeknote.problems
