@@ -182,7 +182,9 @@ def test_the_live_preview_marks_links_the_check_found_broken(site):
 
     client = httpx.AsyncClient(transport=httpx.MockTransport(answer))
     urls = ["https://reports.example/gaps", "https://partner.example/one"]
-    public = table_resolver(dict.fromkeys(["reports.example", "partner.example"], ["93.184.215.14"]))
+    public = table_resolver(
+        {host: ["93.184.215.14"] for host in ("reports.example", "partner.example")}
+    )
     with Store.open(config.db_path()) as store:
         check_links(urls, config, store, NOW, client=client, resolver=public)
     (broken,) = render().broken_links
