@@ -183,7 +183,7 @@ class Fetcher:
                 f"no complete answer within {total:g} s (fetch.total_timeout)"
             ) from None
         except NotReached as exc:
-            raise FetchError(_not_reached(exc.host, self.settings.run_timeout)) from None
+            raise FetchError(not_reached(exc.host, self.settings.run_timeout)) from None
         except httpx.TimeoutException as exc:
             raise FetchError(f"timed out ({_describe_timeout(exc)})") from None
         except httpx.ConnectError as exc:
@@ -314,7 +314,7 @@ def _retry_after(headers: dict[str, str]) -> float | None:
     return max(0.0, (when - sent).total_seconds())
 
 
-def _not_reached(host: str | None, run_timeout: float) -> str:
+def not_reached(host: str | None, run_timeout: float) -> str:
     busy = f"its host {host} was" if host else "every connection (fetch.concurrency) was"
     return (
         f"not reached: {busy} busy with other sources until fetch.run_timeout "

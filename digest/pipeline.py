@@ -9,22 +9,26 @@ import dataclasses
 import hashlib
 import time
 from collections.abc import Callable
-from concurrent.futures import BrokenExecutor, Executor
+from concurrent.futures import BrokenExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
 from digest import curate
 from digest.config import Config
-from digest.errors import FeedError, SourceError
+from digest.errors import FeedError, FetchError, SourceError
 from digest.feeds import parse_feed_safely
-from digest.fetch import Fetcher, make_client
+from digest.fetch import Fetcher, NotReached, Slots, make_client, not_reached
 from digest.models import Issue, ParsedFeed, Source, SourceHealth, SourceReport
 from digest.overrides import load_overrides
 from digest.store import Store
 from digest.themes import UNMATCHED_HEADING
-from digest.weeknote import Weeknote, extract_weeknote
+from digest.workers import ParsePool
+
+if TYPE_CHECKING:
+    from digest.weeknote import Weeknote
 
 # Below this many sources, parsing in-process is cheaper than starting worker processes.
 POOL_THRESHOLD = 4
@@ -61,12 +65,8 @@ def fetch_sources(
     per source, feeds in config order, then the weeknote. A failing source is reported and never
     stops the others."""
     sources = feed_sources(config, store)
-    pool = _parse_pool() if len(sources) >= POOL_THRESHOLD else None
-    try:
+    with _parse_pool(len(sources)) as pool:
         return asyncio.run(_fetch_all(config, store, now, client, pool, on_report, sources))
-    finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
 
 
 async def _fetch_all(config, store, now, client, pool, on_report, sources):
@@ -166,6 +166,9 @@ def _read_weeknote(
     config: Config, store: Store, page: Source | str | None
 ) -> tuple[Weeknote, list[str]]:
     """The stored weeknote page, extracted, and what went wrong, one line each."""
+    # Imported here: the HTML parser costs digest fetch a tenth of a second it does not need.
+    from digest.weeknote import Weeknote, extract_weeknote
+
     empty = Weeknote("", "", (), ())
     if page is None:
         return empty, []
@@ -206,15 +209,10 @@ def _health(
     return health
 
 
-def _parse_pool() -> Executor:
-    import multiprocessing
-    import os
-    from concurrent.futures import ProcessPoolExecutor
-
-    # spawn: the workers must not inherit the parent's threads or open database handle.
-    # At most four: each costs ~30 MB and ~0.1 s to start, and the event loop needs a core too.
-    context = multiprocessing.get_context("spawn")
-    return ProcessPoolExecutor(max_workers=min(os.cpu_count() or 2, 4), mp_context=context)
+def _parse_pool(sources: int) -> contextlib.AbstractContextManager[ParsePool | None]:
+    """Worker processes to parse in, started when a body first needs parsing (a run where
+    every feed answers 304 starts none); none for a few sources, cheaper to parse in-process."""
+    return ParsePool() if sources >= POOL_THRESHOLD else contextlib.nullcontext()
 
 
 class _Updater:
@@ -225,18 +223,33 @@ class _Updater:
         self.on_report = on_report or (lambda report: None)
         self.fetcher = Fetcher(client, config.fetch, config.user_agent())
         self.max_bytes = config.fetch.max_bytes
+        # The fetcher's slots cap requests; these cap sources in progress, from the request until
+        # the items are stored, so at most fetch.concurrency bodies are in memory, however many
+        # feeds there are: when parsing falls behind, new fetches wait for it. Capped per host
+        # and timed out like the fetcher's, so a stalled host holds back only its own sources.
+        self.in_progress = Slots(
+            config.fetch.concurrency, config.fetch.per_host, self.fetcher.slots.deadline
+        )
 
     async def update(self, source: Source, is_page: bool = False) -> SourceReport:
         """Fetch one source and store what changed: a feed's items, or a page's body."""
         started = time.monotonic()
         try:
-            report = await self._update(source, is_page)
+            report = await self._update_in_turn(source, is_page)
         except SourceError as exc:
             self.store.record_error(source, exc.message, self.now)
             report = SourceReport(source.name, source.url, "error", error=exc.message)
         report = dataclasses.replace(report, seconds=round(time.monotonic() - started, 3))
         self.on_report(report)
         return report
+
+    async def _update_in_turn(self, source: Source, is_page: bool) -> SourceReport:
+        """_update once the source's turn comes (see in_progress)."""
+        try:
+            async with self.in_progress.hold(source.url):
+                return await self._update(source, is_page)
+        except NotReached as exc:
+            raise FetchError(not_reached(exc.host, self.fetcher.settings.run_timeout)) from None
 
     async def _update(self, source: Source, is_page: bool) -> SourceReport:
         if source.gone:
@@ -307,9 +320,8 @@ class _Updater:
         if self.pool is None:
             result = parse_feed_safely(*args)
         else:
-            loop = asyncio.get_running_loop()
             try:
-                result = await loop.run_in_executor(self.pool, parse_feed_safely, *args)
+                result = await self.pool.run(parse_feed_safely, *args)
             except BrokenExecutor:
                 raise FeedError("the parser process died (out of memory?)") from None
         if isinstance(result, str):
