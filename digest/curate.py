@@ -17,6 +17,7 @@ import dataclasses
 import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from digest.config import Config
@@ -25,7 +26,9 @@ from digest.models import Decision, IssueItem, IssueTheme, Item
 from digest.overrides import IssueOverrides, apply_overrides
 from digest.text import normalise_heading
 from digest.themes import ThemeChoice, theme_for_heading, theme_for_item, theme_for_text
-from digest.weeknote import Weeknote
+
+if TYPE_CHECKING:  # the HTML parser behind it is not imported by commands that only fetch
+    from digest.weeknote import Weeknote
 
 WEEKNOTE_SOURCE = "Weeknote"
 

@@ -148,7 +148,7 @@ class Fetcher:
         if deadline is None:
             deadline = asyncio.get_running_loop().time() + settings.run_timeout
         self.slots = Slots(settings.concurrency, settings.per_host, deadline)
-        # No pool timeout: the slots do the queueing, and make_client's pool holds as many
+        # No pool timeout: the slots do the queueing, and make_client's pools hold as many
         # connections as there are slots. A pool timeout would again time a request from
         # before it starts; a wait in a smaller pool passed in counts against its budget.
         self._timeout = httpx.Timeout(
@@ -294,11 +294,10 @@ class Fetcher:
 
 
 def make_client(settings: FetchSettings) -> httpx.AsyncClient:
-    """The client digest uses when none is passed in: pooled to the concurrency limit."""
-    limits = httpx.Limits(
-        max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency
-    )
-    return httpx.AsyncClient(limits=limits, follow_redirects=False)
+    """The client digest uses when none is passed in: a connection pool per host."""
+    from digest.hostpool import HostPools
+
+    return httpx.AsyncClient(transport=HostPools(settings.per_host), follow_redirects=False)
 
 
 def _retry_after(headers: dict[str, str]) -> float | None:
