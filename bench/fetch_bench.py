@@ -1,25 +1,28 @@
-"""Benchmark `digest fetch` against 200 synthetic RSS feeds served over loopback HTTP.
+"""Benchmark `digest fetch` on 100 and 400 synthetic RSS feeds served over loopback HTTP.
 
-What it measures, each figure the median of `--repeat` cold/warm pairs (a fresh state db each):
+For each feed count and each of `--repeat` rounds: a cold run (a fresh state db: every feed is
+downloaded and parsed), then a warm run on the same db (every feed answers 304: no body is sent).
+Each run is `python -m digest fetch --json` in its own process with digest's *default* fetch
+settings (printed first), and reports:
 
-- cold run (empty db): wall time, CPU time of digest and its parse workers (user + sys), peak RSS
-  of the largest single process, and the share of that CPU spent parsing (`parse_seconds`);
-- warm run (same db): wall time, CPU, and what the servers answered (every feed should be a 304,
-  so no body is downloaded);
-- `digest --help` wall time (median of 7), and a sequential baseline, estimated as
-  200 x (simulated latency + median single-feed parse CPU time).
+- wall time, and the CPU of digest and its parse workers (user + sys, from `os.wait4`);
+- the peak memory of the whole process tree: digest, its parse workers and multiprocessing's
+  resource tracker, found by scanning /proc for descendants every ~20 ms and summed at each
+  sample. Both sums are kept: RSS (what `ps` shows; pages the processes share, such as libpython,
+  count once per process, so the sum overstates) and PSS (shared pages split between the
+  processes sharing them). The target is on the RSS sum;
+- what the servers answered, and the CPU they used meanwhile (they share the machine).
 
-The feeds (200 x 50 items, about 60 KB each, seeded so every run sees the same bytes) are served
-by 20 `ThreadingHTTPServer`s on 127.0.0.1 … 127.0.0.20, 10 feeds each, with 100 ms of latency
-per request, an ETag and a Last-Modified (a matching If-None-Match gets a 304). The servers count
-connections, requests, statuses and body bytes; the benchmark process's own CPU time during a
-run is reported as the servers' CPU, since they share the machine with digest.
+It ends with the medians per feed count against the targets (cold peak RSS of the tree <= 150 MB
+at 400 feeds; warm wall <= 0.6 s at 100 feeds), and the wall time of `digest --help` and of
+`digest fetch` with no feeds: what every run pays to start and stop, whatever it fetches.
 
-digest runs as `python -m digest` in a child process. Its CPU and peak RSS come from `os.wait4`:
-the same rusage as a `getrusage(RUSAGE_CHILDREN)` delta (parse workers included), but for that
-child alone, so the peak RSS is that run's rather than the largest seen so far.
+The feeds (50 items, about 62 KB each, seeded so every run sees the same bytes) are served by 20
+`ThreadingHTTPServer`s on 127.0.0.1 … 127.0.0.20 (feed i from host i % 20 + 1) that wait 100 ms
+before every answer and send an ETag and a Last-Modified (a matching If-None-Match gets a 304).
 
-Run from the repository root: `.venv/bin/python bench/fetch_bench.py [--repeat N]`.
+Run from the repository root:
+`.venv/bin/python bench/fetch_bench.py [--feeds 100 400] [--repeat N]`.
 """
 
 from __future__ import annotations
@@ -37,8 +40,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections import Counter
-from dataclasses import dataclass
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -46,11 +49,17 @@ from pathlib import Path
 from statistics import median
 from xml.sax.saxutils import escape
 
-FEEDS, ITEMS, HOSTS = 200, 50, 20
+FEED_COUNTS = (100, 400)
+FEEDS = 200  # the corpus build_bench.py writes as local files
+ITEMS, HOSTS = 50, 20
 LATENCY = 0.1  # seconds each request waits before it is answered
+SAMPLE_EVERY = 0.02  # seconds between two samples of the process tree's memory
 RUN_TIMEOUT = 60.0  # seconds before a digest run is killed and the benchmark stops
 HELP_RUNS = 7
 PUBLISHED = datetime(2025, 6, 2, 9, 0, tzinfo=UTC)  # the newest item; fixed so bodies never change
+PAGE = os.sysconf("SC_PAGE_SIZE")
+# (figure, feed count): the most it may be
+TARGETS = {("cold peak RSS, MB", 400): 150.0, ("warm wall, s", 100): 0.6}
 
 PLACES = [
     "Northfield",
@@ -155,13 +164,22 @@ class Feed:
     etag: str
 
 
+@dataclass
+class TreeMemory:
+    """The peak memory of a process and its descendants, summed over them at each sample."""
+
+    peak_rss_mb: float = 0.0
+    peak_pss_mb: float = 0.0
+    most_processes: int = 0
+
+
 @dataclass(frozen=True)
 class Child:
     """One finished `python -m digest` process."""
 
     wall: float
     cpu: float  # user + sys, its parse workers included
-    peak_rss_mb: float  # the largest single process of the run
+    memory: TreeMemory
     stdout: str
 
 
@@ -169,6 +187,7 @@ class Child:
 class Run:
     """One `digest fetch --json` run and what the servers answered during it."""
 
+    feeds: int
     child: Child
     sources: list[dict]
     served: Counter
@@ -177,10 +196,6 @@ class Run:
     @property
     def parse_cpu(self) -> float:
         return sum(source["parse_seconds"] for source in self.sources)
-
-    @property
-    def parse_share(self) -> float:
-        return self.parse_cpu / self.child.cpu if self.child.cpu else 0.0
 
 
 class BenchError(Exception):
@@ -237,6 +252,7 @@ def make_feed(index: int) -> Feed:
 
 
 def write_feeds(directory: Path) -> list[Feed]:
+    """FEEDS feeds, also written as files under `directory`/feeds (for build_bench.py)."""
     feeds = [make_feed(index) for index in range(FEEDS)]
     (directory / "feeds").mkdir()
     for feed in feeds:
@@ -323,7 +339,7 @@ class FeedHandler(BaseHTTPRequestHandler):
 def start_servers(
     stack: contextlib.ExitStack, feeds: list[Feed], counters: Counters
 ) -> dict[str, str]:
-    """Serve feed i from host 127.0.0.(i % 20 + 1); return each feed's URL by path."""
+    """Serve feed i from host 127.0.0.(i % HOSTS + 1); return each feed's URL by path."""
     urls = {}
     for host in range(HOSTS):
         mine = feeds[host::HOSTS]
@@ -335,16 +351,97 @@ def start_servers(
     return urls
 
 
+# ---- the memory of a process tree ----
+
+
+class TreeSampler:
+    """Samples, in a thread, the memory of process `root` and all its descendants every
+    SAMPLE_EVERY seconds until stopped, keeping the peak of the sums in `memory`."""
+
+    def __init__(self, root: int):
+        self.root = root
+        self.memory = TreeMemory()
+        self._parents: dict[int, int] = {}  # pid -> ppid, read once per pid: /proc is slow
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> TreeSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            self._sample()
+            if self._stop.wait(SAMPLE_EVERY):
+                return
+
+    def _sample(self) -> None:
+        tree = self._tree()
+        rss = sum(_rss_bytes(pid) for pid in tree) / 1e6
+        pss = sum(_pss_bytes(pid) for pid in tree) / 1e6
+        memory = self.memory
+        memory.peak_rss_mb = max(memory.peak_rss_mb, rss)
+        memory.peak_pss_mb = max(memory.peak_pss_mb, pss)
+        memory.most_processes = max(memory.most_processes, len(tree))
+
+    def _tree(self) -> list[int]:
+        """The root and every process descended from it (the /proc of this kernel has no
+        task/*/children, so parents are read from /proc/PID/stat)."""
+        for name in os.listdir("/proc"):
+            if name.isdigit() and int(name) not in self._parents:
+                self._parents[int(name)] = _parent(int(name))
+        children = defaultdict(list)
+        for pid, parent in self._parents.items():
+            children[parent].append(pid)
+        tree, todo = [], [self.root]
+        while todo:
+            pid = todo.pop()
+            tree.append(pid)
+            todo.extend(children[pid])
+        return tree
+
+
+def _parent(pid: int) -> int:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return -1
+    return int(stat.rpartition(")")[2].split()[1])  # the name in parentheses may hold spaces
+
+
+def _rss_bytes(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
+    except (OSError, IndexError):
+        return 0  # gone, or a zombie
+
+
+def _pss_bytes(pid: int) -> int:
+    try:
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return 0
+    for line in rollup.splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) * 1024
+    return 0  # a zombie has no mappings
+
+
 # ---- digest runs ----
 
 
 def write_config(directory: Path, feeds: list[Feed], urls: dict[str, str]) -> Path:
+    """A feeds.yaml listing `feeds` at `urls` (by path), with digest's default fetch settings."""
     themes = "".join(
         f"  - name: {name}\n    keywords: [{', '.join(words)}]\n" for name, words in THEMES.items()
     )
     entries = "".join(
-        f"  - name: {json.dumps(feed.name)}\n    url: {urls[feed.path]}\n"
-        f"    theme: {feed.theme}\n    enabled: true\n"
+        f"\n  - name: {json.dumps(feed.name)}\n    url: {urls[feed.path]}\n"
+        f"    theme: {feed.theme}\n    enabled: true"
         for feed in feeds
     )
     directory.mkdir(parents=True, exist_ok=True)
@@ -354,16 +451,16 @@ def write_config(directory: Path, feeds: list[Feed], urls: dict[str, str]) -> Pa
         "  title: Benchmark Digest\n  website: https://bench.example\n"
         '  sender: "Benchmark Digest <digest@bench.example>"\n'
         "  timezone: Europe/London\n  window_days: 7\n  catch_all: Other news\n\n"
-        f"themes:\n{themes}\nfeeds:\n{entries}\nstate:\n  db: state.db\n\n"
-        "fetch:\n  concurrency: 64\n  per_host: 4\n",
+        f"themes:\n{themes}\nfeeds:{entries or ' []'}\nstate:\n  db: state.db\n",
         encoding="utf-8",
     )
     return path
 
 
 def run_digest(args: list[str], workdir: Path, ok_codes: tuple[int, ...] = (0,)) -> Child:
-    """Run `python -m digest ARGS`, killing its process group after RUN_TIMEOUT seconds; an exit
-    status outside `ok_codes` stops the benchmark."""
+    """Run `python -m digest ARGS`, sampling the memory of its process tree and killing its
+    process group after RUN_TIMEOUT seconds; an exit status outside `ok_codes` stops the
+    benchmark."""
     out, err = workdir / "stdout.txt", workdir / "stderr.txt"
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
     actions = [
@@ -381,16 +478,16 @@ def run_digest(args: list[str], workdir: Path, ok_codes: tuple[int, ...] = (0,))
     )
     killer = threading.Timer(RUN_TIMEOUT, _kill_group, (pid,))
     killer.start()
-    _, status, usage = os.wait4(pid, 0)
-    wall = time.perf_counter() - started
+    with TreeSampler(pid) as sampler:
+        _, status, usage = os.wait4(pid, 0)
+        wall = time.perf_counter() - started
     killer.cancel()
     code = os.waitstatus_to_exitcode(status)
     if code not in ok_codes:
         reason = f"killed after {RUN_TIMEOUT:g} s" if code == -signal.SIGKILL else f"exit {code}"
         tail = err.read_text(errors="replace").strip()[-500:]
         raise BenchError(f"digest {' '.join(args)}: {reason}\n{tail}")
-    cpu = usage.ru_utime + usage.ru_stime
-    return Child(wall, cpu, usage.ru_maxrss / 1024, out.read_text())
+    return Child(wall, usage.ru_utime + usage.ru_stime, sampler.memory, out.read_text())
 
 
 def _kill_group(pid: int) -> None:
@@ -398,14 +495,14 @@ def _kill_group(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
-def fetch_run(config: Path, counters: Counters) -> Run:
+def fetch_run(config: Path, feeds: int, counters: Counters) -> Run:
     counters.take()
     before = resource.getrusage(resource.RUSAGE_SELF)
     # 1 and 3 (all or some sources failed) still print the JSON report the checks explain.
     child = run_digest(["fetch", "--json", "-c", str(config)], config.parent, (0, 1, 3))
     after = resource.getrusage(resource.RUSAGE_SELF)
     server_cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-    return Run(child, json.loads(child.stdout)["sources"], counters.take(), server_cpu)
+    return Run(feeds, child, json.loads(child.stdout)["sources"], counters.take(), server_cpu)
 
 
 def check(ok: bool, message: str) -> bool:
@@ -419,91 +516,106 @@ def check_cold(run: Run) -> bool:
     new_items = sum(source["new_items"] for source in run.sources)
     errors = [source["error"] for source in run.sources if source["error"]]
     first_error = f" (first error: {errors[0]})" if errors else ""
-    return all(
-        [
-            check(
-                statuses["new"] == FEEDS,
-                f"expected {FEEDS} sources 'new', got {dict(statuses)}{first_error}",
-            ),
-            check(
-                new_items == FEEDS * ITEMS, f"expected {FEEDS * ITEMS} new items, got {new_items}"
-            ),
-        ]
-    )
+    expected = run.feeds * ITEMS
+    return check(
+        statuses["new"] == run.feeds,
+        f"expected {run.feeds} sources 'new', got {dict(statuses)}{first_error}",
+    ) & check(new_items == expected, f"expected {expected} new items, got {new_items}")
 
 
 def check_warm(run: Run) -> bool:
     statuses = Counter(source["status"] for source in run.sources)
-    return all(
-        [
-            check(
-                statuses["unchanged"] == FEEDS,
-                f"expected {FEEDS} sources 'unchanged', got {dict(statuses)}",
-            ),
-            check(run.served[304] == FEEDS, f"expected {FEEDS} answers 304, got {run.served[304]}"),
-        ]
+    return check(
+        statuses["unchanged"] == run.feeds,
+        f"expected {run.feeds} sources 'unchanged', got {dict(statuses)}",
+    ) & check(
+        run.served[304] == run.feeds and run.served[200] == 0,
+        f"expected {run.feeds} answers 304 and none 200, got {run.served[304]} and "
+        f"{run.served[200]}",
     )
 
 
 def describe(label: str, run: Run) -> str:
-    child, served = run.child, run.served
+    child, served, memory = run.child, run.served, run.child.memory
     return (
         f"  {label}: wall {child.wall:5.2f} s  cpu {child.cpu:5.2f} s "
-        f"(parse {run.parse_cpu:5.2f} s = {run.parse_share:4.0%})  "
-        f"peak RSS {child.peak_rss_mb:3.0f} MB\n        servers: {served['requests']} requests "
-        f"on {served['connections']} connections, {served[200]} x 200, {served[304]} x 304, "
-        f"{served['body bytes'] / 1e6:.2f} MB of bodies, {run.server_cpu:.2f} s CPU"
+        f"(parse {run.parse_cpu:5.2f} s)"
+        f"  tree peak RSS {memory.peak_rss_mb:4.0f} MB, PSS {memory.peak_pss_mb:4.0f} MB "
+        f"({memory.most_processes} processes)\n"
+        f"        servers: {served['requests']} requests on {served['connections']} connections, "
+        f"{served[200]} x 200, {served[304]} x 304, {served['body bytes'] / 1e6:.2f} MB of "
+        f"bodies, {run.server_cpu:.2f} s CPU"
     )
 
 
 def run_pair(
-    number: int, workdir: Path, feeds: list[Feed], urls: dict[str, str], counters: Counters
+    count: int, number: int, workdir: Path, feeds: list[Feed], urls: dict, counters: Counters
 ) -> tuple[Run, Run, bool]:
-    """A cold run on a fresh db, then a warm run on the same db."""
-    config = write_config(workdir / f"repeat-{number}", feeds, urls)
-    print(f"repeat {number}:")
-    cold = fetch_run(config, counters)
+    """A cold run of the first `count` feeds on a fresh db, then a warm run on the same db."""
+    config = write_config(workdir / f"{count}-feeds-{number}", feeds[:count], urls)
+    print(f"{count} feeds, repeat {number}:")
+    cold = fetch_run(config, count, counters)
     print(describe("cold", cold))
-    cold_ok = check_cold(cold)
-    warm = fetch_run(config, counters)
+    warm = fetch_run(config, count, counters)
     print(describe("warm", warm))
-    return cold, warm, check_warm(warm) and cold_ok
+    return cold, warm, check_cold(cold) & check_warm(warm)
 
 
-def time_help(workdir: Path) -> float:
-    return median(run_digest(["--help"], workdir).wall for _ in range(HELP_RUNS))
+def time_fixed_costs(workdir: Path) -> tuple[float, float]:
+    """The wall time of `digest --help`, and of `digest fetch` with no feeds: what every run
+    pays to start (imports, config, state db) and stop, whatever it fetches."""
+    config = write_config(workdir / "no-feeds", [], {})
+    help_wall = median(run_digest(["--help"], workdir).wall for _ in range(HELP_RUNS))
+    no_feeds = ["fetch", "-c", str(config)]
+    return help_wall, median(run_digest(no_feeds, config.parent).wall for _ in range(HELP_RUNS))
 
 
 # ---- report ----
 
 
-def sequential_estimate(colds: list[Run]) -> tuple[float, float]:
-    """(estimated seconds to fetch and parse every feed one after another, median parse time)."""
-    parse = median(s["parse_seconds"] for run in colds for s in run.sources)
-    return FEEDS * (LATENCY + parse), parse
+@dataclass
+class Figures:
+    """The runs of one feed count."""
+
+    colds: list[Run] = field(default_factory=list)
+    warms: list[Run] = field(default_factory=list)
+
+    def medians(self) -> dict[str, float]:
+        def of(runs: list[Run], value) -> float:
+            return median(value(run) for run in runs)
+
+        return {
+            "cold wall, s": of(self.colds, lambda r: r.child.wall),
+            "cold CPU, s": of(self.colds, lambda r: r.child.cpu),
+            "cold peak RSS, MB": of(self.colds, lambda r: r.child.memory.peak_rss_mb),
+            "cold peak PSS, MB": of(self.colds, lambda r: r.child.memory.peak_pss_mb),
+            "cold processes": of(self.colds, lambda r: r.child.memory.most_processes),
+            "warm wall, s": of(self.warms, lambda r: r.child.wall),
+            "warm peak RSS, MB": of(self.warms, lambda r: r.child.memory.peak_rss_mb),
+            "warm processes": of(self.warms, lambda r: r.child.memory.most_processes),
+        }
 
 
-def target_row(name: str, value: float, unit: str, digits: int, limit: float) -> tuple[str, ...]:
-    """A summary row; the value must stay below `limit`, or be exactly 0 when `limit` is 0."""
-    ok = value == 0 if limit == 0 else value < limit
-    target = f"{'<' if limit else '='} {limit:g} {unit}".strip()
-    return name, f"{value:.{digits}f} {unit}".strip(), target, "ok" if ok else "MISSED"
+def cell(name: str, count: int, value: float) -> str:
+    """A measured value, with its target and whether it was met when it has one."""
+    text = f"{value:.2f}" if name.endswith(", s") else f"{value:.0f}"
+    target = TARGETS.get((name, count))
+    if target is None:
+        return text
+    return f"{text} ({'ok' if value <= target else 'MISSED'} <= {target:g})"
 
 
-def summary(colds: list[Run], warms: list[Run], help_wall: float) -> None:
-    cpu = f"{median(r.child.cpu for r in colds):.2f} s ({median(r.parse_share for r in colds):.0%})"
-    rows = [
-        target_row("cold wall", median(r.child.wall for r in colds), "s", 2, 6),
-        target_row("cold peak RSS", median(r.child.peak_rss_mb for r in colds), "MB", 0, 250),
-        ("cold CPU (parse share)", cpu, "-", ""),
-        target_row("warm wall", median(r.child.wall for r in warms), "s", 2, 1.5),
-        target_row("warm bodies (worst run)", max(r.served[200] for r in warms), "", 0, 0),
-        target_row("digest --help", help_wall, "s", 3, 0.3),
-    ]
-    print(f"\nsummary (median of {len(colds)} repeats)")
-    print(f"  {'figure':<26}{'measured':>16}  {'target':<10}result")
-    for name, value, target, result in rows:
-        print(f"  {name:<26}{value:>16}  {target:<10}{result}".rstrip())
+def summary(figures: dict[int, Figures], fixed: tuple[float, float], repeat: int) -> None:
+    medians = {count: figures[count].medians() for count in figures}
+    print(f"\nsummary: medians of {repeat}; memory summed over the process tree")
+    print(f"  {'figure':<20}" + "".join(f"{f'{count} feeds':>26}" for count in medians))
+    for name in next(iter(medians.values())):
+        cells = "".join(f"{cell(name, count, m[name]):>26}" for count, m in medians.items())
+        print(f"  {name:<20}{cells}")
+    print(
+        f"  fixed costs, medians of {HELP_RUNS}: digest --help {fixed[0]:.3f} s, "
+        f"digest fetch with no feeds {fixed[1]:.3f} s"
+    )
     processor = platform.processor() or platform.machine()
     print(
         f"  machine: {processor}, {os.cpu_count()} CPUs, Python {platform.python_version()} "
@@ -511,37 +623,45 @@ def summary(colds: list[Run], warms: list[Run], help_wall: float) -> None:
     )
 
 
-def benchmark(repeat: int, workdir: Path) -> bool:
-    feeds = write_feeds(workdir)
-    sizes = [len(feed.body) for feed in feeds]
+def default_settings() -> str:
+    from digest.config import FetchSettings
+
+    settings = FetchSettings()
+    return f"fetch.concurrency {settings.concurrency}, fetch.per_host {settings.per_host}"
+
+
+def benchmark(counts: list[int], repeat: int, workdir: Path) -> bool:
+    feeds = [make_feed(index) for index in range(max(counts))]
+    size = sum(len(feed.body) for feed in feeds) / len(feeds)
     print(
-        f"{FEEDS} feeds x {ITEMS} items, {sum(sizes) / len(sizes) / 1e3:.1f} KB per feed "
-        f"({sum(sizes) / 1e6:.1f} MB), {HOSTS} hosts, {LATENCY * 1000:.0f} ms latency, "
-        f"in {workdir}\n"
+        f"{'/'.join(map(str, counts))} feeds x {ITEMS} items, {size / 1e3:.1f} KB per feed, "
+        f"{HOSTS} hosts, {LATENCY * 1000:.0f} ms latency; digest's defaults: "
+        f"{default_settings()}\n"
     )
-    counters = Counters()
+    counters, figures, oks = Counters(), {count: Figures() for count in counts}, []
     with contextlib.ExitStack() as stack:
         urls = start_servers(stack, feeds, counters)
-        pairs = [run_pair(n, workdir, feeds, urls, counters) for n in range(1, repeat + 1)]
-        help_wall = time_help(workdir)
-    colds, warms, oks = zip(*pairs, strict=True)
-    baseline, parse = sequential_estimate(colds)
-    print(
-        f"\nsequential baseline (estimate, not measured: {FEEDS} x ({LATENCY * 1000:.0f} ms "
-        f"latency + median parse {parse * 1000:.1f} ms)): {baseline:.1f} s, "
-        f"{baseline / median(r.child.wall for r in colds):.1f}x the cold wall"
-    )
-    summary(colds, warms, help_wall)
+        for number in range(1, repeat + 1):
+            for count in counts:
+                cold, warm, ok = run_pair(count, number, workdir, feeds, urls, counters)
+                figures[count].colds.append(cold)
+                figures[count].warms.append(warm)
+                oks.append(ok)
+        fixed = time_fixed_costs(workdir)
+    summary(figures, fixed, repeat)
     return all(oks)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--feeds", type=int, nargs="+", default=list(FEED_COUNTS), help="feed counts (100 400)"
+    )
     parser.add_argument("--repeat", type=int, default=3, help="cold/warm pairs (default 3)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="digest-bench-") as tmp:
         try:
-            ok = benchmark(max(1, args.repeat), Path(tmp))
+            ok = benchmark(args.feeds, max(1, args.repeat), Path(tmp))
         except BenchError as exc:
             print(f"!!! FAIL: {exc}")
             return 1
