@@ -25,6 +25,7 @@ import httpx
 from digest.config import FetchSettings
 from digest.errors import FetchError
 from digest.guard import AddressGuard, Resolver, system_resolver
+from digest.hostpool import HostPools
 from digest.urls import absolute_url
 
 ACCEPT = (
@@ -71,21 +72,16 @@ class _Answer:
     body: bytes
 
 
-class NotReached(Exception):
-    """A request still waiting for a slot when the run's deadline passed."""
-
-    def __init__(self, host: str | None):
-        super().__init__(host)
-        self.host = host  # the host whose slots were all taken; None: every slot in all was
-
-
 class Slots:
-    """The caps on requests at once: `concurrency` in all and `per_host` to one host. Once the
-    run's `deadline` (event loop time) has passed, a request still waiting gives up with
-    NotReached; with no deadline it waits as long as it takes."""
+    """The caps on requests at once: `concurrency` in all and `per_host` to one host. Made
+    when a run starts with its `run_timeout`: once that has passed, a request still waiting
+    fails as "not reached"; with none it waits as long as it takes."""
 
-    def __init__(self, concurrency: int, per_host: int, deadline: float | None = None):
-        self.deadline = deadline
+    def __init__(self, concurrency: int, per_host: int, run_timeout: float | None = None):
+        self.run_timeout = run_timeout
+        self.deadline = None  # event loop time
+        if run_timeout is not None:
+            self.deadline = asyncio.get_running_loop().time() + run_timeout
         self._all = asyncio.Semaphore(concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(per_host))
 
@@ -101,7 +97,7 @@ class Slots:
             async with asyncio.timeout_at(self.deadline):
                 await semaphore.acquire()
         except TimeoutError:
-            raise NotReached(host) from None
+            raise FetchError(not_reached(host, self.run_timeout)) from None
         try:
             yield
         finally:
@@ -127,9 +123,8 @@ class Budget:
 
 
 class Fetcher:
-    """Fetches sources for one run. `deadline` is the event loop time after which no request
-    waiting for a slot starts any more; by default fetch.run_timeout from now, so make the
-    Fetcher when the run starts. `resolver` serves the address guard."""
+    """Fetches sources for one run, so make it when the run starts: no request still waiting
+    for a slot fetch.run_timeout later starts any more. `resolver` serves the address guard."""
 
     def __init__(
         self,
@@ -138,16 +133,13 @@ class Fetcher:
         user_agent: str,
         sleep=asyncio.sleep,
         resolver: Resolver = system_resolver,
-        deadline: float | None = None,
     ):
         self.client = client
         self.settings = settings
         self.user_agent = user_agent
         self.sleep = sleep
         self.guard = AddressGuard(resolver)
-        if deadline is None:
-            deadline = asyncio.get_running_loop().time() + settings.run_timeout
-        self.slots = Slots(settings.concurrency, settings.per_host, deadline)
+        self.slots = Slots(settings.concurrency, settings.per_host, settings.run_timeout)
         # No pool timeout: the slots do the queueing, and make_client's pools hold as many
         # connections as there are slots. A pool timeout would again time a request from
         # before it starts; a wait in a smaller pool passed in counts against its budget.
@@ -182,8 +174,6 @@ class Fetcher:
             raise FetchError(
                 f"no complete answer within {total:g} s (fetch.total_timeout)"
             ) from None
-        except NotReached as exc:
-            raise FetchError(not_reached(exc.host, self.settings.run_timeout)) from None
         except httpx.TimeoutException as exc:
             raise FetchError(f"timed out ({_describe_timeout(exc)})") from None
         except httpx.ConnectError as exc:
@@ -295,8 +285,6 @@ class Fetcher:
 
 def make_client(settings: FetchSettings) -> httpx.AsyncClient:
     """The client digest uses when none is passed in: a connection pool per host."""
-    from digest.hostpool import HostPools
-
     return httpx.AsyncClient(transport=HostPools(settings.per_host), follow_redirects=False)
 
 
@@ -314,6 +302,7 @@ def _retry_after(headers: dict[str, str]) -> float | None:
 
 
 def not_reached(host: str | None, run_timeout: float) -> str:
+    """Why a source was not fetched: `host` (None: every connection in all) stayed busy."""
     busy = f"its host {host} was" if host else "every connection (fetch.concurrency) was"
     return (
         f"not reached: {busy} busy with other sources until fetch.run_timeout "

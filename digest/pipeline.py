@@ -18,9 +18,9 @@ import httpx
 
 from digest import curate
 from digest.config import Config
-from digest.errors import FeedError, FetchError, SourceError
+from digest.errors import FeedError, SourceError
 from digest.feeds import parse_feed_safely
-from digest.fetch import Fetcher, NotReached, Slots, make_client, not_reached
+from digest.fetch import Fetcher, Slots, make_client
 from digest.models import Issue, ParsedFeed, Source, SourceHealth, SourceReport
 from digest.overrides import load_overrides
 from digest.store import Store
@@ -227,29 +227,21 @@ class _Updater:
         # the items are stored, so at most fetch.concurrency bodies are in memory, however many
         # feeds there are: when parsing falls behind, new fetches wait for it. Capped per host
         # and timed out like the fetcher's, so a stalled host holds back only its own sources.
-        self.in_progress = Slots(
-            config.fetch.concurrency, config.fetch.per_host, self.fetcher.slots.deadline
-        )
+        settings = config.fetch
+        self.in_progress = Slots(settings.concurrency, settings.per_host, settings.run_timeout)
 
     async def update(self, source: Source, is_page: bool = False) -> SourceReport:
         """Fetch one source and store what changed: a feed's items, or a page's body."""
         started = time.monotonic()
         try:
-            report = await self._update_in_turn(source, is_page)
+            async with self.in_progress.hold(source.url):
+                report = await self._update(source, is_page)
         except SourceError as exc:
             self.store.record_error(source, exc.message, self.now)
             report = SourceReport(source.name, source.url, "error", error=exc.message)
         report = dataclasses.replace(report, seconds=round(time.monotonic() - started, 3))
         self.on_report(report)
         return report
-
-    async def _update_in_turn(self, source: Source, is_page: bool) -> SourceReport:
-        """_update once the source's turn comes (see in_progress)."""
-        try:
-            async with self.in_progress.hold(source.url):
-                return await self._update(source, is_page)
-        except NotReached as exc:
-            raise FetchError(not_reached(exc.host, self.fetcher.settings.run_timeout)) from None
 
     async def _update(self, source: Source, is_page: bool) -> SourceReport:
         if source.gone:
