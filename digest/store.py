@@ -124,6 +124,35 @@ MIGRATIONS = (
     ALTER TABLE issues ADD COLUMN transport TEXT;       -- sendgrid or outbox
     ALTER TABLE issues ADD COLUMN destination TEXT;     -- SendGrid's host, or the outbox folder
     """,
+    """
+    ALTER TABLE pages ADD COLUMN content_type TEXT;     -- the HTTP Content-Type it was served with
+    CREATE TABLE page_heads (           -- what a linked page says of itself, for enrichment
+        url TEXT PRIMARY KEY,           -- the link as found (after unwrapping)
+        final_url TEXT,                 -- where redirects ended
+        title TEXT,                     -- og:title, twitter:title or <title>
+        description TEXT,               -- og:description or meta description
+        publisher TEXT,                 -- og:site_name or JSON-LD publisher
+        canonical TEXT,                 -- rel=canonical, absolute
+        image TEXT,                     -- og:image, absolute
+        image_width INTEGER,
+        image_height INTEGER,
+        image_alt TEXT,
+        error TEXT,                     -- why the page could not be read, one line
+        fetched_at TEXT NOT NULL
+    );
+    """,
+    """
+    CREATE TABLE theme_examples (       -- labelled links the theme classifier learns from
+        canonical_url TEXT PRIMARY KEY,
+        theme TEXT NOT NULL,
+        text TEXT NOT NULL,             -- title, blurb and the linked page's title and description
+        domain TEXT NOT NULL,
+        issue TEXT,                     -- the issue or page it came from
+        origin TEXT NOT NULL CHECK (origin IN ('weeknote', 'override', 'learn')),
+        updated TEXT NOT NULL
+    );
+    CREATE INDEX theme_examples_theme ON theme_examples (theme);
+    """,
 )
 # SQLite's primary result codes for failures of the machine rather than of digest: a full disk,
 # a read-only file or folder, an I/O error, a database another process keeps locked.
