@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from digest.errors import StateError
 from digest.models import Item, Source
@@ -210,6 +211,13 @@ def _stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).replace(microsecond=0).isoformat()
 
 
+class StoredPage(NamedTuple):
+    """A page source's last body, and the HTTP Content-Type it came with (None for a file)."""
+
+    body: bytes
+    content_type: str | None
+
+
 class Store:
     def __init__(self, db: sqlite3.Connection, path: Path):
         self.db = db
@@ -397,19 +405,25 @@ class Store:
         last_modified: str | None,
         status: str,
         now: datetime,
+        *,
+        content_type: str | None,
     ) -> None:
-        """Keep a page source's new body (the weeknote) with its state, in one transaction."""
+        """Keep a page source's new body (the weeknote) and the Content-Type it was served with
+        (its charset says how to read it) with its state, in one transaction."""
         with self.transaction() as db:
             self._save_fresh(db, source, now, content_hash, etag, last_modified, status)
             db.execute(
-                "INSERT INTO pages (source, body) VALUES (?, ?) "
-                "ON CONFLICT (source) DO UPDATE SET body = excluded.body",
-                (source.key, body),
+                "INSERT INTO pages (source, body, content_type) VALUES (?, ?, ?) "
+                "ON CONFLICT (source) DO UPDATE SET"
+                " body = excluded.body, content_type = excluded.content_type",
+                (source.key, body, content_type),
             )
 
-    def page(self, key: str) -> bytes | None:
-        row = self.db.execute("SELECT body FROM pages WHERE source = ?", (key,)).fetchone()
-        return row[0] if row else None
+    def page(self, key: str) -> StoredPage | None:
+        row = self.db.execute(
+            "SELECT body, content_type FROM pages WHERE source = ?", (key,)
+        ).fetchone()
+        return StoredPage(row["body"], row["content_type"]) if row else None
 
     def record_error(self, source: Source, error: str, now: datetime) -> None:
         with self.transaction() as db:

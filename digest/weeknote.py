@@ -4,100 +4,56 @@ A weeknote is a community blog post: a few opening paragraphs (the editorial), t
 headings, each over links with a sentence about each. Pages are untrusted and often messy, so
 nothing here raises for a bad page: what went wrong is reported, one line each, in `problems`.
 
-Choices the issue left open:
+The work is split: digest.weeknote_body finds the article and clears its furniture (with the
+rules in digest.furniture), digest.weeknote_sections splits it at its headings, and
+digest.weeknote_titles names each link. Choices made here:
 - The editorial is the text before the first heading. When that is under 40 characters (a
   byline, nothing at all), the section under the first heading is the editorial instead, and that
   heading is dropped: weeknotes often open with one such as "What's going on in improvement?".
-- Widgets are recognised by a class or id containing share, social, follow, related, cookie,
-  consent, comments, breadcrumb, newsletter, subscribe, byline or post/entry-meta. Headings are
-  exempt, because their ids are slugs of their own text ("social-prescribing"), and so are
-  WordPress's tag-* and category-* classes, which name the post's topics.
+- A link's target is unwrapped from redirect wrappers (digest.unwrap) before it is compared, so
+  a wrapped and a plain link to one story count once.
 - Account and comment links are matched on whole path segments (/login, /comment), so a path
-  such as /commentary/ is kept.
-- A generic link text ("here", "read more", "register") is replaced by its sentence, read with
-  the link's words in place ("the slides are here"; a bare URL is left out), or by the clause
-  around the link when the sentence holds other links too. When the sentence says too little
-  ("Read more.", "Book here."), by what such links point back to: a list item's first sentence,
-  else the sentence before.
+  such as /commentary/ is kept; share intents, tag and author listings, subscription pages and
+  the rest of the furniture are skipped wherever they stand (digest.furniture).
+- The title is the body's h1; else the longest heading outside the site's furniture that the
+  page's <title> or og:title quotes; else any h1; else the <title>.
+- Emoji and symbols opening the editorial are a page's icon, and are left out.
 - A link with no words to an image file is a picture shown larger, and is skipped.
-- A page labelled Latin-1 (or ASCII) is read as windows-1252, as browsers do.
-- Bytes are capped at max_bytes bytes, a str at max_bytes characters.
+- Bytes are decoded as a browser would (digest.charset), after capping at max_bytes bytes; a
+  str is capped at max_bytes characters.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 import warnings
-from bisect import bisect_left, bisect_right
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
-import soupsieve
-from bs4 import BeautifulSoup, NavigableString, ParserRejectedMarkup, Tag
-from bs4.element import PreformattedString
+from bs4 import BeautifulSoup, ParserRejectedMarkup, Tag
 
+from digest.charset import decode_html
+from digest.furniture import inside_furniture, is_furniture_link
 from digest.text import excerpt, fold
+from digest.unwrap import unwrap
 from digest.urls import MAX_URL_LENGTH, absolute_url, canonical_url
+from digest.weeknote_body import find_body, remove_furniture
+from digest.weeknote_sections import Draft, walk_sections
+from digest.weeknote_titles import BLURB_LIMIT, TITLE_LIMIT, Contexts
 
-TITLE_LIMIT = 120
-BLURB_LIMIT = 240
+__all__ = ["BLURB_LIMIT", "TITLE_LIMIT", "Weeknote", "WeeknoteLink", "WeeknoteSection"]
+__all__ += ["extract_weeknote"]
+
 EDITORIAL_LIMIT = 600
 PAGE_TITLE_LIMIT = 300
-PSEUDO_HEADING_LIMIT = 80
 # Less text than this before the first heading is a byline, not an editorial.
 EDITORIAL_MIN_TEXT = 40
-# A title made from the words around a link says too little below this ("Book", "Find out in").
-WEAK_TITLE_WORDS = 5
-
-_NOISE_TAGS = {"header", "nav", "footer", "aside", "form", "script", "style", "template"}
-_NOISE_TAGS |= {"noscript", "iframe", "button"}
-_NOISE_ROLES = {"banner", "navigation", "contentinfo", "complementary", "search"}
-_NOISE_NAME = re.compile(
-    r"share|social|follow|related|cookie|consent|comments|skip-?link|breadcrumb|newsletter"
-    r"|subscri(?:be|ption)|byline|(?:post|entry)-meta",
-    re.I,
-)
-# WordPress names a post's tags and categories in its classes ("tag-social-prescribing"): they
-# say what the post is about, not that it is a widget.
-_TAXONOMY_CLASS = re.compile(r"(?:tag|category)-", re.I)
-_HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
-_SECTION_TAGS = {"h1", "h2", "h3"}  # h1 is the page title: read, but it starts no section
-_CONTAINERS = (".entry-content", ".post-content", ".article-body", "#content", ".content")
-# The elements whose text is a link's context: the nearest one around a link holds its sentence.
-_CONTEXT_BLOCKS = {"p", "li", "dd", "dt", "td", "th", "blockquote", "figcaption", "pre"}
-_CONTEXT_BLOCKS |= _HEADINGS | {"div", "section", "article", "main", "body"}
-# Elements whose edges separate words in plain text.
-_SPACED = _CONTEXT_BLOCKS | {"br", "ul", "ol", "dl", "tr", "table", "hr", "figure"}
-_GENERIC = frozenset(
-    {"here", "this", "read more", "more", "click here", "this article", "this report"}
-    | {"this page", "link", "learn more", "find out more", "continue reading", "this link"}
-    | {"this guide", "this blog", "this post", "full report", "the full report"}
-    # Calls to action name what to do, not what the link is.
-    | {"register", "register here", "book", "book now", "book here", "book a place"}
-    | {"sign up", "sign up here", "apply", "apply now", "apply here", "download"}
-)
-_BARE_URL = re.compile(r"(?:https?://|www\.)\S+", re.I)
-_SHARE_URLS = (
-    ("twitter.com", "/intent"),
-    ("x.com", "/intent"),
-    ("facebook.com", "/sharer"),
-    ("linkedin.com", "/sharing"),
-    ("linkedin.com", "/sharearticle"),
-    ("wa.me", ""),
-    ("api.whatsapp.com", "/send"),
-    ("reddit.com", "/submit"),
-)
 # No real host name holds spaces, control characters or these; browsers refuse such links.
 _JUNK_HOST = re.compile(r"[\s\x00-\x1f\x7f-\x9f<>\"'`{}|\\^%]")
 _IMAGE_PATH = re.compile(r"\.(?:jpe?g|png|gif|webp|avif|svg|bmp|tiff?)$", re.I)
 _ACCOUNT_PATH = re.compile(r"/(?:login|signin|sign-in|wp-login|wp-admin|comments?)(?:[/.]|$)", re.I)
-# Where one sentence ends and the next begins: the closing punctuation stays with the first.
 _SENTENCE_BREAK = re.compile("(?<=[.!?\u2026])[\"'\u201d\u2019)\\]]*\\s+")
-_CLAUSE_BREAK = re.compile("[,;:\u2013\u2014()]")
-_WORD_CHARACTER = re.compile(r"\w")
-_TRIM = " .,;:\u2013\u2014"
-_LATIN1_LABELS = {"iso-8859-1", "latin-1", "latin1", "iso8859-1", "l1", "ascii", "us-ascii"}
 
 
 @dataclass(frozen=True)
@@ -108,6 +64,9 @@ class WeeknoteLink:
     blurb: str
     section: str  # heading of the section it sits in; "" for the editorial
     position: int  # 0-based order among the page's links
+    # The link's own words as the page has them, before a generic text is replaced and before
+    # sentence case: "toolkit for reception teams" shows it was a fragment of a sentence.
+    link_text: str = ""
 
 
 @dataclass(frozen=True)
@@ -124,35 +83,30 @@ class Weeknote:
     problems: tuple[str, ...]  # one line each
 
 
-@dataclass
-class _Draft:
-    """A section while the page is walked: its link elements and its raw text."""
-
-    heading: str
-    links: list[Tag] = field(default_factory=list)
-    text: list[str] = field(default_factory=list)
-
-
 def extract_weeknote(
-    html: bytes | str, url: str, selector: str | None = None, max_bytes: int = 5_000_000
+    html: bytes | str,
+    url: str,
+    selector: str | None = None,
+    max_bytes: int = 5_000_000,
+    content_type: str | None = None,
 ) -> Weeknote:
-    """The weeknote at `url`; `selector` (CSS) names its article body when guessing would fail."""
+    """The weeknote at `url`; `selector` (CSS) names its article body when guessing would fail;
+    `content_type` is the HTTP header the page came with, for its charset."""
     problems: list[str] = []
     if len(html) > max_bytes:
         html = _cap(html, max_bytes)
         problems.append(f"page capped at {max_bytes:,} bytes; the rest was not read")
-    soup = _parse(html)
+    soup = _soup(decode_html(html, content_type) if isinstance(html, bytes) else html)
     if soup is None:
         return Weeknote("", "", (), (*problems, "the page could not be parsed"))
-    body = _find_body(soup, selector, problems)
+    body = find_body(soup, selector, problems)
     title = _title(soup, body)
     if body is None:
         return Weeknote(title, "", (), (*problems, "no article body found"))
-    for noise in body.find_all(_is_noise):
-        if not noise.decomposed:  # an outer widget already took it
-            noise.decompose()
-    drafts = _editorial_first(_walk_sections(body))
-    sections = _sections(drafts, _base_url(soup, url), _own_urls(soup, url))
+    own = _own_urls(soup, url)
+    remove_furniture(body, url, _hosts(own), title)
+    drafts = _editorial_first(walk_sections(body))
+    sections = _sections(drafts, _base_url(soup, url), own)
     sections, too_long = _without_long_links(sections)
     if too_long:
         problems.append(f"{too_long} links longer than {MAX_URL_LENGTH:,} characters left out")
@@ -171,17 +125,7 @@ def _cap(html: bytes | str, max_bytes: int) -> bytes | str:
     return html[:max_bytes].rstrip(bytes(range(0x80, 0x100)))
 
 
-def _parse(html: bytes | str) -> BeautifulSoup | None:
-    soup = _soup(html)
-    if isinstance(html, bytes) and soup and str(soup.original_encoding) in _LATIN1_LABELS:
-        # Browsers read a page labelled Latin-1 as windows-1252, as the HTML standard says: its
-        # curly quotes and dashes are bytes 0x80-0x9F, which Latin-1 makes control characters.
-        # Decoded here, not by lxml, which gives up on the five bytes windows-1252 leaves unused.
-        soup = _soup(html.decode("windows-1252", errors="replace")) or soup
-    return soup
-
-
-def _soup(html: bytes | str) -> BeautifulSoup | None:
+def _soup(html: str) -> BeautifulSoup | None:
     with warnings.catch_warnings():
         # bs4 warns about markup that looks like a file name or like XML; it parses it anyway.
         warnings.simplefilter("ignore")
@@ -191,139 +135,65 @@ def _soup(html: bytes | str) -> BeautifulSoup | None:
             return None
 
 
-def _find_body(soup: BeautifulSoup, selector: str | None, problems: list[str]) -> Tag | None:
-    """The element holding the article: the selector's, else the likeliest by markup."""
-    if selector:
-        chosen = _select(soup, selector)
-        if chosen:
-            return chosen[0]
-        problems.append(f"selector {selector!r} matched nothing; looked for the article instead")
-    for css in ("article", "main", *_CONTAINERS):
-        candidates = [tag for tag in _select(soup, css) if not _inside_noise(tag)]
-        if candidates:  # a listing page has many: the one with the most text is the post
-            return max(candidates, key=lambda tag: len(tag.get_text()))
-    densest = _densest_block(soup)
-    if densest is not None:
-        problems.append("no article body found; used the densest block")
-    return densest
-
-
-def _select(soup: BeautifulSoup, css: str) -> list[Tag]:
-    try:
-        return soup.select(css)
-    except (soupsieve.SelectorSyntaxError, ValueError, NotImplementedError):
-        return []
-
-
-def _densest_block(soup: BeautifulSoup) -> Tag | None:
-    """The element whose own paragraphs hold the most text, if any paragraph has text."""
-    scores: dict[int, int] = {}
-    blocks: dict[int, Tag] = {}
-    for paragraph in soup.find_all("p"):
-        parent = paragraph.parent
-        if parent is None or _inside_noise(paragraph):
-            continue
-        scores[id(parent)] = scores.get(id(parent), 0) + len(fold(paragraph.get_text()))
-        blocks[id(parent)] = parent
-    best = max(scores, key=scores.__getitem__, default=None)
-    return blocks[best] if best is not None and scores[best] > 0 else None
-
-
-def _is_noise(tag: Tag) -> bool:
-    """Whether `tag` is site furniture: navigation, widgets, comments, banners."""
-    if tag.name in _NOISE_TAGS or tag.get("role") in _NOISE_ROLES:
-        return True
-    if tag.name in ("html", "body") or tag.name in _HEADINGS:
-        return False
-    if tag.name == "a" and fold(tag.get_text()).lower().startswith("skip to"):
-        return True
-    classes = [str(name) for name in tag.get("class") or () if not _TAXONOMY_CLASS.match(name)]
-    names = " ".join([str(tag.get("id") or ""), *classes])
-    return bool(_NOISE_NAME.search(names))
-
-
-def _inside_noise(tag: Tag) -> bool:
-    return _is_noise(tag) or any(_is_noise(parent) for parent in tag.parents if parent.name)
-
-
 def _title(soup: BeautifulSoup, body: Tag | None) -> str:
-    for scope in (body, soup):
-        heading = scope.find("h1") if scope is not None else None
-        if heading is not None and fold(heading.get_text(" ")):
-            return excerpt(fold(heading.get_text(" ")), PAGE_TITLE_LIMIT)
+    """The post's title: the body's h1; else the longest heading outside the site's header,
+    nav and sidebars that the page's <title> or og:title quotes (Blogger puts the blog's name
+    in an h1 and the post's in an h3); else any h1; else the <title>."""
+    heading = body.find(_has_text("h1")) if body is not None else None
+    if heading is None:
+        quoted = [tag for tag in soup.find_all(_has_text("h1", "h2", "h3")) if _quoted(soup, tag)]
+        heading = max(quoted, key=lambda tag: len(fold(tag.get_text(" "))), default=None)
+    heading = heading or soup.find(_has_text("h1"))
+    if heading is not None:
+        return excerpt(fold(heading.get_text(" ")), PAGE_TITLE_LIMIT)
     return excerpt(fold(soup.title.get_text()), PAGE_TITLE_LIMIT) if soup.title else ""
 
 
-def _events(root: Tag) -> Iterator[tuple[str, Tag | str]]:
-    """("start", tag), ("text", str) and ("end", tag) below `root` in document order. Iterative:
-    broken pages nest thousands of elements deep, past Python's recursion limit."""
-    stack = [(root, iter(root.contents))]
-    while stack:
-        tag, children = stack[-1]
-        child = next(children, None)
-        if child is None:
-            stack.pop()
-            if stack:
-                yield "end", tag
-        elif isinstance(child, Tag):
-            yield "start", child
-            stack.append((child, iter(child.contents)))
-        elif isinstance(child, NavigableString) and not isinstance(child, PreformattedString):
-            yield "text", str(child)  # comments, CDATA and doctypes are not text
+def _has_text(*names: str):
+    return lambda tag: tag.name in names and bool(fold(tag.get_text()))
 
 
-def _is_heading(tag: Tag) -> bool:
-    """An h1, h2 or h3 with text, or a paragraph that is nothing but a short bold phrase."""
-    if tag.name in _SECTION_TAGS:
-        return bool(fold(tag.get_text()))
-    if tag.name != "p":
-        return False
-    parts = [c for c in tag.contents if not isinstance(c, NavigableString) or fold(str(c))]
-    if len(parts) != 1 or not isinstance(parts[0], Tag) or parts[0].name not in ("strong", "b"):
-        return False
-    return parts[0].find("a") is None and 0 < len(fold(parts[0].get_text())) <= PSEUDO_HEADING_LIMIT
+def _quoted(soup: BeautifulSoup, heading: Tag) -> bool:
+    """Whether the page's <title> or og:title holds the heading's words, and the heading is not
+    in the site's furniture."""
+    words = fold(heading.get_text(" ")).casefold()
+    og = soup.find("meta", attrs={"property": "og:title"})
+    names = [soup.title.get_text() if soup.title else "", str(og.get("content", "")) if og else ""]
+    quoted = any(words in fold(name).casefold() for name in names)
+    return quoted and not inside_furniture(heading)
 
 
-def _walk_sections(body: Tag) -> list[_Draft]:
-    """The body split at its headings; the first draft is the text before any heading."""
-    drafts = [_Draft("")]
-    heading: Tag | None = None  # the heading being read: its words are not section text
-    for kind, node in _events(body):
-        if kind == "text":
-            if heading is None:
-                drafts[-1].text.append(node)
-        elif kind == "start" and heading is None and _is_heading(node):
-            heading = node
-            if node.name != "h1":
-                drafts.append(_Draft(fold(node.get_text(" "))))
-        elif kind == "start" and node.name == "a" and node.get("href"):
-            drafts[-1].links.append(node)
-        elif kind == "end" and node is heading:
-            heading = None
-        elif node.name in _SPACED:
-            drafts[-1].text.append(" ")
-    return drafts
-
-
-def _editorial_first(drafts: list[_Draft]) -> list[_Draft]:
+def _editorial_first(drafts: list[Draft]) -> list[Draft]:
     """Make the first draft the editorial: the opening text, or the first headed section when
     nothing much comes before it."""
     opening = drafts[0]
     if len(drafts) == 1 or len(fold("".join(opening.text))) >= EDITORIAL_MIN_TEXT:
         return drafts
     first = drafts[1]
-    return [_Draft("", opening.links + first.links, first.text), *drafts[2:]]
+    return [Draft("", opening.links + first.links, first.text), *drafts[2:]]
 
 
 def _editorial_text(raw: str) -> str:
     """The editorial's text cut after its last whole sentence within the limit."""
-    text = fold(raw)
+    text = _without_leading_symbols(fold(raw))
     if len(text) <= EDITORIAL_LIMIT:
         return text
     ends = [m.start() for m in _SENTENCE_BREAK.finditer(text, 0, EDITORIAL_LIMIT + 1)]
     if ends and ends[-1] >= EDITORIAL_LIMIT // 2:
         return text[: ends[-1]]
     return excerpt(text, EDITORIAL_LIMIT)
+
+
+def _without_leading_symbols(text: str) -> str:
+    """`text` without the emoji or other symbols it opens with (a page's icon: "📝 Hi all")."""
+    start = 0
+    while start < len(text) and (
+        text[start].isspace()
+        or unicodedata.category(text[start])[0] in "SC"
+        or unicodedata.category(text[start]) in ("Mn", "Me", "Sk")
+    ):
+        start += 1
+    return text[start:]
 
 
 def _base_url(soup: BeautifulSoup, url: str) -> str:
@@ -354,20 +224,26 @@ def _own_urls(soup: BeautifulSoup, url: str) -> set[str]:
     return own
 
 
-def _sections(drafts: list[_Draft], base: str, own_urls: set[str]) -> tuple[WeeknoteSection, ...]:
+def _hosts(urls: set[str]) -> set[str]:
+    return {host for host in (urlsplit(url).hostname for url in urls) if host}
+
+
+def _sections(drafts: list[Draft], base: str, own_urls: set[str]) -> tuple[WeeknoteSection, ...]:
     seen = set(own_urls)  # a link back to the page counts as already taken
-    contexts = _Contexts()
+    own_hosts = _hosts(own_urls)
+    contexts = Contexts()
     sections = []
     position = 0
     for draft in drafts:
         links = []
         for anchor in draft.links:
-            target = _link_target(str(anchor["href"]), base)
-            if target is None or target[1] in seen or _is_picture(anchor, target[0]):
+            target = _link_target(anchor, base, own_hosts)
+            if target is None or target[1] in seen:
                 continue
             seen.add(target[1])
-            title, blurb = contexts.describe(anchor, target[0])
-            links.append(WeeknoteLink(*target, title, blurb, draft.heading, position))
+            title, blurb, words = contexts.describe(anchor, target[0])
+            link = WeeknoteLink(*target, title, blurb, draft.heading, position, link_text=words)
+            links.append(link)
             position += 1
         sections.append(WeeknoteSection(draft.heading, tuple(links)))
     return tuple(sections)
@@ -391,131 +267,23 @@ def _is_picture(anchor: Tag, url: str) -> bool:
     return not fold(anchor.get_text()) and bool(_IMAGE_PATH.search(urlsplit(url).path))
 
 
-def _link_target(href: str, base: str) -> tuple[str, str] | None:
-    """The absolute and canonical URL of a link worth reading, or None for anything else."""
-    href = href.strip()
+def _link_target(anchor: Tag, base: str, own_hosts: set[str]) -> tuple[str, str] | None:
+    """The absolute and canonical URL of a link worth reading, unwrapped from any redirect
+    wrapper, or None for anything else (furniture, pictures, other schemes, broken hosts)."""
+    href = str(anchor["href"]).strip()
     if not href or href.startswith("#"):
         return None
     try:
-        url = absolute_url(base, href)
+        url = unwrap(absolute_url(base, href))
         parts = urlsplit(url)
         canonical = canonical_url(url)
     except ValueError:  # an unparseable host such as "http://[::1"
         return None
-    host = (parts.hostname or "").removeprefix("www.")
-    path = parts.path.lower()
+    host = parts.hostname or ""
     if parts.scheme not in ("http", "https") or not host or _JUNK_HOST.search(host):
         return None
-    if any(host == h and path.startswith(p) for h, p in _SHARE_URLS):
+    if _ACCOUNT_PATH.search(parts.path) or "replytocom" in parts.query:
         return None
-    if _ACCOUNT_PATH.search(path) or parts.fragment == "respond" or "replytocom" in parts.query:
+    if is_furniture_link(anchor, parts, own_hosts) or _is_picture(anchor, url):
         return None
     return url, canonical
-
-
-@dataclass(frozen=True)
-class _BlockText:
-    """The raw text of a context block, where each link sits in it, and its sentences."""
-
-    text: str
-    spans: dict[int, tuple[int, int]]  # id(anchor) → (start, end) of its text
-    link_starts: list[int]  # where each link's text starts, in order
-    starts: list[int]  # sentence i is text[starts[i]:ends[i]]
-    ends: list[int]
-    is_item: bool  # a list item: its first sentence says what the item is about
-
-    def sentences_around(self, start: int, end: int) -> tuple[int, int]:
-        """Indexes of the first and last sentence the span [start, end) touches."""
-        first = bisect_right(self.starts, start) - 1
-        return first, max(first, bisect_right(self.starts, max(start, end - 1)) - 1)
-
-    def links_within(self, start: int, end: int) -> int:
-        return bisect_left(self.link_starts, end) - bisect_left(self.link_starts, start)
-
-
-class _Contexts:
-    """Titles and blurbs from the text around links. Each block is read once: one paragraph
-    may hold thousands of links."""
-
-    def __init__(self) -> None:
-        self._blocks: dict[int, _BlockText] = {}
-
-    def describe(self, anchor: Tag, url: str) -> tuple[str, str]:
-        block = next((p for p in anchor.parents if p.name in _CONTEXT_BLOCKS), anchor)
-        if id(block) not in self._blocks:
-            self._blocks[id(block)] = _read_block(block)
-        read = self._blocks[id(block)]
-        start, end = read.spans.get(id(anchor), (0, 0))
-        first, last = read.sentences_around(start, end)
-        sentence = fold(read.text[read.starts[first] : read.ends[last]])
-        blurb = fold(read.text) if block.name == "li" else sentence
-        title = fold(read.text[start:end])
-        if _is_generic(title):
-            title = _title_around(read, start, end) or title or url
-        return excerpt(title, TITLE_LIMIT), excerpt(blurb, BLURB_LIMIT)
-
-
-def _read_block(block: Tag) -> _BlockText:
-    pieces: list[str] = []
-    length = 0
-    opened: dict[int, int] = {}
-    spans: dict[int, tuple[int, int]] = {}
-    link_starts: list[int] = []
-    for kind, node in _events(block):
-        if kind == "text":
-            pieces.append(node)
-            length += len(node)
-        elif node.name == "a":
-            if kind == "start":
-                opened[id(node)] = length
-            else:
-                spans[id(node)] = (opened[id(node)], length)
-                link_starts.append(opened[id(node)])
-        elif node.name in _SPACED:
-            pieces.append(" ")
-            length += 1
-    text = "".join(pieces)
-    breaks = list(_SENTENCE_BREAK.finditer(text))
-    starts = [0, *(m.end() for m in breaks)]
-    ends = [*(m.start() for m in breaks), len(text)]
-    link_starts.sort()  # links close inner first, so nested ones come out of order
-    return _BlockText(text, spans, link_starts, starts, ends, block.name == "li")
-
-
-def _is_generic(title: str) -> bool:
-    bare = title.lower().strip(" .,:;!?>\u2026\u2192\u00bb\u203a")
-    return not bare or bare in _GENERIC or bool(_BARE_URL.fullmatch(bare))
-
-
-def _title_around(read: _BlockText, start: int, end: int) -> str:
-    """A title for a generic link: its sentence, read with the link's words in place ("the slides
-    are here"), as a sentence with a hole reads badly; the clause around the link when the
-    sentence holds other links too. When the sentence says too little ("Read more.", "Book
-    here."), what it points back to: a list item's first sentence, else the sentence before."""
-    text = read.text
-    first, last = read.sentences_around(start, end)
-    s_start, s_end = read.starts[first], read.ends[last]
-    if _words_around(text, s_start, start, end, s_end) < WEAK_TITLE_WORDS:
-        if first > 0:
-            back = 0 if read.is_item else first - 1
-            return _clean(text[read.starts[back] : read.ends[back]])
-    elif read.links_within(s_start, s_end) > 1:
-        breaks_before = _CLAUSE_BREAK.finditer(text, s_start, start)
-        c_start = max((m.end() for m in breaks_before), default=s_start)
-        after = _CLAUSE_BREAK.search(text, end, s_end)
-        c_end = after.start() if after else s_end
-        if _words_around(text, c_start, start, end, c_end) >= WEAK_TITLE_WORDS:
-            s_start, s_end = c_start, c_end
-    # A bare URL in the middle of a sentence is noise; words such as "here" read naturally.
-    link = "" if _BARE_URL.fullmatch(fold(text[start:end])) else text[start:end]
-    return _clean(text[s_start:start] + link + text[end:s_end])
-
-
-def _words_around(text: str, start: int, link_start: int, link_end: int, end: int) -> int:
-    """How many words text[start:end] has outside the link at [link_start, link_end)."""
-    words = (text[start:link_start] + " " + text[link_end:end]).split()
-    return sum(1 for word in words if _WORD_CHARACTER.search(word))  # not a lone dash or full stop
-
-
-def _clean(text: str) -> str:
-    return fold(text).strip(_TRIM)

@@ -119,3 +119,29 @@ def test_a_missing_database_is_created_only_when_asked(tmp_path):
     assert not path.exists()
     Store.open(path).close()
     Store.open(path, create=False).close()
+
+
+def test_a_page_keeps_the_content_type_it_was_served_with(tmp_path):
+    source = Source(
+        "https://community.example/weeknote", "Weeknote", "https://community.example/weeknote"
+    )
+    with Store.open(tmp_path / "state.db") as store:
+        assert store.page(source.key) is None
+        store.record_page(
+            source,
+            b"<p>week 48</p>",
+            "h1",
+            None,
+            None,
+            "new",
+            NOW,
+            content_type="text/html; charset=windows-1252",
+        )
+        assert store.page(source.key) == (b"<p>week 48</p>", "text/html; charset=windows-1252")
+        # the next body, read from a local file, has none
+        store.record_page(
+            source, b"<p>week 49</p>", "h2", None, None, "new", NOW, content_type=None
+        )
+    with Store.open(tmp_path / "state.db") as store:
+        page = store.page(source.key)
+    assert page.body == b"<p>week 49</p>" and page.content_type is None
