@@ -150,6 +150,22 @@ issue_option = click.option(
 offline_option = click.option(
     "--offline", is_flag=True, help="Use what the state database holds; fetch nothing."
 )
+no_enrich_option = click.option(
+    "--no-enrich",
+    is_flag=True,
+    help="Read no linked page for titles, descriptions, publishers (tidy rules still apply).",
+)
+
+
+def _for_run(config, offline: bool, no_enrich: bool):
+    """The config as this run uses it: linked pages are read unless --offline (then only the
+    cache) or --no-enrich (then not at all)."""
+    import dataclasses
+
+    enrich = dataclasses.replace(
+        config.enrich, enabled=config.enrich.enabled and not no_enrich, online=not offline
+    )
+    return dataclasses.replace(config, enrich=enrich)
 
 
 def _refresh(config, store, now, offline: bool) -> list:
@@ -176,6 +192,7 @@ def _exit_status(issue, reports) -> None:
 @json_option
 @issue_option
 @offline_option
+@no_enrich_option
 @click.option("--explain", is_flag=True, help="Say why each candidate is where it is, or is not.")
 @click.option(
     "--out",
@@ -189,6 +206,7 @@ def build(
     as_json: bool,
     issue_id: str | None,
     offline: bool,
+    no_enrich: bool,
     explain: bool,
     out_dir: Path | None,
 ) -> None:
@@ -201,11 +219,11 @@ def build(
     from digest.pipeline import build_issue, save_issue
     from digest.store import Store
 
-    config = load_config(config_path)
+    config = _for_run(load_config(config_path), offline, no_enrich)
     now = world().now()
     with Store.open(db_path or config.db_path(), create=not offline) as store:
         reports = _refresh(config, store, now, offline)
-        issue = build_issue(config, store, now, issue_id)
+        issue = build_issue(config, store, now, issue_id, explain=explain)
     path = save_issue(issue, out_dir or config.path.parent / "build")
     output.show_issue(issue, path, as_json, explain)
     _exit_status(issue, reports)
@@ -216,6 +234,7 @@ def build(
 @db_option
 @issue_option
 @offline_option
+@no_enrich_option
 @click.option(
     "--out",
     "out_dir",
@@ -235,6 +254,7 @@ def preview(
     db_path: str | None,
     issue_id: str | None,
     offline: bool,
+    no_enrich: bool,
     out_dir: Path | None,
     templates: Path | None,
     open_browser: bool,
@@ -254,7 +274,7 @@ def preview(
     from digest.preview import make_preview, preview_folder, save_preview
     from digest.store import Store
 
-    config = load_config(config_path)
+    config = _for_run(load_config(config_path), offline, no_enrich)
     now = world().now()
     with Store.open(db_path or config.db_path(), create=not offline) as store:
         reports = _refresh(config, store, now, offline)
@@ -307,6 +327,7 @@ def _serve(config, config_path, db_path, issue_id, templates, out_dir, port: int
 )
 @click.option("--schedule", metavar="'YYYY-MM-DD HH:MM'", help="Deliver then (72 h at most).")
 @click.option("--publish", is_flag=True, help="Rebuild the web archive after a complete send.")
+@no_enrich_option
 @click.option(
     "--outbox",
     type=click.Path(file_okay=False, path_type=Path),
@@ -325,6 +346,7 @@ def send(
     accept_batches: tuple[int, ...],
     schedule: str | None,
     publish: bool,
+    no_enrich: bool,
     outbox: Path | None,
 ) -> None:
     """Send this week's issue to every active subscriber, exactly once; safe to run from cron
@@ -342,7 +364,7 @@ def send(
     from digest.subscribers import Subscribers
     from digest.transports import make_transport
 
-    config = load_config(config_path)
+    config = _for_run(load_config(config_path), False, no_enrich)
     clock = world().now
     now = clock()
     issue_id = issue_id or curate.issue_id(now, config.newsletter.timezone)
@@ -488,7 +510,9 @@ def cancel(config_path: str, db_path: str | None, issue_id: str) -> None:
 from digest.cli_archive import archive  # noqa: E402
 from digest.cli_links import links  # noqa: E402
 from digest.cli_subscribers import subscribers  # noqa: E402
+from digest.cli_themes import themes  # noqa: E402
 
 main.add_command(archive)
 main.add_command(links)
 main.add_command(subscribers)
+main.add_command(themes)

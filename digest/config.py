@@ -254,6 +254,19 @@ class LinkCheck:
 
 
 @dataclass(frozen=True)
+class Enrich:
+    enabled: bool = setting(
+        True,
+        "read each weeknote link's page (and feed items' without a summary) for its title, "
+        "description and publisher",
+    )
+    timeout: float = setting(10.0, "seconds to read one page's head, redirects included", positive)
+    # Not a key of feeds.yaml: whether this run may request pages. The command line turns it on
+    # for build, preview and send unless --offline; everything else reads the cache only.
+    online: bool = field(default=False, metadata={"internal": True})
+
+
+@dataclass(frozen=True)
 class ArchiveSettings:
     folder: str = setting("site", "where digest archive writes the web archive, beside feeds.yaml")
 
@@ -310,6 +323,7 @@ class Config:
     email: EmailSettings = setting(EmailSettings(), "templates, links and footer of the email")
     sending: Sending = setting(Sending(), "how digest send delivers the issue")
     links: LinkCheck = setting(LinkCheck(), "how digest links checks the issue's links")
+    enrich: Enrich = setting(Enrich(), "how linked pages are read to tidy the issue's items")
     archive: ArchiveSettings = setting(ArchiveSettings(), "the web archive of sent issues")
     state: State = setting(State(), "where digest keeps its state")
     fetch: FetchSettings = setting(FetchSettings(), "how sources are fetched")

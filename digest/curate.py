@@ -2,9 +2,11 @@
 
 The rules, in the order they apply:
 1. candidates are the weeknote's links (document order), then the window's feed items (newest
-   first); each carries its theme and the reason for it;
+   first); each carries its theme and the reason for it, and is tidied (digest.tidy) with what
+   its page's head says, when it was read (digest.enrich);
 2. a URL an earlier *sent* issue included is skipped, even if republished;
-3. the first candidate with a canonical URL wins, so a weeknote link beats a feed item;
+3. the first candidate of a story wins, so a weeknote link beats a feed item: a story is one
+   canonical URL, or near-duplicates by page or title (digest.tidy);
 4. the editor's overrides drop, retitle, re-blurb, move and pin;
 5. themes appear in the editor's order (the overrides' theme_order first, then feeds.yaml), then
    unmatched weeknote headings, then the catch-all; empty ones are hidden;
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -26,11 +28,16 @@ from digest.models import Decision, IssueItem, IssueTheme, Item
 from digest.overrides import IssueOverrides, apply_overrides
 from digest.text import normalise_heading
 from digest.themes import ThemeChoice, theme_for_heading, theme_for_item, theme_for_text
+from digest.tidy import Duplicates, tidy_feed_item, tidy_weeknote_item, title_problem
 
 if TYPE_CHECKING:  # the HTML parser behind it is not imported by commands that only fetch
+    from digest.classify import Classifier
+    from digest.enrich import PageHead
     from digest.weeknote import Weeknote
 
+# The source line of a weeknote link with neither a publisher nor a host to name.
 WEEKNOTE_SOURCE = "Weeknote"
+Heads = Mapping[str, "PageHead"]  # a link's URL → its page's head
 
 
 def issue_id(now: datetime, timezone: str) -> str:
@@ -61,9 +68,16 @@ def pick_weeknote_post(items: Iterable[Item], rule: WeeknoteRule) -> Item | None
     return None
 
 
-def weeknote_candidates(weeknote: Weeknote, config: Config) -> list[IssueItem]:
+def weeknote_candidates(
+    weeknote: Weeknote,
+    config: Config,
+    heads: Heads | None = None,
+    classifier: Classifier | None = None,
+) -> list[IssueItem]:
     """The weeknote's links in page order, each under its section's theme; the editorial's
-    links (no heading of their own) are themed by their words."""
+    links (no heading of their own) are themed by their words, through `classifier` when there
+    is one. Each is tidied with its page's head from `heads`, when there is one."""
+    heads = heads or {}
     candidates = []
     for section in weeknote.sections:
         heading_choice = _heading_theme(section.heading, config)
@@ -72,20 +86,20 @@ def weeknote_candidates(weeknote: Weeknote, config: Config) -> list[IssueItem]:
                 choice = heading_choice
             else:
                 text = f"{link.title} {link.blurb}"
-                choice = theme_for_text(text, config.themes, config.newsletter.catch_all)
+                catch_all = config.newsletter.catch_all
+                choice = theme_for_text(text, config.themes, catch_all, classifier, link.url)
             reason = f"weeknote section {section.heading or '(editorial)'!r}: {choice.reason}"
-            candidates.append(
-                IssueItem(
-                    url=link.url,
-                    canonical_url=link.canonical_url,
-                    title=link.title,
-                    blurb=link.blurb,
-                    source=WEEKNOTE_SOURCE,
-                    origin="weeknote",
-                    theme=choice.theme,
-                    reason=reason,
-                )
+            item = IssueItem(
+                url=link.url,
+                canonical_url=link.canonical_url,
+                title=link.title,
+                blurb=link.blurb,
+                source=WEEKNOTE_SOURCE,
+                origin="weeknote",
+                theme=choice.theme,
+                reason=reason,
             )
+            candidates.append(tidy_weeknote_item(item, heads.get(link.url), link.link_text))
     return candidates
 
 
@@ -108,26 +122,32 @@ def _heading_theme(heading: str, config: Config) -> ThemeChoice:
 
 
 def feed_candidates(
-    items: Iterable[Item], feeds: dict[str, tuple[str, str | None]], config: Config
+    items: Iterable[Item],
+    feeds: dict[str, tuple[str, str | None]],
+    config: Config,
+    heads: Heads | None = None,
+    classifier: Classifier | None = None,
 ) -> list[IssueItem]:
-    """Feed items as candidates; `feeds` maps a source key to the feed's (name, default theme)."""
+    """Feed items as candidates, their blurbs tidied; `feeds` maps a source key to the feed's
+    (name, default theme). An item without a usable summary may take its page's description."""
+    heads = heads or {}
     candidates = []
     for item in items:
         name, default_theme = feeds[item.source]
-        choice = theme_for_item(item, config.themes, default_theme, config.newsletter.catch_all)
-        candidates.append(
-            IssueItem(
-                url=item.link,
-                canonical_url=item.canonical_url,
-                title=item.title,
-                blurb=item.summary,
-                source=name,
-                origin="feed",
-                theme=choice.theme,
-                reason=choice.reason,
-                published=item.published,
-            )
+        catch_all = config.newsletter.catch_all
+        choice = theme_for_item(item, config.themes, default_theme, catch_all, classifier)
+        candidate = IssueItem(
+            url=item.link,
+            canonical_url=item.canonical_url,
+            title=item.title,
+            blurb=item.summary,
+            source=name,
+            origin="feed",
+            theme=choice.theme,
+            reason=choice.reason,
+            published=item.published,
         )
+        candidates.append(tidy_feed_item(candidate, heads.get(item.link)))
     return candidates
 
 
@@ -144,22 +164,12 @@ def curate(
     overrides: IssueOverrides,
     config: Config,
     unmatched_headings: Sequence[str] = (),
+    heads: Heads | None = None,
 ) -> Curated:
     """Apply rules 2 to 6 above to candidates in rule-1 order. `sent` maps canonical URLs to the
-    sent issue that included them."""
-    skipped: list[Decision] = []
-    fresh: dict[str, IssueItem] = {}
-    for item in candidates:
-        if item.canonical_url in sent:
-            reason = f"already sent in {sent[item.canonical_url]}"
-            skipped.append(Decision(item.url, item.title, "already-sent", reason))
-        elif item.canonical_url in fresh:
-            first = fresh[item.canonical_url]
-            reason = f"same link as {first.source}'s {first.title!r}"
-            skipped.append(Decision(item.url, item.title, "duplicate", reason))
-        else:
-            fresh[item.canonical_url] = item
-    kept, dropped, warnings = apply_overrides(list(fresh.values()), overrides, config)
+    sent issue that included them; `heads` holds the pages' heads that enrichment read."""
+    fresh, skipped = _stories(candidates, sent, heads or {})
+    kept, dropped, warnings = apply_overrides(fresh, overrides, config)
     skipped += [
         Decision(i.url, i.title, "dropped", "dropped in the overrides file") for i in dropped
     ]
@@ -169,6 +179,43 @@ def curate(
         if members:
             themes.append(_capped(name, members, config, name in unmatched_headings))
     return Curated(tuple(themes), tuple(skipped), tuple(warnings))
+
+
+def _stories(
+    candidates: Sequence[IssueItem], sent: dict[str, str], heads: Heads
+) -> tuple[list[IssueItem], list[Decision]]:
+    """Rules 2 and 3: each story once, in its first candidate's wording. A duplicate with a
+    blurb lends it to a first candidate that has none."""
+    skipped: list[Decision] = []
+    stories = Duplicates()
+    for item in candidates:
+        head = heads.get(item.url)
+        if item.canonical_url in sent:
+            reason = f"already sent in {sent[item.canonical_url]}"
+            skipped.append(Decision(item.url, item.title, "already-sent", reason))
+        elif (found := stories.add(item, head)) is not None:
+            index, why = found
+            first = stories.kept[index]
+            reason = f"{why} {first.source}'s {first.title!r}"
+            skipped.append(Decision(item.url, item.title, "duplicate", reason))
+            stories.kept[index] = _lent(first, item)
+    return stories.kept, skipped
+
+
+def _lent(first: IssueItem, duplicate: IssueItem) -> IssueItem:
+    """The first candidate of a story, with what its duplicate has and it lacks: a blurb, and
+    for a weeknote link whose words are no title ("Lessons learned"), the feed's title of the
+    same page (the page's own title, as enrichment would have found it)."""
+    changes = {}
+    if not first.blurb and duplicate.blurb:
+        changes["blurb"] = duplicate.blurb
+    weak = first.origin == "weeknote" and duplicate.origin == "feed"
+    if weak and (problem := title_problem(first.title)) and not title_problem(duplicate.title):
+        changes["title"] = duplicate.title
+        changes["reason"] = (
+            f"{first.reason}\ntitle from {duplicate.source} (the link text {problem})"
+        )
+    return dataclasses.replace(first, **changes) if changes else first
 
 
 def _theme_order(

@@ -162,6 +162,20 @@ def cached_results(
     return {row["url"]: _from_row(row) for row in rows}
 
 
+def record_answers(
+    answers: Iterable[tuple[str, str, int, str, int | None]],
+    config: Config,
+    store: Store,
+    now: datetime,
+) -> None:
+    """Keep answers another stage got from links of the issue as their checks (enrichment reads
+    each linked page with a GET), so `digest links` reuses them instead of asking again. Each
+    answer is (url, final url, HTTP status, reason phrase, first redirect's status or None)."""
+    results = [_result(*answer, now) for answer in answers]
+    if results:
+        _save(store, results, now, config.links.cache_hours)
+
+
 def broken_share(results: Iterable[LinkResult]) -> float:
     """The share of links that are broken, from 0 (none, or no links) to 1."""
     results = list(results)

@@ -177,7 +177,8 @@ def _warnings(issue: Issue) -> None:
 
 
 def _explain(issue: Issue) -> None:
-    """Every candidate's fate, two lines each: outcome, title and URL; then the reason."""
+    """Every candidate's fate: outcome, title and URL; then the reason, and for a weeknote link
+    (or a feed item without a summary) what enrichment took from its page."""
     lines = []
     for theme in issue.themes:
         lines += [("shown", item, f"{item.theme}: {item.reason}") for item in theme.items]
@@ -186,7 +187,10 @@ def _explain(issue: Issue) -> None:
     lines += [(decision.outcome, decision, decision.reason) for decision in issue.skipped]
     for outcome, entry, reason in lines:
         click.echo(f"{outcome:>12}  {entry.title[:60]}  <{entry.url}>")
-        click.echo(f"{'':>12}  {reason}")
+        # An item's reason may carry a line about enrichment: what it took from the page, or
+        # why the page could not be read.
+        for line in reason.splitlines():
+            click.echo(f"{'':>12}  {line}")
 
 
 def _theme_row(theme: IssueTheme) -> tuple[str, ...]:

@@ -21,13 +21,17 @@ from digest.config import Config
 from digest.errors import FeedError, SourceError
 from digest.feeds import parse_feed_safely
 from digest.fetch import Fetcher, Slots, make_client
+from digest.guard import Resolver, system_resolver
 from digest.models import Issue, ParsedFeed, Source, SourceHealth, SourceReport
 from digest.overrides import load_overrides
 from digest.store import Store
 from digest.themes import UNMATCHED_HEADING
+from digest.tidy import needs_page
 from digest.workers import ParsePool
 
 if TYPE_CHECKING:
+    from digest.classify import Classifier
+    from digest.enrich import PageHead
     from digest.weeknote import Weeknote
 
 # Below this many sources, parsing in-process is cheaper than starting worker processes.
@@ -116,20 +120,36 @@ def weeknote_page(config: Config, store: Store, now: datetime) -> Source | str:
     return dataclasses.replace(store.source(post.link, WEEKNOTE), found_in=config.locate(rule.feed))
 
 
-def build_issue(config: Config, store: Store, now: datetime, issue_id: str | None = None) -> Issue:
-    """This week's issue from what the state holds (fetch_sources refreshes it first). Reads
-    only: building never changes what the next send includes."""
+def build_issue(
+    config: Config,
+    store: Store,
+    now: datetime,
+    issue_id: str | None = None,
+    client: httpx.AsyncClient | None = None,
+    resolver: Resolver = system_resolver,
+    explain: bool = False,
+) -> Issue:
+    """This week's issue from what the state holds (fetch_sources refreshes it first). Building
+    never changes what the next send includes; with `config.enrich.online` it reads the heads of
+    linked pages it has not cached (through `client` and `resolver`, the address guard's). The
+    weeknote's links, and the editor's moves in the overrides file, are kept as labelled
+    examples that the theme classifier learns from (digest.examples); `explain` makes its
+    reasons name the words and examples behind each choice."""
     issue_id = issue_id or curate.issue_id(now, config.newsletter.timezone)
     start, end = curate.window(now, config, _last_sent_at(store))
     page = weeknote_page(config, store, now) if config.weeknote else None
     weeknote, warnings = _read_weeknote(config, store, page)
     feeds = {config.locate(f.url): (f.name, f.theme) for f in config.feeds if f.enabled}
-    candidates = curate.weeknote_candidates(weeknote, config) + curate.feed_candidates(
-        store.items_between(list(feeds), start, end), feeds, config
-    )
+    items = store.items_between(list(feeds), start, end)
+    heads = _enrich(config, store, now, weeknote, items, feeds, client, resolver)
+    classifier = _learn(config, store, now, (weeknote, heads, issue_id), explain)
+    candidates = curate.weeknote_candidates(
+        weeknote, config, heads, classifier
+    ) + curate.feed_candidates(items, feeds, config, heads, classifier)
     unmatched = curate.unmatched_headings(weeknote, config)
     overrides = load_overrides(config.overrides_path(), issue_id, config)
-    curated = curate.curate(candidates, store.sent_urls(), overrides, config, unmatched)
+    curated = curate.curate(candidates, store.sent_urls(), overrides, config, unmatched, heads)
+    _learn_moves(config, store, now, candidates, overrides, issue_id)
     warnings += [f"weeknote heading {heading!r}: {UNMATCHED_HEADING}" for heading in unmatched]
     return Issue(
         id=issue_id,
@@ -145,6 +165,50 @@ def build_issue(config: Config, store: Store, now: datetime, issue_id: str | Non
         warnings=(*warnings, *curated.warnings),
         skipped=curated.skipped,
     )
+
+
+def _learn(config, store, now, this_week, explain: bool) -> Classifier | None:
+    """Keep the weeknote's labelled links (`this_week`: the weeknote, its pages' heads and the
+    issue), then train the theme classifier on every example stored, once there are enough to
+    say more than the keywords do (classify.MIN_EXAMPLES)."""
+    from digest.classify import MIN_EXAMPLES, Classifier  # the stemmer is for builds only
+    from digest.examples import load_examples, save_examples, weeknote_examples
+
+    weeknote, heads, issue_id = this_week
+    save_examples(
+        store, weeknote_examples(weeknote, config.themes, issue_id, heads), "weeknote", now
+    )
+    examples = load_examples(store)
+    if len(examples) < MIN_EXAMPLES:
+        return None
+    return dataclasses.replace(Classifier.train(examples, config.themes), explain=explain)
+
+
+def _learn_moves(config, store, now, candidates, overrides, issue_id) -> None:
+    """The editor's moves in the overrides file correct the labels of the items they move."""
+    from digest.examples import override_examples, save_examples
+
+    moved = override_examples(candidates, overrides, config.themes, issue_id)
+    save_examples(store, moved, "override", now)
+
+
+def _enrich(config, store, now, weeknote, items, feeds, client, resolver) -> dict[str, PageHead]:
+    """The enrichment stage: the heads of the pages the weeknote links to, and of feed items
+    with no usable summary (digest.enrich), for curation to tidy the items with."""
+    from digest.enrich import page_heads  # its parser is for builds, not for digest fetch
+    from digest.links import IssueLink
+
+    links = [
+        IssueLink(link.url, "weeknote", curate.WEEKNOTE_SOURCE)
+        for section in weeknote.sections
+        for link in section.links
+    ]
+    links += [
+        IssueLink(item.link, "feed", feeds[item.source][0])
+        for item in items
+        if needs_page(item.title, item.summary)
+    ]
+    return page_heads(links, config, store, now, client, resolver)
 
 
 def save_issue(issue: Issue, folder: Path) -> Path:
@@ -174,12 +238,18 @@ def _read_weeknote(
         return empty, []
     if isinstance(page, str):
         return empty, [f"weeknote: {page}"]
-    body = store.page(page.key)
-    if body is None:
+    stored = store.page(page.key)
+    if stored is None:
         return empty, [f"weeknote: {page.url} has not been fetched; run digest fetch"]
-    weeknote = extract_weeknote(body, page.url, config.weeknote.selector, config.fetch.max_bytes)
+    weeknote = extract_weeknote(
+        stored.body,
+        page.url,
+        config.weeknote.selector,
+        config.fetch.max_bytes,
+        content_type=stored.content_type,
+    )
     problems = list(weeknote.problems)
-    if len(body) >= config.fetch.max_bytes:
+    if len(stored.body) >= config.fetch.max_bytes:
         problems.insert(0, _capped_page(config.fetch.max_bytes))
     return weeknote, [f"weeknote: {problem}" for problem in problems]
 
@@ -286,6 +356,8 @@ class _Updater:
                 fetched.last_modified,
                 status,
                 self.now,
+                # None for a page read from a file: its bytes alone say how to read them.
+                content_type=fetched.headers.get("content-type"),
             )
             if fetched.truncated:
                 note = "; ".join(filter(None, (note, _capped_page(self.max_bytes))))

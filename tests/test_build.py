@@ -3,13 +3,16 @@ passed in."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 from datetime import datetime, timedelta
 
 import pytest
 
+from digest.classify import MIN_EXAMPLES, Example
 from digest.config import load_config
+from digest.examples import save_examples
 from digest.pipeline import build_issue, fetch_sources, save_issue
 from digest.store import Store
 from tests.samples import NOW, cli, mark_sent, rss
@@ -214,7 +217,7 @@ def test_a_20_mb_weeknote_is_cut_at_the_cap_and_still_used(server, tmp_path):
     assert "https://late.example/" not in {item.url for item in issue.items()}
     assert any("page cut at 1,000,000 bytes" in warning for warning in issue.warnings)
     with Store.open(config.db_path()) as store:
-        assert len(store.page(server.url("/weeknote"))) == 1_000_000
+        assert len(store.page(server.url("/weeknote")).body) == 1_000_000
 
 
 def test_overrides_are_applied(site, tmp_path):
@@ -242,7 +245,8 @@ def test_issue_json_round_trips(site, tmp_path):
     assert path.name == "2026-W48.json"
     assert data["id"] == "2026-W48" and data["counts"]["shown"] == 5
     assert data["themes"][0]["slug"] == "health-inequalities"
-    assert data["themes"][0]["items"][0]["source"] == "Weeknote"
+    # no page was read (not online): the source line names the link's domain
+    assert data["themes"][0]["items"][0]["source"] == "partner.example"
     assert {s["name"] for s in data["sources"]} == {"Partner", "Weeknote"}
     assert not list((tmp_path / "out").glob("*.partial"))
 
@@ -299,3 +303,213 @@ def test_build_with_nothing_to_send_exits_1(tmp_path):
         "0 items in 0 themes" in result.output
         and "warning: weeknote: no links found" in result.output
     )
+
+
+# Enrichment: the linked pages' heads, read once, tidy the items (digest.enrich, digest.tidy).
+
+
+def html_page(head: str) -> Reply:
+    return Reply(200, f"<html><head>{head}</head><body>x</body></html>".encode(), HTML)
+
+
+HTML = {"Content-Type": "text/html; charset=utf-8"}
+ITEM_PATHS = ("/toolkit", "/refuses", "/writeup", "/toolkit-copy", "/other")
+
+
+@pytest.fixture
+def enriched_site(server, tmp_path):
+    """A weeknote and a feed on the loopback server whose links lead to pages there too."""
+    link = server.url
+    server.routes["/weeknote"] = Reply(
+        200,
+        f"""<html><body><article><h1>Weeknote 48</h1>
+        <p>A busy week for the network, with two new reports and a pilot to share with you.</p>
+        <h2>Inequalities</h2><ul>
+        <li><a href="{link("/toolkit")}">see for the detail of</a> the new toolkit. Read more.</li>
+        <li><a href="{link("/refuses")}">The widening gaps report</a>, out this week.</li>
+        <li>The full write-up <a href="{link("/writeup")}">is here</a>.</li>
+        </ul></article></body></html>""".encode(),
+        HTML,
+    )
+    server.routes["/toolkit"] = html_page(
+        '<meta property="og:title" content="Toolkit for reception teams | The King\'s Fund">'
+        '<meta property="og:site_name" content="The King\'s Fund">'
+    )
+    server.routes["/refuses"] = Reply(403)
+    server.routes["/writeup"] = html_page(
+        "<title>Pilot of video clinics - Northfield Trust</title>"
+    )
+    server.routes["/toolkit-copy"] = html_page(f'<link rel="canonical" href="{link("/toolkit")}">')
+    server.routes["/other"] = Reply(404)
+    items = (
+        f"<item><title>Toolkit for receptionists</title><link>{link('/toolkit-copy')}</link>"
+        f"<pubDate>{NOW:%a, %d %b %Y %H:%M:%S +0000}</pubDate><description></description></item>"
+        f"<item><title>Winter plan published</title><link>{link('/other')}</link>"
+        f"<pubDate>{NOW:%a, %d %b %Y %H:%M:%S +0000}</pubDate>"
+        "<description>Read more.</description></item>"
+    )
+    server.routes["/feed"] = Reply(
+        200, f'<?xml version="1.0"?><rss version="2.0"><channel>{items}</channel></rss>'.encode()
+    )
+    feeds = f"  - name: Partner\n    url: {link('/feed')}\n"
+    return write_config(tmp_path, feeds, f"  url: {link('/weeknote')}\n")
+
+
+def online(config):
+    return dataclasses.replace(config, enrich=dataclasses.replace(config.enrich, online=True))
+
+
+def page_requests(server) -> list[str]:
+    return [path for _, path, _ in server.requests if path in ITEM_PATHS]
+
+
+def test_items_read_as_an_editor_would_write_them(enriched_site, server):
+    issue, _ = build(online(enriched_site))
+    items = {item.url.rsplit("/", 1)[-1]: item for item in issue.items()}
+    toolkit = items["toolkit"]
+    assert (toolkit.title, toolkit.source, toolkit.origin) == (
+        "Toolkit for reception teams",
+        "The King's Fund",
+        "weeknote",
+    )
+    assert toolkit.blurb == "See for the detail of the new toolkit."
+    assert items["writeup"].title == "Pilot of video clinics"
+    assert items["writeup"].source == "127.0.0.1"
+    refused = items["refuses"]
+    assert (refused.title, refused.blurb) == ("The widening gaps report", "Out this week.")
+    assert refused.reason.endswith("not enriched: HTTP 403 Forbidden")
+    assert items["other"].blurb == ""  # "Read more." is no summary, and the page is missing
+    (duplicate,) = [d for d in issue.skipped if d.outcome == "duplicate"]
+    assert duplicate.url == server.url("/toolkit-copy")
+    assert duplicate.reason == "same page as The King's Fund's 'Toolkit for reception teams'"
+    assert sorted(page_requests(server)) == sorted(ITEM_PATHS)  # each page once
+
+
+def test_a_week_of_links_is_fetched_once(enriched_site, server):
+    build(online(enriched_site))
+    build(online(enriched_site))
+    assert sorted(page_requests(server)) == sorted(ITEM_PATHS)
+    links = cli("links", "-c", enriched_site.path)
+    assert "/toolkit" in links.output
+    # digest links asks again only for the broken ones (HEAD, then GET); the healthy ones came
+    # from enrichment, and the duplicate is not in the issue
+    again = ["/refuses", "/refuses", "/other", "/other"]
+    assert sorted(page_requests(server)) == sorted([*ITEM_PATHS, *again])
+
+
+def test_explain_says_what_was_taken_and_why_not(enriched_site, server):
+    result = cli("build", "-c", enriched_site.path, "--explain")
+    assert result.exit_code == 0, result.output
+    lines = [line.strip() for line in result.output.splitlines()]
+    assert (
+        "enriched: took the title (the link text starts in lower case), publisher from the page"
+        in lines
+    )
+    assert "not enriched: HTTP 403 Forbidden" in lines
+    assert "not enriched: HTTP 404 Not Found" in lines
+
+
+def test_offline_builds_from_the_cache_only(enriched_site, server):
+    assert cli("fetch", "-c", enriched_site.path).exit_code == 0
+    cold = cli("build", "-c", enriched_site.path, "--offline", "--explain")
+    assert "not enriched: offline, nothing cached" in cold.output
+    assert page_requests(server) == []
+    cli("build", "-c", enriched_site.path)
+    requests = len(server.requests)
+    warm = cli("build", "-c", enriched_site.path, "--offline", "--explain", "--json")
+    assert len(server.requests) == requests
+    titles = {
+        item["title"] for theme in json.loads(warm.output)["themes"] for item in theme["items"]
+    }
+    assert "Toolkit for reception teams" in titles
+
+
+def test_no_enrich_reads_no_page_and_still_tidies(enriched_site, server):
+    result = cli("build", "-c", enriched_site.path, "--no-enrich", "--explain", "--json")
+    assert result.exit_code == 0, result.output
+    assert page_requests(server) == []
+    items = [item for theme in json.loads(result.output)["themes"] for item in theme["items"]]
+    toolkit = next(item for item in items if item["url"].endswith("/toolkit"))
+    assert (toolkit["title"], toolkit["source"]) == ("See for the detail of", "127.0.0.1")
+    assert toolkit["reason"].endswith(
+        "not enriched: enrichment is off (--no-enrich, or enrich.enabled: false)"
+    )
+
+
+def test_preview_and_send_take_no_enrich(enriched_site, server, tmp_path):
+    preview = cli("preview", "-c", enriched_site.path, "--no-enrich", "--out", tmp_path / "p")
+    assert preview.exit_code == 0, preview.output
+    with (enriched_site.path.parent / "feeds.yaml").open("a", encoding="utf-8") as config:
+        config.write("sending:\n  transport: outbox\n")
+    send = cli("send", "-c", enriched_site.path, "--dry-run", "--no-enrich")
+    assert send.exit_code == 0, send.output
+    assert page_requests(server) == []
+    assert "See for the detail of" in (tmp_path / "p" / "issue.txt").read_text(encoding="utf-8")
+
+
+# Learning: the weeknote's links become labelled examples, and the classifier they train themes
+# feed items once there are enough of them (digest.examples, digest.classify).
+
+
+def examples(config) -> dict[str, tuple[str, str, str]]:
+    """canonical URL → (theme, origin, issue) of every stored example."""
+    with Store.open(config.db_path()) as store:
+        rows = store.db.execute("SELECT canonical_url, theme, origin, issue FROM theme_examples")
+        return {row[0]: (row[1], row[2], row[3]) for row in rows}
+
+
+def test_a_build_keeps_the_links_under_themed_headings(site):
+    build(site)
+    assert examples(site) == {
+        "https://partner.example/news/0": ("Health inequalities", "weeknote", "2026-W48"),
+        "https://reports.example/gaps-48": ("Health inequalities", "weeknote", "2026-W48"),
+    }  # "Community voices" names no theme, and the editorial has no heading: no labels
+
+
+def test_a_move_in_the_overrides_file_corrects_the_label(site, tmp_path):
+    (tmp_path / "overrides.yaml").write_text(
+        "2026-W48:\n  items:\n"
+        "    - url: https://reports.example/gaps-48\n      theme: video consultations\n",
+        encoding="utf-8",
+    )
+    build(site)
+    assert examples(site)["https://reports.example/gaps-48"] == (
+        "Video consultations",
+        "override",
+        "2026-W48",
+    )
+
+
+def feed_config(server, tmp_path):
+    """A partner feed whose items name no theme and carry no keyword, and no weeknote."""
+    body = rss(3).replace(b"<category>Health inequalities</category>", b"")
+    body = body.replace(b"Summary of story", b"New figures on widening gaps, story")
+    server.routes["/feed"] = Reply(200, body)
+    (tmp_path / "page.html").write_text("<p>No links this week.</p>", encoding="utf-8")
+    feeds = f"  - name: Partner\n    url: {server.url('/feed')}\n"
+    return write_config(tmp_path, feeds, "  url: page.html\n")
+
+
+def store_examples(config, count: int) -> None:
+    labelled = [
+        (
+            f"https://past.example/{n}",
+            Example("Health inequalities", "widening gaps", "", "2026-W40"),
+        )
+        for n in range(count)
+    ]
+    with Store.open(config.db_path()) as store:
+        save_examples(store, labelled, "learn", NOW - timedelta(days=50))
+
+
+def test_the_classifier_decides_once_enough_examples_are_stored(server, tmp_path):
+    config = feed_config(server, tmp_path)
+    store_examples(config, MIN_EXAMPLES - 1)
+    issue, _ = build(config)
+    reasons = [item.reason for theme in issue.themes for item in theme.items]
+    assert reasons and not any(reason.startswith("classifier:") for reason in reasons)
+    store_examples(config, MIN_EXAMPLES)
+    issue, _ = build(config)
+    [theme] = issue.themes
+    assert theme.name == "Health inequalities"
+    assert all(item.reason.startswith("classifier: Health inequalities") for item in theme.items)

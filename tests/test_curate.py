@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,6 +17,7 @@ from digest.curate import (
     weeknote_candidates,
     window,
 )
+from digest.enrich import PageHead
 from digest.models import IssueItem, Item
 from digest.overrides import IssueOverrides, ItemOverride
 from digest.urls import canonical_url
@@ -210,7 +212,8 @@ def test_weeknote_sections_map_to_themes_in_page_order():
         ("https://a.example/v", "Video consultations"),  # close to the name
         ("https://a.example/b", "Book club"),  # a theme of its own
     ]
-    assert {(c.origin, c.source) for c in found} == {("weeknote", "Weeknote")}
+    # With no page read, the source line names the link's domain, not "Weeknote".
+    assert {(c.origin, c.source) for c in found} == {("weeknote", "a.example")}
     assert (found[2].title, found[2].blurb) == ("Report", "On health.")
     assert found[2].canonical_url == "https://a.example/h"
     assert "'(editorial)'" in found[0].reason and "video" in found[0].reason
@@ -271,6 +274,37 @@ def test_a_weeknote_link_beats_a_feed_item_with_the_same_url():
     assert names(curated) == ["Health inequalities"]
     outcome, reason = outcomes(curated)[theirs.url]
     assert outcome == "duplicate" and "Weeknote's 'The report'" in reason
+
+
+def test_near_duplicates_merge_and_the_weeknote_wording_wins():
+    mine = candidate("https://www.kingsfund.org.uk/toolkit", origin="weeknote", title="Toolkit")
+    same_page = candidate("https://kingsfund.org.uk/p/123", title="Toolkit for reception teams")
+    same_title = dataclasses.replace(
+        candidate("https://other.example/news/9", title="Toolkit for reception teams!"),
+        blurb="How six practices answer the phones.",
+    )
+    heads = {
+        same_page.url: PageHead(same_page.url, canonical="https://www.kingsfund.org.uk/toolkit")
+    }
+    mine = dataclasses.replace(mine, title="Toolkit for reception teams")
+    curated = curate([mine, same_page, same_title], {}, IssueOverrides(), config(), heads=heads)
+    (kept,) = [item for theme in curated.themes for item in theme.items]
+    assert (kept.url, kept.title, kept.origin) == (mine.url, mine.title, "weeknote")
+    assert kept.blurb == "How six practices answer the phones."  # the first had none
+    assert outcomes(curated) == {
+        same_page.url: ("duplicate", "same page as Weeknote's 'Toolkit for reception teams'"),
+        same_title.url: (
+            "duplicate",
+            "almost the same title as Weeknote's 'Toolkit for reception teams'",
+        ),
+    }
+
+
+def test_feed_items_from_two_sites_with_one_title_are_two_stories():
+    first = candidate("https://a.example/1", title="Winter plan for urgent care published")
+    second = candidate("https://b.example/1", title="Winter plan for urgent care published")
+    curated = curate([first, second], {}, IssueOverrides(), config(per_theme=5))
+    assert [item.url for theme in curated.themes for item in theme.items] == [first.url, second.url]
 
 
 def test_dropped_items_are_recorded_as_skipped():
