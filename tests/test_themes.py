@@ -1,10 +1,19 @@
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
+from digest.classify import Classifier, Example
 from digest.config import Theme
 from digest.models import Item
-from digest.themes import ThemeChoice, normalise_heading, theme_for_heading, theme_for_item
+from digest.themes import (
+    ThemeChoice,
+    normalise_heading,
+    theme_for_heading,
+    theme_for_item,
+    theme_for_text,
+)
 
 HEALTH = Theme(
     "Health inequalities",
@@ -105,8 +114,36 @@ def test_keywords_with_capitals_phrases_and_apostrophes(text, theme):
 
 
 def test_keywords_match_whole_words_only():
-    entry = item("Prevention, she said", "Preventing harm in the NHS Apps ecosystem")
+    entry = item("Prevention, she said", "Preventing harm with the NHS Apply service")
     assert choose(entry) == ThemeChoice(CATCH_ALL, "no match: catch-all")
+
+
+@pytest.mark.parametrize(
+    ("text", "keyword"),
+    [
+        ("Three video consultations a day", "video consultation"),
+        ("Recordings of our webinars", "webinar"),
+        ("Booking through the NHS Apps", "NHS App"),
+        ("Events we are running", "event"),
+        ("Deprived wards and deprivation", "deprivation"),
+        ("Café budgets in the Déprivation survey", "deprivation"),
+    ],
+)
+def test_keywords_match_plurals_and_other_word_forms(text, keyword):
+    themes = (Theme("Learning", keywords=(keyword,)),)
+    choice = theme_for_item(item(text), themes, None, CATCH_ALL)
+    assert choice.theme == "Learning", choice.reason
+    assert choice.reason.startswith(f"keywords: {keyword} \u00d7")
+
+
+def test_stop_words_in_a_keyword_phrase_still_have_to_match():
+    themes = (Theme("Events", keywords=("book a place",)),)
+    assert choose_in(themes, "Book a place now").theme == "Events"
+    assert choose_in(themes, "Book the place now").theme == CATCH_ALL
+
+
+def choose_in(themes, text: str) -> ThemeChoice:
+    return theme_for_item(item(text), themes, None, CATCH_ALL)
 
 
 def test_a_phrase_counts_once_for_its_longest_keyword():
@@ -140,3 +177,38 @@ def test_every_choice_has_a_reason():
     entries = [item(categories=("Events",)), item("An event"), item("Nothing here")]
     choices += [choose(entry, default) for entry in entries for default in (None, "Events")]
     assert all(choice.reason.strip() for choice in choices)
+
+
+def classifier_for(themes, *texts: tuple[str, str]) -> Classifier:
+    examples = [Example(theme, text, "", f"issue-{n}") for n, (theme, text) in enumerate(texts)]
+    return Classifier.train(examples, themes, threshold=0.6)
+
+
+def test_a_confident_classifier_comes_after_categories_and_before_keywords():
+    classifier = classifier_for(
+        THEMES, *[("Staff health and wellbeing", "rota rest rota breaks rota")] * 3
+    )
+    entry = item("The new rota", "Deprivation and the rota")
+    choice = theme_for_item(entry, THEMES, None, CATCH_ALL, classifier)
+    assert choice.theme == "Staff health and wellbeing"
+    assert choice.reason.startswith("classifier: Staff health and wellbeing, ")
+    assert "rota" not in choice.reason  # the words cost a second pass: only under --explain
+    explaining = dataclasses.replace(classifier, explain=True)
+    reason = theme_for_item(entry, THEMES, None, CATCH_ALL, explaining).reason
+    assert "rota" in reason and "like 'rota rest rota breaks rota'" in reason
+    by_category = item("The new rota", categories=("Remote care",))
+    assert theme_for_item(by_category, THEMES, None, CATCH_ALL, classifier).theme == (
+        "Video consultations"
+    )
+
+
+def test_an_unsure_classifier_falls_back_to_keywords_then_default():
+    classifier = classifier_for(THEMES)
+    entry = item("Deprivation", "A quarterly report")
+    assert classifier.classify("A quarterly report").theme is None
+    assert theme_for_item(entry, THEMES, None, CATCH_ALL, classifier).theme == (
+        "Health inequalities"
+    )
+    plain = item("A quarterly report")
+    assert theme_for_item(plain, THEMES, "Events", CATCH_ALL, classifier).theme == "Events"
+    assert theme_for_text("A quarterly report", THEMES, CATCH_ALL, classifier).theme == CATCH_ALL
