@@ -234,9 +234,27 @@ def tidy_weeknote_item(item: IssueItem, head: PageHead | None, link_text: str = 
     source = publisher_line(head if readable else None, item.url) or item.source
     if readable and head.publisher:
         taken.append("publisher")
+    url = item.url
+    if readable and head.final_url and _other_site(head.final_url, item.url):
+        # A shortener or click-tracker (t.co, lnkd.in, Mailchimp's list-manage.com) whose
+        # target is not in its URL: readers get the page itself, untracked.
+        url = head.final_url
+        taken.append("the address its redirect led to")
     note = _note(head, taken)
     reason = f"{item.reason}\n{note}" if note else item.reason
-    return dataclasses.replace(item, title=title, blurb=blurb, source=source, reason=reason)
+    return dataclasses.replace(
+        item,
+        url=url,
+        canonical_url=canonical_url(url) if url != item.url else item.canonical_url,
+        title=title,
+        blurb=blurb,
+        source=source,
+        reason=reason,
+    )
+
+
+def _other_site(url: str, link: str) -> bool:
+    return bool(host_of(url)) and registered_domain(url) != registered_domain(link)
 
 
 def tidy_feed_item(item: IssueItem, head: PageHead | None) -> IssueItem:

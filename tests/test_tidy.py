@@ -277,3 +277,17 @@ def test_titles_that_differ_in_a_number_or_much_are_two_stories():
         entry("https://a.example/4", "Toolkit for pharmacy teams launched"),
     ]
     assert first_match(items) == [None, None, None, None]
+
+
+def test_a_redirect_to_another_site_is_replaced_by_its_target():
+    tracked = "https://example.us1.list-manage.com/track/click?u=1&id=2&e=3"
+    page = PageHead(tracked, final_url="https://www.kingsfund.org.uk/report?utm_source=x")
+    item = tidy_weeknote_item(weeknote_item("The widening gaps report", url=tracked), page)
+    assert item.url == "https://www.kingsfund.org.uk/report?utm_source=x"
+    assert item.canonical_url == "https://www.kingsfund.org.uk/report"
+    assert "the address its redirect led to" in item.reason
+    moved_within = PageHead(
+        "https://www.kingsfund.org.uk/r", final_url="https://kingsfund.org.uk/r/"
+    )
+    same = tidy_weeknote_item(weeknote_item("The widening gaps report"), moved_within)
+    assert same.url == "https://www.kingsfund.org.uk/r"  # the same site: the editor's link stays
