@@ -154,6 +154,24 @@ MIGRATIONS = (
     );
     CREATE INDEX theme_examples_theme ON theme_examples (theme);
     """,
+    """
+    CREATE TABLE issue_stats (          -- SendGrid's statistics of an issue's category, per day
+        issue TEXT NOT NULL,
+        day TEXT NOT NULL,              -- YYYY-MM-DD, as SendGrid aggregates them
+        requests INTEGER NOT NULL DEFAULT 0,
+        delivered INTEGER NOT NULL DEFAULT 0,
+        bounces INTEGER NOT NULL DEFAULT 0,
+        blocks INTEGER NOT NULL DEFAULT 0,
+        spam_reports INTEGER NOT NULL DEFAULT 0,
+        unsubscribes INTEGER NOT NULL DEFAULT 0,
+        opens INTEGER,                  -- NULL when open tracking was off
+        unique_opens INTEGER,
+        clicks INTEGER,                 -- NULL when click tracking was off
+        unique_clicks INTEGER,
+        fetched_at TEXT NOT NULL,
+        PRIMARY KEY (issue, day)
+    );
+    """,
 )
 # SQLite's primary result codes for failures of the machine rather than of digest: a full disk,
 # a read-only file or folder, an I/O error, a database another process keeps locked.
