@@ -15,6 +15,7 @@ clock, so a rebuild of the same state writes nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import re
@@ -23,16 +24,26 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import jinja2
 
 from digest.config import Config
+from digest.email_view import (
+    FONTS,
+    ImageView,
+    dark_palette,
+    first_sentence,
+    image_view,
+    is_web,
+    palette,
+    short_blurb,
+)
 from digest.errors import DigestError, RenderError
 from digest.ledger import IssueRecord, Ledger
 from digest.overrides import ISSUE_ID
-from digest.render import DARK, FONTS, PALETTE, template_folders
+from digest.render import template_folders
 from digest.store import Store
 from digest.text import fold, long_date, short_date
 
@@ -73,6 +84,8 @@ class WebItem:
     source: str
     date: str | None  # "24 Nov", feed items only
     blurb: str
+    lead: bool = False  # one of the editor's picks: on its issue's page, in the lead block
+    image: ImageView | None = None  # a pick's page image
 
 
 @dataclass(frozen=True)
@@ -82,7 +95,9 @@ class WebTheme:
     path: str  # the slug as it appears in a URL
     emoji: str | None
     colour: str
-    items: tuple[WebItem, ...]  # shown in the email and over its cap alike: the web has room
+    # shown in the email and over its cap alike: the web has room (the issue's page shows the
+    # picks in its lead block only, a theme's page under their theme)
+    items: tuple[WebItem, ...]
 
 
 @dataclass(frozen=True)
@@ -95,6 +110,8 @@ class WebIssue:
     weeknote_url: str | None
     weeknote_title: str | None
     themes: tuple[WebTheme, ...]
+    lead: tuple[WebItem, ...] = ()  # the editor's picks, in order
+    headline: str = ""  # the first pick's title, else the themes' names: the index's line
 
 
 @dataclass(frozen=True)
@@ -173,15 +190,40 @@ def web_issue(record: IssueRecord, sent: datetime, config: Config) -> WebIssue:
         if SAFE_SLUG.fullmatch(theme.get("slug", ""))
     )
     weeknote_url = issue.get("weeknote_url")
+    lead = _lead(issue, zone)
     return WebIssue(
         id=record.id,
         subject=record.subject or issue.get("title", record.id),
         sent=sent,
         date=long_date(sent),
         intro=issue.get("intro") or "",
-        weeknote_url=weeknote_url if _is_web(weeknote_url) else None,
+        weeknote_url=weeknote_url if is_web(weeknote_url) else None,
         weeknote_title=issue.get("weeknote_title"),
         themes=themes,
+        lead=lead,
+        headline=lead[0].title if lead else ", ".join(theme.name for theme in themes),
+    )
+
+
+def _lead(issue: dict, zone) -> tuple[WebItem, ...]:
+    """The picks (items with a `lead` rank; issues built before picks existed have none), as
+    the email shows them: one sentence each, and the page's image."""
+    every = [
+        i for theme in issue["themes"] for i in (*theme.get("items", ()), *theme.get("more", ()))
+    ]
+    picks = sorted((item for item in every if item.get("lead")), key=lambda item: item["lead"])
+    return tuple(
+        dataclasses.replace(
+            web_item(item, zone),
+            blurb=first_sentence(short_blurb(item.get("title") or "", item.get("blurb") or "")),
+            image=image_view(
+                item.get("image"),
+                item.get("image_width"),
+                item.get("image_height"),
+                item.get("image_alt"),
+            ),
+        )
+        for item in picks
     )
 
 
@@ -202,20 +244,15 @@ def web_item(item: dict, zone) -> WebItem:
     published = item.get("published")
     day = published and datetime.fromisoformat(published).astimezone(zone)
     title = item.get("title") or item["url"]
-    blurb = item.get("blurb") or ""
     return WebItem(
         title=title,
         # The item's own link, untagged: utm_medium=email would misreport web visits.
-        url=item["url"] if _is_web(item.get("url")) else None,
+        url=item["url"] if is_web(item.get("url")) else None,
         source=item.get("source") or "",
         date=day and short_date(day),
-        # A weeknote link's blurb can be its title's own sentence: say it once.
-        blurb="" if blurb == title else blurb,
+        blurb=short_blurb(title, item.get("blurb") or ""),
+        lead=bool(item.get("lead")),
     )
-
-
-def _is_web(url: str | None) -> bool:
-    return bool(url) and urlsplit(url).scheme in ("http", "https")
 
 
 def theme_archives(issues: list[WebIssue]) -> list[ThemeArchive]:
@@ -270,8 +307,9 @@ def _common_context(config: Config, base: str) -> dict:
         "logo_alt": branding.logo_alt or config.newsletter.title,
         "footer_text": branding.footer_text,
         "postal_address": branding.postal_address,
-        "palette": {**PALETTE, "accent": branding.accent_colour, "link": branding.accent_colour},
-        "dark": DARK,
+        "subscribe_url": config.newsletter.subscribe_url,
+        "palette": palette(branding),
+        "dark": dark_palette(branding),
         "fonts": FONTS,
     }
 
@@ -279,7 +317,7 @@ def _common_context(config: Config, base: str) -> dict:
 @functools.lru_cache(maxsize=8)
 def _environment(folders: tuple[Path, ...]) -> jinja2.Environment:
     # The stylesheet is not HTML: escaping would turn the fonts' quotes into entities.
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader([str(folder) for folder in folders]),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default=False),
         undefined=jinja2.StrictUndefined,
@@ -287,6 +325,13 @@ def _environment(folders: tuple[Path, ...]) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    env.filters["plural"] = plural
+    return env
+
+
+def plural(count: int, noun: str) -> str:
+    """ "1 issue", "3 issues": the count and the noun it agrees with (regular plurals only)."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def _render(env: jinja2.Environment, name: str, context: dict) -> bytes:

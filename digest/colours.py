@@ -19,3 +19,26 @@ def _luminance(colour: str) -> float:
 
 def _linear(channel: float) -> float:
     return channel / 12.92 if channel <= 0.04045 else ((channel + 0.055) / 1.055) ** 2.4
+
+
+# Non-text marks (a theme's heading bar) need this much contrast with what they sit on (WCAG 2.1,
+# 1.4.11 non-text contrast).
+MIN_MARK_CONTRAST = 3.0
+
+
+def lightened_until_readable(
+    colour: str, background: str, minimum: float = MIN_MARK_CONTRAST
+) -> str:
+    """`colour` mixed with white in steps of 5% until it has `minimum` contrast with a dark
+    `background`: the same hue, as light as it must be and no lighter. White, the last step,
+    has more than 3:1 with any background dark enough for light text."""
+    for step in range(21):
+        mixed = _mix_with_white(colour, step / 20)
+        if contrast_ratio(mixed, background) >= minimum:
+            return mixed
+    return "#ffffff"
+
+
+def _mix_with_white(colour: str, share: float) -> str:
+    channels = (int(colour.lstrip("#")[i : i + 2], 16) for i in (0, 2, 4))
+    return "#" + "".join(f"{round(c + (255 - c) * share):02x}" for c in channels)

@@ -108,8 +108,12 @@ class Newsletter:
     sender: str = setting(doc="From address, 'Name <address>'", check=mailbox)
     reply_to: str | None = setting(None, "Reply-To address", check=mailbox)
     subject: str = setting(
-        "{title}: {date} — {top_theme}",
-        "subject line template ({title}, {date}, {top_theme}, {issue})",
+        "{lead}",
+        "subject line template ({lead}, {title}, {date}, {top_theme}, {issue}); cut to 60 "
+        "characters at a word",
+    )
+    subscribe_url: str | None = setting(
+        None, "sign-up page: 'Forwarded this? Subscribe' in the email and the archive", http_url
     )
     timezone: str = setting(
         "Europe/London", "IANA time zone that decides the issue's week", time_zone
@@ -169,6 +173,21 @@ class Branding:
         "You are getting this because you subscribed to {title}.",
         "why a reader gets this email ({title} is the newsletter's title)",
     )
+    page_colour: str = setting("#f3f2f1", "background around the email's card", colour)
+    card_colour: str = setting("#ffffff", "background of the email's content", colour)
+    text_colour: str = setting(
+        "#1f1f1f", "body text; needs 4.5:1 contrast with card_colour", colour
+    )
+    muted_colour: str = setting(
+        "#505a5f", "source lines and footer; needs 4.5:1 with card_colour and page_colour", colour
+    )
+    dark_page_colour: str = setting("#121212", "page_colour in dark mode", colour)
+    dark_card_colour: str = setting("#1e1e1e", "card_colour in dark mode", colour)
+    dark_text_colour: str = setting("#e8e8e8", "text_colour in dark mode", colour)
+    dark_muted_colour: str = setting("#b0b0b0", "muted_colour in dark mode", colour)
+    dark_link_colour: str = setting(
+        "#8cc4ff", "link colour in dark mode; needs 4.5:1 with dark_card_colour", colour
+    )
 
 
 @dataclass(frozen=True)
@@ -224,7 +243,14 @@ class Sending:
         (), "unsubscribe groups shown on SendGrid's preferences page"
     )
     one_click_url: str | None = setting(
-        None, "https one-click unsubscribe endpoint; {email} becomes the recipient", http_url
+        None,
+        "https endpoint that unsubscribes on POST with no further step (RFC 8058); {token} "
+        "becomes the recipient's signed token",
+        http_url,
+    )
+    unsubscribe_key_env: str = setting(
+        "DIGEST_UNSUBSCRIBE_SECRET",
+        "environment variable holding the secret that signs {token} (never the secret)",
     )
     unsubscribe_mailto: str | None = setting(
         None, "address for List-Unsubscribe mail requests", mailbox
@@ -516,6 +542,7 @@ def _cross_check(config: Config, root: yaml.MappingNode, reader: Reader) -> None
             node = node_at(root, "weeknote", key)
             _check_local(config, location, node, f"weeknote.{key}", reader)
     _check_email(config, root, reader)
+    _check_one_click(config, root, reader)
 
 
 def _check_feed_themes(config: Config, names: list[str], root, reader: Reader) -> None:
@@ -531,7 +558,17 @@ def _check_feed_themes(config: Config, names: list[str], root, reader: Reader) -
             )
 
 
-SUBJECT_FIELDS = {"title": "", "date": "", "top_theme": "", "issue": ""}
+SUBJECT_FIELDS = {"lead": "", "title": "", "date": "", "top_theme": "", "issue": ""}
+# (text, background) pairs of branding keys the email puts one on the other.
+READABLE_PAIRS = (
+    ("text_colour", "card_colour"),
+    ("muted_colour", "card_colour"),
+    ("muted_colour", "page_colour"),
+    ("dark_text_colour", "dark_card_colour"),
+    ("dark_muted_colour", "dark_card_colour"),
+    ("dark_muted_colour", "dark_page_colour"),
+    ("dark_link_colour", "dark_card_colour"),
+)
 
 
 def _check_email(config: Config, root: yaml.MappingNode, reader: Reader) -> None:
@@ -544,6 +581,7 @@ def _check_email(config: Config, root: yaml.MappingNode, reader: Reader) -> None
             f"{accent!r} has {ratio:.1f}:1 contrast with white (expected at least "
             f"{MIN_CONTRAST}:1: white text sits on it, and it colours links; pick a darker one)",
         )
+    _check_palette(config, root, reader)
     for path, fields in (("newsletter.subject", SUBJECT_FIELDS), ("branding.why", {"title": ""})):
         text = _value(config, *path.split("."))
         error = text and _format_error(text, fields)
@@ -561,6 +599,56 @@ def _check_email(config: Config, root: yaml.MappingNode, reader: Reader) -> None
             "email.templates",
             f"{templates!r}: no such folder (expected a folder relative to {config.path.name})",
         )
+
+
+def _check_palette(config: Config, root: yaml.MappingNode, reader: Reader) -> None:
+    for text_key, background_key in READABLE_PAIRS:
+        text = _value(config, "branding", text_key)
+        background = _value(config, "branding", background_key)
+        if text and background and (ratio := contrast_ratio(text, background)) < MIN_CONTRAST:
+            reader.problem(
+                node_at(root, "branding", text_key),
+                f"branding.{text_key}",
+                f"{text!r} has {ratio:.1f}:1 contrast with {background_key} {background!r} "
+                f"(expected at least {MIN_CONTRAST}:1)",
+            )
+
+
+def _check_one_click(config: Config, root: yaml.MappingNode, reader: Reader) -> None:
+    url = _value(config, "sending", "one_click_url")
+    expected = url and _one_click_problem(url)
+    if expected:
+        reader.problem(
+            node_at(root, "sending", "one_click_url"),
+            "sending.one_click_url",
+            f"{url!r} is not valid (expected {expected})",
+        )
+
+
+def _one_click_problem(url: str) -> str | None:
+    """A one-click URL names its recipient by a signed {token}: with the plain address in it,
+    anyone could unsubscribe anyone by editing the link."""
+    if "{email}" in url:
+        return "{token}, the signed form of the address; {email} lets anyone unsubscribe anyone"
+    error = _format_error(url, {"token": ""})
+    if error:
+        return f"only the {{token}} placeholder ({error})"
+    if "{token}" not in url:
+        return "a {token} placeholder, so the endpoint learns who is leaving"
+    return None
+
+
+def config_warnings(config: Config) -> list[str]:
+    """What a valid config still lacks for bulk mail; `digest check` shows these as warnings."""
+    email, sending = config.email, config.sending
+    ways = (email.unsubscribe_group, email.unsubscribe_url, sending.one_click_url)
+    if any(ways) or sending.unsubscribe_mailto:
+        return []
+    return [
+        "no unsubscribe is configured, so messages carry no List-Unsubscribe header: set "
+        "email.unsubscribe_group (SendGrid), or sending.one_click_url, email.unsubscribe_url "
+        "or sending.unsubscribe_mailto"
+    ]
 
 
 def _format_error(text: str, fields: dict[str, str]) -> str | None:

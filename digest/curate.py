@@ -10,7 +10,8 @@ The rules, in the order they apply:
 4. the editor's overrides drop, retitle, re-blurb, move and pin;
 5. themes appear in the editor's order (the overrides' theme_order first, then feeds.yaml), then
    unmatched weeknote headings, then the catch-all; empty ones are hidden;
-6. each theme shows at most `per_theme` items (pinned ones always); the rest are counted.
+6. each theme shows at most `per_theme` items (pinned ones always); the rest are counted;
+7. up to three items are the editor's picks that open the issue (choose_lead).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from digest.overrides import IssueOverrides, apply_overrides
 from digest.text import normalise_heading
 from digest.themes import ThemeChoice, theme_for_heading, theme_for_item, theme_for_text
 from digest.tidy import Duplicates, tidy_feed_item, tidy_weeknote_item, title_problem
+from digest.urls import canonical_url
 
 if TYPE_CHECKING:  # the HTML parser behind it is not imported by commands that only fetch
     from digest.classify import Classifier
@@ -37,6 +39,7 @@ if TYPE_CHECKING:  # the HTML parser behind it is not imported by commands that 
 
 # The source line of a weeknote link with neither a publisher nor a host to name.
 WEEKNOTE_SOURCE = "Weeknote"
+LEAD_SIZE = 3  # editor's picks at most: a lead block, not a second list
 Heads = Mapping[str, "PageHead"]  # a link's URL → its page's head
 
 
@@ -98,6 +101,7 @@ def weeknote_candidates(
                 origin="weeknote",
                 theme=choice.theme,
                 reason=reason,
+                editorial=not section.heading,
             )
             candidates.append(tidy_weeknote_item(item, heads.get(link.url), link.link_text))
     return candidates
@@ -170,6 +174,7 @@ def curate(
     sent issue that included them; `heads` holds the pages' heads that enrichment read."""
     fresh, skipped = _stories(candidates, sent, heads or {})
     kept, dropped, warnings = apply_overrides(fresh, overrides, config)
+    kept = choose_lead(kept, overrides)
     skipped += [
         Decision(i.url, i.title, "dropped", "dropped in the overrides file") for i in dropped
     ]
@@ -179,6 +184,24 @@ def curate(
         if members:
             themes.append(_capped(name, members, config, name in unmatched_headings))
     return Curated(tuple(themes), tuple(skipped), tuple(warnings))
+
+
+def choose_lead(items: list[IssueItem], overrides: IssueOverrides) -> list[IssueItem]:
+    """Rule 7: `items` with the editor's picks ranked (IssueItem.lead): those the overrides
+    file marks `lead: true`, in its order; without any, the links of the weeknote's editorial,
+    in page order. At most LEAD_SIZE; the rest keep their place in their themes only."""
+    present = {item.canonical_url for item in items}
+    marked = [canonical_url(o.url) for o in overrides.items if o.lead]
+    chosen = [url for url in marked if url in present] or [
+        item.canonical_url for item in items if item.editorial
+    ]
+    ranks = {url: rank for rank, url in enumerate(dict.fromkeys(chosen), 1) if rank <= LEAD_SIZE}
+    return [
+        dataclasses.replace(item, lead=ranks[item.canonical_url])
+        if item.canonical_url in ranks
+        else item
+        for item in items
+    ]
 
 
 def _stories(

@@ -9,13 +9,15 @@ values and the subject carry no CR or LF; `send_at` at most 72 hours ahead.
 from __future__ import annotations
 
 import email.utils
+import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import quote
+from urllib.parse import urlsplit
 
 from digest.config import Config
+from digest.unsubscribe import TOKEN_PLACEHOLDER, one_click_link, signing_secret
 
 MAX_SCHEDULE_AHEAD = timedelta(hours=72)
 _LINE_BREAKS = re.compile(r"[\r\n]+")
@@ -45,12 +47,14 @@ def mail_body(
     issue_id: str,
     batch: int,
     options: Options = Options(),
+    environ: Mapping[str, str] = os.environ,
 ) -> dict:
-    """The request body for `recipients` (email, name), batch number `batch` of the issue."""
-    sending = config.sending
+    """The request body for `recipients` (email, name), batch number `batch` of the issue.
+    `environ` holds the secret that signs one-click unsubscribe tokens."""
+    sending, secret = config.sending, unsubscribe_secret(config, environ)
     body: dict = {
         "personalizations": [
-            _personalization(address, name, config) for address, name in recipients
+            _personalization(address, name, config, secret) for address, name in recipients
         ],
         "from": _address(config.newsletter.sender),
         "subject": one_line(options.subject_prefix + content.subject),
@@ -82,30 +86,49 @@ def mail_body(
     return body
 
 
-def _personalization(address: str, name: str | None, config: Config) -> dict:
+def _personalization(address: str, name: str | None, config: Config, secret: bytes | None) -> dict:
     to = {"email": address}
     if name and (clean := _LINE_BREAKS.sub(" ", re.sub(r"[;,]", " ", name)).strip()):
         to["name"] = clean
     personalization: dict = {"to": [to]}
-    headers = unsubscribe_headers(address, config)
+    headers = unsubscribe_headers(address, config, secret)
     if headers:
         personalization["headers"] = headers
     return personalization
 
 
-def unsubscribe_headers(address: str, config: Config) -> dict[str, str]:
-    """List-Unsubscribe (mailto and https) and, with an https endpoint, the one-click
-    List-Unsubscribe-Post header. `{email}` in sending.one_click_url becomes the recipient."""
-    sending, links = config.sending, []
+def unsubscribe_secret(config: Config, environ: Mapping[str, str] = os.environ) -> bytes | None:
+    """The secret that signs `{token}`, when the headers will use one; MissingSecret when they
+    will and the environment lacks it, so nothing goes out without a working link."""
+    url = config.sending.one_click_url
+    if config.email.unsubscribe_group or not url or TOKEN_PLACEHOLDER not in url:
+        return None
+    return signing_secret(config.sending.unsubscribe_key_env, environ)
+
+
+def unsubscribe_headers(address: str, config: Config, secret: bytes | None) -> dict[str, str]:
+    """List-Unsubscribe (the https link first, then mailto) and, when the link is a one-click
+    endpoint, List-Unsubscribe-Post.
+
+    With an unsubscribe group SendGrid writes List-Unsubscribe itself, pointing at the group;
+    a second header of ours would leave clients to pick one, so none is added. One-click
+    (RFC 8058) needs an https URL that identifies the recipient by a signed {token}; without
+    one, email.unsubscribe_url is listed, a page that asks the reader for more, so without
+    the Post header."""
+    sending = config.sending
+    if config.email.unsubscribe_group:
+        return {}
+    one_click = sending.one_click_url
+    signed = bool(one_click and secret and TOKEN_PLACEHOLDER in one_click)
+    page = one_click_link(one_click, address, secret) if signed else config.email.unsubscribe_url
+    links = [f"<{page}>"] if page else []
     if sending.unsubscribe_mailto:
         mailbox = email.utils.parseaddr(sending.unsubscribe_mailto)[1]
         links.append(f"<mailto:{mailbox}?subject=unsubscribe>")
-    if sending.one_click_url:
-        links.append(f"<{sending.one_click_url.replace('{email}', quote(address, safe=''))}>")
     if not links:
         return {}
     headers = {"List-Unsubscribe": ", ".join(links)}
-    if sending.one_click_url:
+    if signed and urlsplit(one_click).scheme == "https":
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     return headers
 

@@ -85,6 +85,14 @@ class IssueItem:
     reason: str  # why it has this theme (or was moved there), for --explain
     published: datetime | None = None  # feed items only
     pinned: bool = False
+    # The linked page's image (og:image) when enrichment read it with its size: the lead block
+    # shows it, at a known height so the layout does not jump while it loads.
+    image: str | None = None
+    image_width: int | None = None
+    image_height: int | None = None
+    image_alt: str | None = None
+    editorial: bool = False  # linked from the weeknote's editorial, before any heading
+    lead: int = 0  # its place among the editor's picks that open the issue (1-3); 0: not one
 
 
 @dataclass(frozen=True)
@@ -136,6 +144,11 @@ class Issue:
     warnings: tuple[str, ...]
     skipped: tuple[Decision, ...]
 
+    @property
+    def lead(self) -> tuple[IssueItem, ...]:
+        """The editor's picks, in order: shown first, and not again in their themes."""
+        return tuple(sorted((item for item in self.items() if item.lead), key=lambda i: i.lead))
+
     def items(self) -> list[IssueItem]:
         """Every item the issue includes: shown, or counted over a theme's cap."""
         return [item for theme in self.themes for item in (*theme.items, *theme.more)]
@@ -153,7 +166,7 @@ class Issue:
         }
 
     def to_json(self) -> str:
-        return to_json({**vars(self), "counts": self.counts()})
+        return to_json({**vars(self), "lead": self.lead, "counts": self.counts()})
 
 
 def to_json(data, indent: int | None = 2) -> str:

@@ -1,7 +1,7 @@
-"""The editor's overrides file: per issue, pin, drop, retitle, re-blurb or move items by URL, set
-the intro and reorder the themes. Read with the same schema machinery as feeds.yaml, so its
-problems come with file, line and key; an override naming a URL the issue does not have is only
-a warning, because the item may simply have dropped out of the window.
+"""The editor's overrides file: per issue, pin, drop, retitle, re-blurb, move or lead with items
+by URL, set the intro and reorder the themes. Read with the same schema machinery as feeds.yaml,
+so its problems come with file, line and key; an override naming a URL the issue does not have
+is only a warning, because the item may simply have dropped out of the window.
 
     2026-W48:
       intro: A shorter week, but a busy one.
@@ -11,6 +11,7 @@ a warning, because the item may simply have dropped out of the window.
           title: The report everyone is talking about
           theme: Health inequalities
           pin: true
+          lead: true
         - url: https://example.org/old-news
           drop: true
 """
@@ -53,12 +54,15 @@ class ItemOverride:
     theme: str | None = setting(None, "move the item to this theme")
     pin: bool = setting(False, "show it first in its theme, whatever the cap")
     drop: bool = setting(False, "leave it out of the issue")
+    lead: bool = setting(False, "one of the editor's picks that open the issue (up to three)")
 
     def conflict(self) -> str | None:
-        if not (self.title or self.blurb is not None or self.theme or self.pin or self.drop):
-            return "changes nothing (expected title, blurb, theme, pin or drop)"
-        if self.pin and self.drop:
-            return "both pins and drops the item (expected one of them)"
+        changes = (self.title, self.blurb is not None, self.theme, self.pin, self.drop, self.lead)
+        if not any(changes):
+            return "changes nothing (expected title, blurb, theme, pin, drop or lead)"
+        if self.drop and (self.pin or self.lead):
+            kept = "pins" if self.pin else "leads with"
+            return f"both {kept} and drops the item (expected one of them)"
         return None
 
 

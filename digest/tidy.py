@@ -56,6 +56,9 @@ _GLUE_WORDS |= {"with", "from", "about", "into", "via", "as", "its", "is", "are"
 _CALLS = frozenset({"see", "read", "find", "click", "visit", "check", "watch", "listen", "join"})
 _CALLS |= {"sign", "register", "book", "download", "view", "learn", "explore", "discover", "get"}
 _CALLS |= {"take", "have", "look", "follow", "continue", "more", "go", "try", "share"}
+# "Recording of that session", "the slides from this one": the words only make sense in the
+# sentence around the link.
+_POINTING_BACK = frozenset({"that", "this", "these", "those"})
 _VOICE = frozenset({"i", "we", "you", "us", "our", "your", "here", "below", "above", "click"})
 _POINTERS = frozenset({"here", "more", "full", "continue", "reading", "link", "below", "this"})
 # A sentence that starts so and ends in "here" points at the link: "The full write-up is here."
@@ -85,6 +88,8 @@ def title_problem(text: str) -> str | None:
         return "speaks to the reader or points at the link"
     if folded and folded[-1] in _LAST_WORDS:
         return f"ends with {words[-1]!r}"
+    if len(folded) >= 2 and folded[-2] in _POINTING_BACK:
+        return f"points back at the text around it ({' '.join(words[-2:])!r})"
     return None
 
 
@@ -250,7 +255,21 @@ def tidy_weeknote_item(item: IssueItem, head: PageHead | None, link_text: str = 
         blurb=blurb,
         source=source,
         reason=reason,
+        **(_image(head) if readable else {}),
     )
+
+
+def _image(head: PageHead) -> dict:
+    """The page's image, when its head gives its size too: an email must reserve the image's
+    height before it loads, and one without a known size is left out."""
+    if not (head.image and head.image_width and head.image_height):
+        return {}
+    return {
+        "image": head.image,
+        "image_width": head.image_width,
+        "image_height": head.image_height,
+        "image_alt": head.image_alt,
+    }
 
 
 def _other_site(url: str, link: str) -> bool:

@@ -20,6 +20,7 @@ never printed, logged or written (the HTTP client's debug log, which shows heade
 from __future__ import annotations
 
 import contextlib
+import email.header
 import email.message
 import email.policy
 import email.utils
@@ -40,6 +41,7 @@ from digest.errors import DigestError
 from digest.text import fold
 
 DEFAULT_HOST = "https://api.sendgrid.com"
+FOLD_AT = 78  # RFC 5322's recommended line length; a longer word stays whole (up to 998)
 HOST_VARIABLE = "SENDGRID_API_HOST"
 REJECTED_HINTS = {
     400: "SendGrid rejected the request; the errors above say which field",
@@ -254,15 +256,46 @@ def _eml(body: dict, personalization: dict) -> email.message.EmailMessage:
     message["To"] = ", ".join(
         email.utils.formataddr((to.get("name", ""), to["email"])) for to in personalization["to"]
     )
-    message["Subject"] = personalization.get("subject", body["subject"])
+    message["Subject"] = WrittenHeader("Subject", personalization.get("subject", body["subject"]))
     if "reply_to" in body:
         message["Reply-To"] = body["reply_to"]["email"]
     for name, value in {**body.get("headers", {}), **personalization.get("headers", {})}.items():
-        message[name] = value
+        message[name] = WrittenHeader(name, value)
     contents = {part["type"]: part["value"] for part in body["content"]}
     message.set_content(contents["text/plain"])
     message.add_alternative(contents["text/html"], subtype="html")
     return message
+
+
+class WrittenHeader(str):
+    """A header value the email package writes as folded here instead of refolding it itself.
+
+    Its own folder turns a long URL into RFC 2047 encoded words, which List-Unsubscribe must
+    not carry (clients read the <URL> in it literally), and before a non-ASCII word it can
+    write an empty encoded word (=?utf-8?q??=). Here an ASCII value is only folded at spaces,
+    and any other is encoded whole by the older `email.header` encoder, which does neither.
+    The email package keeps any value with a `name` and a `fold()` as it is."""
+
+    name: str
+
+    def __new__(cls, name: str, value: str):
+        header = super().__new__(cls, value)
+        header.name = name
+        return header
+
+    def fold(self, *, policy) -> str:
+        if not self.isascii():
+            encoded = email.header.Header(str(self), "utf-8", header_name=self.name)
+            return f"{self.name}: {encoded.encode(linesep=policy.linesep)}{policy.linesep}"
+        lines, words = [], str(self).split(" ")
+        line = f"{self.name}: {words[0]}"
+        for word in words[1:]:
+            # A folded line may not be only white space, so a run of spaces is never split.
+            if word and len(line) + 1 + len(word) > FOLD_AT and line.strip():
+                lines.append(line)
+                line = ""
+            line += " " + word
+        return policy.linesep.join([*lines, line.rstrip()]) + policy.linesep
 
 
 def make_transport(

@@ -22,7 +22,7 @@ from lxml import etree
 
 from digest.archive import ATOM, ArchiveWriteError, MissingArchiveUrl, SiteReport, build_site
 from digest.cli import DigestGroup, main
-from digest.cli_archive import archive
+from digest.cli.archive import archive
 from digest.config import Config, EmailSettings, Newsletter, Theme
 from digest.curate import slug
 from digest.ledger import Ledger
@@ -192,11 +192,10 @@ def test_a_scheduled_issue_appears_once_its_send_time_has_come(tmp_path, config,
 def test_the_index_lists_issues_newest_first_with_date_subject_and_theme_counts(site):
     rows = page(site, "index.html").select("ol.issues > li")
     assert texts(rows) == [
-        "18 November 2026 — Weekly: 2026-W47 "
-        "Digital care & video consultations (4) · Health inequalities (1)",
-        "11 November 2026 — Weekly: 2026-W46 "
-        "Health inequalities (4) · Digital care & video consultations (2)",
-        "4 November 2026 — Weekly: 2026-W45 Health inequalities (2) · Social care (1)",
+        # The headline is the themes (or the first pick), never the subject's date again.
+        f"18 November 2026 — {VIDEO}, {HEALTH} {VIDEO} (4) · {HEALTH} (1)",
+        f"11 November 2026 — {HEALTH}, {VIDEO} {HEALTH} (4) · {VIDEO} (2)",
+        f"4 November 2026 — {HEALTH}, {CARE} {HEALTH} (2) · {CARE} (1)",
     ]
     assert [row.a["href"] for row in rows] == [
         "issues/2026-W47/",
@@ -220,7 +219,7 @@ def test_the_index_links_every_theme_page_with_its_item_count(site):
     assert texts(themes.select("li")) == [
         f"{VIDEO} (6 items)",
         f"{HEALTH} (7 items)",
-        f"{CARE} (1 items)",
+        f"{CARE} (1 item)",
     ]
 
 
@@ -243,7 +242,7 @@ def test_an_issue_page_shows_every_item_including_those_over_the_cap(site):
 
 def test_an_issue_page_has_the_intro_the_weeknote_link_and_the_date(site):
     soup = page(site, "issues/2026-W47/index.html")
-    assert soup.title.string == "Weekly: 2026-W47"
+    assert soup.title.string == f"{VIDEO}, {HEALTH} · {TITLE}, 18 November 2026"
     assert soup.h1.string == TITLE
     assert soup.find("time").string == "18 November 2026"
     assert soup.find("p", string="The intro of 2026-W47.")
@@ -501,3 +500,27 @@ def test_the_command_without_an_archive_url_exits_2_with_the_hint(tmp_path, stor
     assert result.exit_code == 2
     assert "Error: digest archive needs email.archive_url" in result.output
     assert "Hint: set email.archive_url in feeds.yaml" in result.output
+
+
+def test_an_issue_page_opens_with_the_picks_once_and_pages_say_1_issue(tmp_path, store):
+    issue = make_issue("2026-W50", {HEALTH: (2, 1), CARE: (1, 0)})
+    health = issue.themes[0]
+    pick = dataclasses.replace(health.more[0], lead=1, blurb="One. Two.")
+    issue = dataclasses.replace(
+        issue, themes=(dataclasses.replace(health, more=(pick,)), issue.themes[1])
+    )
+    send(store, issue, NOW - timedelta(hours=2))
+    config = make_config(tmp_path)
+    newsletter = dataclasses.replace(config.newsletter, subscribe_url="https://c.example/join")
+    build_site(dataclasses.replace(config, newsletter=newsletter), store, NOW, tmp_path / "s")
+    soup = page(tmp_path / "s", "issues/2026-W50/index.html")
+    first = soup.find("h2")
+    assert first["id"] == "editors-picks"
+    assert texts(first.find_next("ul").find_all("h3")) == [pick.title]
+    assert "One." in first.find_next("ul").get_text() and "Two." not in soup.get_text()
+    assert soup.find("main").get_text().count(pick.title) == 1
+    assert soup.find("a", string="Subscribe")["href"] == "https://c.example/join"
+    index = page(tmp_path / "s", "index.html")
+    assert f"— {pick.title}" in index.select("ol.issues > li")[0].get_text()
+    care = page(tmp_path / "s", f"themes/{slug(CARE)}/index.html")
+    assert care.find("header").find("p").get_text() == f"2 items in 2 issues of {TITLE}"

@@ -170,7 +170,7 @@ def test_email_settings_are_checked(tmp_path):
     )
     assert problems(tmp_path, text) == [
         "feeds.yaml:4: newsletter.subject: '{title} {when}' has a bad placeholder ('when'; "
-        "expected {title}, {date}, {top_theme}, {issue})",
+        "expected {lead}, {title}, {date}, {top_theme}, {issue})",
         "feeds.yaml:14: branding.accent_colour: '#ffdd00' has 1.3:1 contrast with white "
         "(expected at least 4.5:1: white text sits on it, and it colours links; pick a darker one)",
         "feeds.yaml:15: branding.why: 'Hello {name}' has a bad placeholder ('name'; expected "
@@ -215,7 +215,7 @@ state:
 
 EVERY_PROBLEM = [
     "feeds.yaml:5: newsletter.subject: '{title} {when}' has a bad placeholder ('when'; "
-    "expected {title}, {date}, {top_theme}, {issue})",
+    "expected {lead}, {title}, {date}, {top_theme}, {issue})",
     "feeds.yaml:6: newsleter: unknown key (did you mean 'newsletter'?)",
     "feeds.yaml:10: themes[0].colour: 'red' is not valid (expected a colour like '#1d70b8')",
     "feeds.yaml:12: themes[2].name: 'health inequalities' is declared twice "
@@ -290,7 +290,7 @@ THEMES = "themes:\n  - name: Health inequalities\n"
             "newsletter: Test digest\n" + THEMES,
             [
                 "9: newsletter: expected a mapping of title, website, sender, reply_to, subject, "
-                "timezone, window_days, catch_all"
+                "subscribe_url, timezone, window_days, catch_all"
             ],
         ),
     ],

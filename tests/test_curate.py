@@ -430,3 +430,25 @@ def test_within_a_theme_weeknote_links_in_page_order_then_feed_items_newest_firs
 )
 def test_slug_is_a_stable_anchor(name, anchor):
     assert slug(name) == anchor
+
+
+def test_the_lead_is_the_overrides_picks_else_the_editorials_links_at_most_three():
+    from digest.curate import choose_lead
+    from digest.overrides import IssueOverrides, ItemOverride
+
+    def item(n: int, editorial: bool) -> IssueItem:
+        url = f"https://a.example/{n}"
+        return IssueItem(
+            url, url, f"T{n}", "", "Weeknote", "weeknote", "X", "r", editorial=editorial
+        )
+
+    items = [item(n, editorial=n < 5) for n in range(8)]
+    ranks = [i.lead for i in choose_lead(items, IssueOverrides())]
+    assert ranks == [1, 2, 3, 0, 0, 0, 0, 0]
+    marked = IssueOverrides(
+        items=(
+            ItemOverride(url="https://a.example/7", lead=True),
+            ItemOverride(url="https://a.example/6", lead=True),
+        )
+    )
+    assert [i.lead for i in choose_lead(items, marked)] == [0, 0, 0, 0, 0, 0, 2, 1]

@@ -6,6 +6,7 @@ import dataclasses
 import email
 import email.policy
 import json
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -19,6 +20,7 @@ from digest.transports import (
     SendGridTransport,
     make_transport,
 )
+from digest.unsubscribe import MissingSecret, read_token
 
 CONTENT = FrozenEmail("Digest: 25 November 2026", "<html><body><p>Hi</p></body></html>", "Hi")
 PEOPLE = [("ann@example.org", "Ann Example"), ("bob@example.org", None)]
@@ -72,18 +74,107 @@ def test_asm_group_sandbox_schedule_and_tracking():
     assert tracking["click_tracking"]["enable"] is True and tracking["open_tracking"]["enable"]
 
 
-def test_one_click_unsubscribe_headers_name_the_recipient():
-    settings = config(
-        one_click_url="https://community.example/unsubscribe?who={email}",
-        unsubscribe_mailto="Unsubscribe <leave@community.example>",
+SECRET_ENV = {"DIGEST_UNSUBSCRIBE_SECRET": "a-long-test-secret-0123456789"}
+ONE_CLICK = "https://community.example/unsubscribe/{token}"
+MAILTO = "Unsubscribe <leave@community.example>"
+
+
+def unsubscribe_config(group=None, page=None, **sending) -> Config:
+    settings = config(**sending)
+    return dataclasses.replace(
+        settings, email=EmailSettings(unsubscribe_group=group, unsubscribe_url=page)
     )
-    body = mail_body(CONTENT, [("a+b@example.org", None)], settings, "2026-W48", 1)
-    headers = body["personalizations"][0]["headers"]
-    assert headers == {
-        "List-Unsubscribe": "<mailto:leave@community.example?subject=unsubscribe>, "
-        "<https://community.example/unsubscribe?who=a%2Bb%40example.org>",
-        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-    }
+
+
+def headers_for(settings: Config, address: str = "a+b@example.org") -> dict:
+    body = mail_body(CONTENT, [(address, None)], settings, "2026-W48", 1, environ=SECRET_ENV)
+    return body["personalizations"][0].get("headers", {})
+
+
+def test_one_click_url_carries_a_signed_token_not_the_address():
+    headers = headers_for(unsubscribe_config(one_click_url=ONE_CLICK, unsubscribe_mailto=MAILTO))
+    link, mailto = headers["List-Unsubscribe"].split(", ")
+    token = link.removeprefix("<https://community.example/unsubscribe/").removesuffix(">")
+    assert "@" not in link and "%40" not in link
+    assert read_token(token, SECRET_ENV["DIGEST_UNSUBSCRIBE_SECRET"].encode()) == "a+b@example.org"
+    assert mailto == "<mailto:leave@community.example?subject=unsubscribe>"
+    assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        # SendGrid writes List-Unsubscribe for the group itself: ours would be a second one.
+        (unsubscribe_config(group=7, one_click_url=ONE_CLICK, unsubscribe_mailto=MAILTO), {}),
+        (
+            unsubscribe_config(page="https://community.example/leave", unsubscribe_mailto=MAILTO),
+            {
+                "List-Unsubscribe": "<https://community.example/leave>, "
+                "<mailto:leave@community.example?subject=unsubscribe>"
+            },
+        ),
+        (
+            unsubscribe_config(unsubscribe_mailto=MAILTO),
+            {"List-Unsubscribe": "<mailto:leave@community.example?subject=unsubscribe>"},
+        ),
+        (unsubscribe_config(), {}),
+    ],
+    ids=["group", "page-and-mailto", "mailto-only", "none"],
+)
+def test_unsubscribe_headers_per_configuration(settings, expected):
+    assert headers_for(settings) == expected
+
+
+def test_one_click_post_header_only_for_https_with_a_token():
+    plain_http = headers_for(unsubscribe_config(one_click_url="http://community.example/u/{token}"))
+    assert plain_http["List-Unsubscribe"].startswith("<http://community.example/u/")
+    assert "List-Unsubscribe-Post" not in plain_http
+    # A URL without {token} cannot say who is leaving (feeds.yaml refuses it): the page is used.
+    untokened = unsubscribe_config(
+        one_click_url="https://community.example/u", page="https://community.example/leave"
+    )
+    assert headers_for(untokened) == {"List-Unsubscribe": "<https://community.example/leave>"}
+
+
+def test_a_token_url_without_the_secret_is_an_error_naming_the_variable():
+    settings = unsubscribe_config(one_click_url=ONE_CLICK)
+    with pytest.raises(MissingSecret) as raised:
+        mail_body(CONTENT, PEOPLE, settings, "2026-W48", 1, environ={})
+    assert "DIGEST_UNSUBSCRIBE_SECRET" in raised.value.message
+
+
+def test_outbox_writes_list_unsubscribe_as_plain_ascii(tmp_path):
+    settings = unsubscribe_config(one_click_url=ONE_CLICK, unsubscribe_mailto=MAILTO)
+    body = mail_body(CONTENT, PEOPLE, settings, "2026-W48", 1, environ=SECRET_ENV)
+    OutboxTransport(tmp_path).send(body)
+    raw = sorted(tmp_path.glob("*.eml"))[0].read_bytes()
+    head = raw.split(b"\r\n\r\n")[0].decode("ascii")
+    written = re.search(r"\r\nList-Unsubscribe: (.*?)\r\n(?! )", head, re.S).group(1)
+    assert written.startswith("<https://community.example/unsubscribe/") and "=?" not in written
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert message["List-Unsubscribe"] == body["personalizations"][0]["headers"]["List-Unsubscribe"]
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    secret = SECRET_ENV["DIGEST_UNSUBSCRIBE_SECRET"].encode()
+    assert not [path for path in tmp_path.iterdir() if secret in path.read_bytes()]
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "Digest: 25 November 2026",
+        "",
+        "Community Digest: " + "x" * 30 + " —    and Community    November 25",
+        "émoji 🎉 — November 2026 Community Digest: and Health émoji 🎉 and " + "x" * 30,
+    ],
+)
+def test_outbox_subject_round_trips_with_no_empty_encoded_word(tmp_path, subject):
+    content = dataclasses.replace(CONTENT, subject=subject)
+    OutboxTransport(tmp_path).send(mail_body(content, PEOPLE, config(), "2026-W48", 1))
+    raw = sorted(tmp_path.glob("*.eml"))[0].read_bytes()
+    assert b"?q??=" not in raw and b"?b??=" not in raw
+    assert all(len(line) <= 998 for line in raw.split(b"\r\n"))
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert message["Subject"] == subject
 
 
 def test_header_injection_and_hostile_names_are_neutralised():

@@ -141,7 +141,7 @@ def test_an_item_that_changes_nothing(tmp_path):
     text = "2026-W48:\n  intro: Hi\n  items:\n    - url: https://partner.example/news/a\n"
     assert problems(tmp_path, text) == [
         "overrides.yaml:4: 2026-W48.items[0]: changes nothing "
-        "(expected title, blurb, theme, pin or drop)"
+        "(expected title, blurb, theme, pin, drop or lead)"
     ]
 
 

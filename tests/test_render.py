@@ -21,12 +21,10 @@ from bs4 import BeautifulSoup, Comment, Tag
 from digest.colours import MIN_CONTRAST, contrast_ratio
 from digest.config import Branding, Config, EmailSettings, Newsletter, Theme, Utm
 from digest.curate import slug
+from digest.email_view import PREHEADER_LIMIT, SUBJECT_LIMIT, dark_palette, palette
 from digest.errors import RenderError
 from digest.models import Issue, IssueItem, IssueTheme
 from digest.render import (
-    DARK,
-    PALETTE,
-    PREHEADER_LIMIT,
     RenderedEmail,
     check_html,
     default_templates,
@@ -40,6 +38,7 @@ TITLE = "Community Health Weekly"
 ARCHIVE = "https://digest.community.example"
 LOGO = "https://community.example/static/logo.png"
 ADDRESS = "Community Health Network, 1 Park Row, Leeds LS1 5AB"
+PALETTE, DARK = palette(Branding()), dark_palette(Branding())
 GMAIL_CLIP = 102_000  # bytes of HTML beyond which Gmail hides the rest behind "View entire message"
 # (name, emoji, colour) of the 60-item issue's themes.
 THEMES = (
@@ -68,6 +67,12 @@ HOSTILE = (
     "@import url(https://evil.example/x.css);",
 )
 ASM = ("<%asm_group_unsubscribe_raw_url%>", "<%asm_preferences_raw_url%>")
+IMAGE = {
+    "image": "https://www.partner-0.example.org/og/pathway.jpg",
+    "image_width": 1200,
+    "image_height": 630,
+    "image_alt": "Clinicians and patients around a table",
+}
 
 
 # Building issues and configs -------------------------------------------------------------------
@@ -262,18 +267,11 @@ def test_a_javascript_url_reaching_the_renderer_stops_the_email():
         render(issue)
 
 
-def test_every_link_is_absolute_or_an_anchor_to_a_heading_in_the_email(soup):
-    ids = {element["id"] for element in soup.find_all(id=True)}
-    anchors = []
+def test_every_link_is_absolute(soup):
     for href in hrefs(soup):
-        if href.startswith("#"):
-            assert href[1:] in ids, href
-            anchors.append(href[1:])
-        elif href not in ASM:
+        if href not in ASM:
             parts = urlsplit(href)
             assert parts.scheme in ("http", "https") and parts.netloc, href
-    # The table of contents links each theme's heading once, in order.
-    assert anchors == [slug(name) for name, _, _ in THEMES]
     assert sorted(href for href in hrefs(soup) if href in ASM) == sorted(ASM)
     for element in soup.find_all(src=True):
         assert urlsplit(element["src"]).scheme == "https"
@@ -325,7 +323,9 @@ def dark_rules(soup: BeautifulSoup) -> list[tuple[str, str, str]]:
     block = style.split("prefers-color-scheme: dark", 1)[1].split("{", 1)[1]
     rules = []
     for selectors, body in _RULE.findall(block):
-        for prop, value in re.findall(r"(background|color)\s*:\s*(#[0-9a-fA-F]{6})", body):
+        for prop, value in re.findall(
+            r"(background|color|border-left-color)\s*:\s*(#[0-9a-fA-F]{6})", body
+        ):
             rules.extend((s.strip(), prop, value.lower()) for s in selectors.split(","))
     return rules
 
@@ -335,6 +335,8 @@ def text_colours(soup: BeautifulSoup, dark: bool = False) -> set[tuple[str, str]
     when `dark`, the dark-mode rules on top (they are !important, so they win over inline)."""
     override: dict[int, dict[str, str]] = {}
     for selector, prop, value in dark_rules(soup) if dark else ():
+        if prop == "border-left-color":
+            continue
         for element in soup.select(selector):
             override.setdefault(id(element), {})[prop] = value
 
@@ -372,7 +374,9 @@ def test_every_text_colour_has_enough_contrast_with_what_it_sits_on(soup):
 
 
 def test_dark_mode_repaints_cards_and_text_and_keeps_the_contrast(soup):
-    assert {value for _, _, value in dark_rules(soup)} == set(DARK.values())
+    assert {value for _, prop, value in dark_rules(soup) if prop != "border-left-color"} == set(
+        DARK.values()
+    )
     pairs = text_colours(soup, dark=True)
     assert pairs == {
         (DARK["text"], DARK["card"]),
@@ -439,7 +443,9 @@ def test_tagging_can_be_turned_off():
 
 
 def test_the_subject_follows_the_template_in_the_newsletters_time_zone(email):
-    assert email.subject == f"{TITLE}: 25 November 2026 — Health inequalities"
+    config = make_config(subject="{title}: {date} — {top_theme}")
+    # Cut at a word to 60 characters.
+    assert render(config=config).subject == f"{TITLE}: 25 November 2026 — Health…"
     late = make_issue(built_at=datetime(2026, 11, 25, 23, 30, tzinfo=UTC))
     config = make_config(subject="{title} {issue}, {date}", timezone="Pacific/Auckland")
     assert render(late, config).subject == f"{TITLE} {ISSUE_ID}, 26 November 2026"
@@ -478,13 +484,13 @@ def test_a_capped_theme_counts_the_rest_and_links_the_archive_when_there_is_one(
     extra = tuple(make_item("Social care", 4, i) for i in range(10, 13))
     issue = with_theme(make_issue(), 4, more=extra)
     archived = render(issue)
-    link = parse(archived.html).find("a", string="And 3 more in the archive")
+    link = parse(archived.html).find("a", string="3 more in the archive")
     assert link["href"] == f"{ARCHIVE}/issues/{ISSUE_ID}/#social-care"
-    assert f"And 3 more in the archive: {ARCHIVE}/issues/{ISSUE_ID}/#social-care" in archived.text
+    assert f"3 more in the archive: {ARCHIVE}/issues/{ISSUE_ID}/#social-care" in archived.text
     local = render(issue, make_config(email=EmailSettings()))
     soup = parse(local.html)
-    assert soup.find(string="And 3 more this week").parent.name == "p"
-    assert "And 3 more this week." in local.text
+    assert soup.find(string="3 more this week").parent.name == "p"
+    assert "3 more this week." in local.text
     assert "more in the archive" not in local.html + local.text
 
 
@@ -693,6 +699,9 @@ def golden_issue() -> Issue:
     """3 themes, 7 items: a weeknote link, dated and undated feed items, a capped theme."""
     themes = THEMES[:3]
     issue = make_issue(per_theme=3, themes=themes)
+    first = issue.themes[0].items
+    pick = dataclasses.replace(first[1], lead=1, **IMAGE)
+    issue = with_theme(issue, 0, items=(first[0], pick, first[2]))
     issue = with_theme(issue, 1, items=issue.themes[1].items[:1])
     return with_theme(issue, 2, more=(make_item(themes[2][0], 2, 9),))
 
@@ -748,18 +757,19 @@ def test_the_small_issue_matches_the_golden_files(golden, kind, capsys):
 
 def test_the_small_issue_has_the_expected_structure(golden):
     soup = parse(golden.html)
-    assert golden.subject == f"{TITLE}: 25 November 2026 — Health inequalities"
+    assert golden.subject == "Item 0.1: local partners publish a new framework to widen…"
     assert soup.title.string == golden.subject
     assert soup.find("img")["alt"] == "Community Health Network"
     assert [(h2["id"], h2.get_text()) for h2 in soup.find_all("h2")] == [
+        ("editors-picks", "Editor's picks"),
         ("health-inequalities", "🩺 Health inequalities"),
         ("rapid-learning-and-improvement", "Rapid learning and improvement"),
         ("digital-care-and-video-consultations", "💻 Digital care & video consultations"),
     ]
     items = soup.find_all("a", string=re.compile(r"^Item \d\.\d: "))
     assert [a.get_text()[:8] for a in items] == [
+        "Item 0.1",  # the editor's pick, first and not again in its theme
         "Item 0.0",
-        "Item 0.1",
         "Item 0.2",
         "Item 1.0",
         "Item 2.0",
@@ -768,15 +778,175 @@ def test_the_small_issue_has_the_expected_structure(golden):
     ]
     meta = [span.get_text() for span in soup.find_all("span", class_="muted")]
     assert meta[:3] == [
-        "Weeknote",
         "Yorkshire Partner Organisation 0",
+        "Weeknote",
         "Yorkshire Partner Organisation 0 · 23 Nov",
     ]
-    more = soup.find("a", string="And 1 more in the archive")
+    more = soup.find("a", string="1 more in the archive")
     assert more["href"] == f"{ARCHIVE}/issues/{ISSUE_ID}/#digital-care-and-video-consultations"
     assert "Send us your news" in footer(soup).get_text()
     # The theme's own colour marks its heading; a theme without one takes the accent.
     borders = [
         re.search(r"border-left:4px solid (#\w+)", h2["style"]).group(1) for h2 in soup("h2")
     ]
-    assert borders == ["#7a1f5c", "#1d5b8f", "#00703c"]
+    assert borders == ["#1d5b8f", "#7a1f5c", "#1d5b8f", "#00703c"]
+
+
+# Hierarchy, reading on a phone, dark mode, size -------------------------------------------------
+
+
+def with_picks(issue: Issue, *positions: tuple[int, int]) -> Issue:
+    """`issue` with the items at (theme, index) positions made picks 1, 2, ..., in that order."""
+    for rank, (t, i) in enumerate(positions, 1):
+        items = list(issue.themes[t].items)
+        items[i] = dataclasses.replace(items[i], lead=rank)
+        issue = with_theme(issue, t, items=tuple(items))
+    return issue
+
+
+@pytest.fixture(scope="module")
+def picked() -> RenderedEmail:
+    issue = with_picks(make_issue(), (2, 1), (0, 2))
+    items = list(issue.themes[2].items)
+    items[1] = dataclasses.replace(items[1], **IMAGE)
+    return render(with_theme(issue, 2, items=tuple(items)))
+
+
+def test_the_lead_comes_first_and_its_picks_are_not_repeated_in_their_themes(picked):
+    soup = parse(picked.html)
+    (first, *themes) = soup.find_all("h2")
+    assert first["id"] == "editors-picks" and len(themes) == 6
+    titles = [a.get_text() for a in soup.find_all("a", string=re.compile(r"^Item \d\.\d: "))]
+    assert [title[:8] for title in titles[:2]] == ["Item 2.1", "Item 0.2"]
+    assert len(titles) == len(set(titles)) == 60  # each once
+    (image,) = [img for img in soup.find_all("img") if img["src"] == IMAGE["image"]]
+    assert image["alt"] == IMAGE["image_alt"]
+    assert (image["width"], image["height"]) == ("552", "290")  # scaled to the card
+    text = picked.text
+    assert text.index("EDITOR'S PICKS") < text.index("* Item 2.1") < text.index("In this issue:")
+    assert text.count("* Item 2.1:") == 1
+
+
+def test_a_picks_blurb_is_one_sentence_and_item_blurbs_never_repeat_their_title():
+    title = "Item 0.0: local partners publish a new framework to widen access to community care"
+    blurb = f"{title}. It was agreed in June. Work starts next year."
+    issue = with_picks(make_issue(per_theme=2), (0, 0))
+    issue = with_theme(
+        issue, 0, items=(dataclasses.replace(issue.themes[0].items[0], blurb=blurb),)
+    )
+    issue = with_theme(
+        issue, 1, items=(dataclasses.replace(issue.themes[1].items[0], blurb=BLURB * 2),)
+    )
+    soup = parse(render(issue).html)
+    spans = [span.get_text() for span in soup.find_all("span", dir="auto")]
+    assert spans[0] == "It was agreed in June."
+    assert all(len(span) <= 200 for span in spans) and spans[1].endswith("…")
+
+
+def test_without_an_intro_the_preheader_names_the_picks():
+    issue = with_picks(make_issue(intro=""), (1, 0))
+    assert render(issue).preheader.startswith("Editor's picks: Item 1.0: local partners")
+
+
+def test_the_default_subject_leads_with_the_top_story_in_60_characters(picked):
+    assert picked.subject == "Item 2.1: local partners publish a new framework to widen…"
+    assert len(picked.subject) <= SUBJECT_LIMIT
+    short = with_picks(make_issue(), (0, 0))
+    items = (dataclasses.replace(short.themes[0].items[0], title="Virtual wards cut readmissions"),)
+    issue = with_theme(short, 0, items=items)
+    assert render(issue).subject == "Virtual wards cut readmissions"
+    dated = render(issue, make_config(subject="{title}: {lead}"))
+    assert dated.subject == f"{TITLE}: Virtual wards cut readmissions"
+
+
+def test_no_inline_font_size_is_under_14px(soup, picked):
+    for email in (soup, parse(picked.html)):
+        for element in email.body.find_all(style=True):
+            if "display:none" in element["style"].replace(" ", ""):
+                continue  # the preheader, never shown
+            # 0px: MJML's layout cells, which close the gaps between columns and hold no text
+            for size in re.findall(r"font-size:\s*(\d+)px", element["style"]):
+                assert int(size) >= 14 or size == "0", element
+
+
+def test_contents_and_footer_links_are_44px_tap_targets_and_titles_are_underlined(soup):
+    taps = [a for a in soup.find_all("a") if "padding:12px 0" in a.get("style", "")]
+    assert {a.get_text() for a in taps} >= {"Unsubscribe", "Email preferences", THEMES[0][0]}
+    for a in taps:
+        assert "display:inline-block" in a["style"] and "line-height:20px" in a["style"]
+    for a in soup.find_all("a", string=re.compile(r"^Item ")):
+        assert "text-decoration:underline" in a["style"] and a["dir"] == "auto"
+
+
+def test_the_contents_links_the_archive_anchors_only_when_there_is_an_archive(soup):
+    contents = soup.find("strong", string="In this issue:").parent
+    links = [a["href"] for a in contents.find_all("a")]
+    assert links == [f"{ARCHIVE}/issues/{ISSUE_ID}/#{slug(name)}" for name, _, _ in THEMES]
+    bare = parse(render(config=make_config(email=EmailSettings())).html)
+    contents = bare.find("strong", string="In this issue:").parent
+    assert contents.find_all("a") == [] and "Social care" in contents.get_text()
+    assert not any(href.startswith("#") for href in hrefs(bare))
+
+
+def test_theme_colours_have_dark_variants_with_3_to_1_against_the_dark_card(email, soup):
+    for scope in ("prefers-color-scheme: dark", "[data-ogsc] .theme-"):
+        assert scope in email.html
+    borders = {s: v for s, prop, v in dark_rules(soup) if prop == "border-left-color"}
+    for name, _, _ in THEMES:
+        dark = borders[f".theme-{slug(name)}"]
+        assert contrast_ratio(dark, DARK["card"]) >= 3
+        assert soup.find("h2", id=slug(name))["class"] == [f"theme-{slug(name)}"]
+    assert contrast_ratio("#4c2c92", DARK["card"]) < 3  # lightened, not kept
+
+
+def test_the_logos_alt_text_is_readable_with_images_off(soup):
+    (logo,) = soup.find_all("img")
+    style = logo["style"].replace(" ", "")
+    assert "color:#ffffff" in style and "font-size:16px" in style
+    assert contrast_ratio("#ffffff", Branding().accent_colour) >= MIN_CONTRAST
+
+
+def test_a_150_item_issue_moves_items_to_the_archive_to_stay_under_gmails_limit():
+    issue = make_issue(per_theme=25)
+    email = render(issue)
+    print(f"\n150 items: {email.size:,} bytes, {email.moved} moved to the archive")
+    assert email.size == len(email.html.encode("utf-8")) < GMAIL_CLIP
+    assert email.moved > 0
+    assert email.warnings == (
+        f"{email.moved} items moved to 'more in the archive' to keep under Gmail's limit",
+        f"the email is {email.size:,} bytes, close to Gmail's 102,000-byte limit",
+    )
+    soup = parse(email.html)
+    more = soup.find_all("a", string=re.compile(r"^\d+ more in the archive$"))
+    assert sum(int(a.get_text().split()[0]) for a in more) == email.moved
+    shown = soup.find_all("a", string=re.compile(r"^Item "))
+    assert len(shown) == 150 - email.moved
+    for theme in issue.themes:  # each keeps its first items, the lowest-ranked went
+        assert soup.find("a", string=theme.items[2].title) is not None
+        assert soup.find("a", string=theme.items[-1].title) is None
+    assert "more in the archive: " in email.text
+    assert render().moved == 0  # a 60-item issue fits as it is
+
+
+def test_the_footer_invites_forwarded_readers_to_subscribe_and_replies():
+    config = make_config(subscribe_url="https://community.example/join")
+    email = render(config=config)
+    link = footer(parse(email.html)).find("a", string="Subscribe")
+    assert link["href"] == "https://community.example/join"
+    assert link.parent.get_text().startswith("Forwarded this?")
+    assert "Forwarded this? Subscribe: https://community.example/join" in email.text
+    assert "Reply to this email" in email.html
+    config = make_config()
+    newsletter = dataclasses.replace(config.newsletter, sender="D <no-reply@community.example>")
+    quiet = dataclasses.replace(config, newsletter=newsletter)
+    assert "Reply to this email" not in render(config=quiet).html
+
+
+def test_every_theme_accent_lightens_to_3_to_1_on_the_dark_card():
+    from digest.colours import lightened_until_readable
+
+    card = DARK["card"]
+    for colour in {c for _, _, c in THEMES if c} | {Branding().accent_colour, "#000000"}:
+        dark = lightened_until_readable(colour, card)
+        assert contrast_ratio(dark, card) >= 3, colour
+    assert lightened_until_readable("#8cc4ff", card) == "#8cc4ff"  # already enough: unchanged

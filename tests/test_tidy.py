@@ -291,3 +291,11 @@ def test_a_redirect_to_another_site_is_replaced_by_its_target():
     )
     same = tidy_weeknote_item(weeknote_item("The widening gaps report"), moved_within)
     assert same.url == "https://www.kingsfund.org.uk/r"  # the same site: the editor's link stays
+
+
+def test_a_title_that_points_back_at_its_sentence_is_no_title():
+    assert title_problem("Recording of that session") == (
+        "points back at the text around it ('that session')"
+    )
+    assert title_problem("Slides from those workshops") is not None
+    assert title_problem("What matters to patients that use video") is None
