@@ -1,6 +1,6 @@
 """The errors digest raises. Each carries a one-line message and a hint saying what to do.
 
-DigestError         base; `cli.py` turns it into "Error: …" / "Hint: …" and an exit code
+DigestError         base; `cli/base.py` turns it into "Error: …" / "Hint: …" and an exit code
 ├── ConfigError     feeds.yaml is missing, unreadable or invalid (exit 2); lists every problem
 ├── StateError      the SQLite state file cannot be opened, is too new, or is not a digest db
 ├── RenderError     a template is broken or produced an unsafe or invalid email (exit 2)

@@ -196,6 +196,26 @@ def refuse_broken(results: list[LinkResult], config: Config) -> None:
         )
 
 
+def send_verdict(results: list[LinkResult], config: Config) -> str:
+    """What digest send would make of these results, as its own check decides: refuse, go
+    ahead, or not look at the links at all (links.before_send: false)."""
+    if not config.links.before_send:
+        return "digest send does not check links (links.before_send: false)"
+    share = f"{broken_share(results):.0%} of the links are broken"
+    limit = f"links.max_broken_share ({config.links.max_broken_share:.0%})"
+    if too_many_broken(results, config):
+        return f"digest send would refuse this issue: {share}, more than {limit}; --force sends"
+    return f"digest send would go ahead: {share}, within {limit}"
+
+
+def no_connection(results: list[LinkResult]) -> str | None:
+    """One 'no network?' line when every link checked failed to connect, instead of one
+    identical error per link; None otherwise."""
+    from digest.pipeline import no_network  # the pipeline's feed parsers are not needed here
+
+    return no_network([result.detail if result.broken else None for result in results], "links")
+
+
 def summarise(results: list[LinkResult]) -> dict:
     """Counts for a summary line or JSON: by outcome, broken, rate limited, from the cache."""
     outcomes = Counter(result.outcome for result in results)

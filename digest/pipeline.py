@@ -111,6 +111,9 @@ def weeknote_page(config: Config, store: Store, now: datetime) -> Source | str:
     posts = store.items_between([config.locate(rule.feed)], start, end)
     post = curate.pick_weeknote_post(posts, rule)
     if post is None:
+        failure = _last_failure(store, config.locate(rule.feed))
+        if failure:
+            return f"its feed {rule.feed} could not be downloaded ({failure})"
         return (
             f"no post in {rule.feed} since {start:%Y-%m-%d %H:%M} matches the weeknote rule "
             "(weeknote.title_pattern / weeknote.category)"
@@ -118,6 +121,41 @@ def weeknote_page(config: Config, store: Store, now: datetime) -> Source | str:
     # The post's address comes from the blog, not the operator: the blog feed's address decides
     # where it may lead (digest.guard).
     return dataclasses.replace(store.source(post.link, WEEKNOTE), found_in=config.locate(rule.feed))
+
+
+def _last_failure(store: Store, key: str) -> str | None:
+    """Why the last fetch of a source failed, or None when it did not (or never ran)."""
+    row = store.db.execute(
+        "SELECT last_status, last_error FROM sources WHERE key = ?", (key,)
+    ).fetchone()
+    return row["last_error"] if row and row["last_status"] == "error" else None
+
+
+# How a failed connection reads in a report (digest.fetch, digest.guard, digest.links): these
+# are what a machine with no network gets from every source, at once.
+NO_CONNECTION = ("cannot connect", "timed out (connecting")
+
+
+def no_network(failures: list[str | None], what: str) -> str | None:
+    """One line for the case where every one of `failures` (the errors of two or more sources
+    or links on the web, None for one that worked) is a failed connection, as when the machine
+    has no network; None otherwise. `what` names them: "sources on the web", "links"."""
+    if len(failures) < 2 or not all(
+        error and any(sign in error for sign in NO_CONNECTION) for error in failures
+    ):
+        return None
+    return (
+        f"no network? none of the {len(failures)} {what} could be reached (first: "
+        f"{failures[0]}); check this machine's connection, or work from what the state holds "
+        "with --offline"
+    )
+
+
+def unreachable_sources(reports: list[SourceReport]) -> str | None:
+    """`no_network` for a fetch: every source on the web (local files aside) failed to
+    connect, the weeknote's included."""
+    remote = [r for r in reports if r.url and r.url.startswith(("http://", "https://"))]
+    return no_network([r.error if r.failed else None for r in remote], "sources on the web")
 
 
 def build_issue(

@@ -3,29 +3,146 @@ preview server shows. Read-only like `digest build`: nothing here marks anything
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+from digest import curate
 from digest.config import Config, load_config
-from digest.models import Issue
+from digest.errors import RenderError
+from digest.ledger import IssueRecord, Ledger
+from digest.models import Decision, Issue, IssueItem, IssueTheme, SourceHealth
 from digest.pipeline import build_issue
 from digest.render import RenderedEmail, render_email, template_folders
 from digest.store import Store
+
+# What issue.mjml says for an issue already sent: the ledger keeps the HTML that went out, not
+# the MJML it was compiled from.
+MJML_NOT_KEPT = "<!-- {id} was sent; its MJML is not kept: issue.html is what went out -->\n"
 
 
 @dataclass(frozen=True)
 class Preview:
     issue: Issue
     email: RenderedEmail
+    # For a week already sent, when it went: the issue and email are then the frozen copy.
+    sent: str | None = None
 
 
 def make_preview(
-    config: Config, store: Store, now: datetime, issue_id: str | None, templates: Path | None
+    config: Config,
+    store: Store,
+    now: datetime,
+    issue_id: str | None,
+    templates: Path | None,
+    out: Path | None = None,
 ) -> Preview:
+    """This week's email (or `issue_id`'s): as it went out when the week was sent, else built
+    and rendered from the state. When it does not render, issue.mjml is still written to the
+    preview folder (`out`, or email.preview_dir)."""
+    issue_id = issue_id or curate.issue_id(now, config.newsletter.timezone)
+    record = sent_record(store, issue_id)
+    if record is not None:
+        return sent_preview(record, config)
     issue = build_issue(config, store, now, issue_id)
-    return Preview(issue, render_email(issue, config, template_folders(config, templates)))
+    folders = template_folders(config, templates)
+    try:
+        email = render_email(issue, config, folders)
+    except RenderError as exc:
+        if "issue.mjml" in exc.hint:  # the hint sends the editor there: it must exist
+            save_unrendered_mjml(issue, config, folders, preview_folder(config, out))
+        raise
+    return Preview(issue, email)
+
+
+def save_unrendered_mjml(issue: Issue, config: Config, folders: list[Path], folder: Path) -> None:
+    """issue.mjml as the templates wrote it, for an email whose MJML did not compile. When
+    the templates cannot even be rendered, the error names their line and nothing is written."""
+    import jinja2
+
+    from digest.email_view import email_context
+    from digest.render import HTML_TEMPLATE, _environment  # the very environment it failed in
+
+    template = _environment(tuple(folders)).get_template(HTML_TEMPLATE)
+    try:
+        mjml = template.render(email_context(issue, config))
+    except jinja2.TemplateError:
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / "issue.mjml.partial"
+    partial.write_text(mjml, encoding="utf-8")
+    partial.replace(folder / "issue.mjml")
+
+
+def sent_record(store: Store, issue_id: str) -> IssueRecord | None:
+    """The ledger's record of `issue_id` when it was sent (a cancelled or unfinished send
+    is not: the next send may still rebuild or finish it)."""
+    record = Ledger(store).issue(issue_id)
+    return record if record is not None and record.status == "sent" else None
+
+
+def sent_preview(record: IssueRecord, config: Config) -> Preview:
+    """The frozen copy of a sent issue: the subject, HTML and text that went out."""
+    frozen = record.email
+    email = RenderedEmail(
+        frozen.subject, "", MJML_NOT_KEPT.format(id=record.id), frozen.html, frozen.text
+    )
+    return Preview(frozen_issue(record.issue), email, sent_message(record, config))
+
+
+def sent_message(record: IssueRecord, config: Config) -> str:
+    """'issue 2026-W48 was sent on 27 November 2026 at 08:00; showing what went out', in the
+    newsletter's time zone; a scheduled send says when it was delivered."""
+    when = datetime.fromisoformat(record.send_at or record.sent_at)
+    when = (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(
+        ZoneInfo(config.newsletter.timezone)
+    )
+    return (
+        f"issue {record.id} was sent on {when.day} {when:%B %Y} at {when:%H:%M}; "
+        "showing what went out"
+    )
+
+
+def frozen_issue(data: dict) -> Issue:
+    """An Issue again from the JSON the ledger froze; keys it no longer has are dropped and
+    keys added since take their defaults."""
+    themes = tuple(
+        _from_dict(
+            IssueTheme,
+            theme,
+            items=tuple(_item(item) for item in theme.get("items", ())),
+            more=tuple(_item(item) for item in theme.get("more", ())),
+        )
+        for theme in data.get("themes", ())
+    )
+    return _from_dict(
+        Issue,
+        data,
+        built_at=_moment(data.get("built_at")),
+        window_start=_moment(data.get("window_start")),
+        window_end=_moment(data.get("window_end")),
+        themes=themes,
+        sources=tuple(_from_dict(SourceHealth, s) for s in data.get("sources", ())),
+        warnings=tuple(data.get("warnings", ())),
+        skipped=tuple(_from_dict(Decision, d) for d in data.get("skipped", ())),
+    )
+
+
+def _item(data: dict) -> IssueItem:
+    return _from_dict(IssueItem, data, published=_moment(data.get("published")))
+
+
+def _from_dict(cls, data: dict, **values):
+    """`cls` from the keys of `data` it has, `values` taking the place of theirs."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{**{key: value for key, value in data.items() if key in names}, **values})
+
+
+def _moment(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
 
 
 def preview_folder(config: Config, out: Path | None) -> Path:

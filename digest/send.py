@@ -26,6 +26,7 @@ from digest.links import refuse_broken
 from digest.message import MAX_SCHEDULE_AHEAD, FrozenEmail, Options, mail_body
 from digest.pipeline import WEEKNOTE
 from digest.preview import Preview
+from digest.render import CLIP_SIZE
 from digest.transports import Ambiguous, Rejected, Retryable
 
 BACKOFF_BASE = 1.0  # seconds before the second attempt; doubles with each further one
@@ -53,6 +54,36 @@ class SendResult:
     @property
     def complete(self) -> bool:
         return self.outcome != "incomplete"
+
+
+@dataclass(frozen=True)
+class Ready:
+    """A new send that passed every policy: what the ledger's `start` freezes."""
+
+    issue: object  # digest.models.Issue
+    content: FrozenEmail
+    people: list[tuple[str, str | None]]
+
+
+@dataclass(frozen=True)
+class DryRun:
+    """The decision `digest send --dry-run` reports: the outcome the real send would have
+    (send | resume | skipped | already-sent | cancelled | refused), why, and for a send what
+    would go out."""
+
+    outcome: str
+    message: str
+    hint: str = ""
+    plan: list[str] = field(default_factory=list)
+    exit_code: int = 0  # the real send's exit status for a refusal
+
+    def lines(self) -> list[str]:
+        verdict = f"send would refuse: {self.message}" if self.outcome == "refused" else None
+        hint = [f"Hint: {self.hint}"] if self.hint else []
+        return [*self.plan, f"Decision:   {verdict or self.message}", *hint, NOTHING_SENT]
+
+
+NOTHING_SENT = "Nothing was sent (--dry-run)."
 
 
 @dataclass
@@ -98,6 +129,20 @@ class Sender:
         return self._deliver(issue_id, retry_unknown, accept_batches)
 
     def _start(self, issue_id, build, recipients, force, send_at) -> SendResult | None:
+        ready = self._prepare(issue_id, build, recipients, force)
+        if isinstance(ready, SendResult):
+            return ready
+        batch_id = self.transport.create_batch() if send_at else None
+        size, transport = self.config.sending.batch_size, self.transport
+        where = (transport.name, transport.destination)
+        self.ledger.start(
+            ready.issue, ready.content, ready.people, size, self.clock(), where, send_at, batch_id
+        )
+        return None
+
+    def _prepare(self, issue_id, build, recipients, force) -> SendResult | Ready:
+        """Build the issue and apply every policy a new send obeys, writing nothing: a skip
+        comes back as a SendResult, a refusal is raised (SendPolicyError, BrokenLinksError)."""
         preview = build(issue_id)
         issue, rendered = preview.issue, preview.email
         shown = issue.counts()["shown"]
@@ -109,6 +154,13 @@ class Sender:
                 f"({self.config.sending.min_items}): nothing sent this week",
             )
         _check_weeknote(issue, self.config, force)
+        if rendered.size > CLIP_SIZE and not force:
+            raise SendPolicyError(
+                f"the email is {rendered.size:,} bytes, over the {CLIP_SIZE:,} at which Gmail "
+                "clips it, even with items moved to the archive",
+                "shorten the intro or the templates, drop items in the overrides file, or send "
+                "it clipped: --force",
+            )
         email = self.config.email
         if not (email.unsubscribe_group or email.unsubscribe_url):
             raise SendPolicyError(
@@ -124,12 +176,49 @@ class Sender:
             raise SendPolicyError(
                 "there are no active subscribers", "add some with digest subscribers add/import"
             )
-        batch_id = self.transport.create_batch() if send_at else None
         content = FrozenEmail(rendered.subject, rendered.html, rendered.text)
-        size, transport = self.config.sending.batch_size, self.transport
-        where = (transport.name, transport.destination)
-        self.ledger.start(issue, content, people, size, self.clock(), where, send_at, batch_id)
-        return None
+        return Ready(issue, content, people)
+
+    def dry_run(
+        self,
+        issue_id: str,
+        build: Callable[[str], Preview],
+        recipients: Callable[[], list[tuple[str, str | None]]],
+        *,
+        force: bool = False,
+        resume_only: bool = False,
+    ) -> DryRun:
+        """What send_issue with the same arguments would do, decided the same way (sent or
+        cancelled already, nothing to resume, a skip, a refusal, a resumed or a new send),
+        and nothing sent or written to the ledger."""
+        record = self.ledger.issue(issue_id)
+        if record is not None and record.status != "sending":
+            outcome = "already-sent" if record.status == "sent" else "cancelled"
+            verb = "sent" if record.status == "sent" else "cancelled"
+            return DryRun(outcome, f"issue {issue_id} was already {verb} on {record.sent_at}")
+        if record is not None:
+            return self._dry_resume(record)
+        if resume_only:
+            return DryRun("skipped", f"issue {issue_id} has no send to resume")
+        try:
+            ready = self._prepare(issue_id, build, recipients, force)
+        except DigestError as refusal:
+            return DryRun("refused", refusal.message, refusal.hint, exit_code=refusal.exit_code)
+        if isinstance(ready, SendResult):
+            return DryRun(ready.outcome, ready.message)
+        lines = plan(self.config, ready.content, len(ready.people), self.transport, "a new send")
+        return DryRun("send", f"issue {issue_id} would be sent", plan=lines)
+
+    def _dry_resume(self, record) -> DryRun:
+        try:
+            _check_same_transport(record, self.transport)
+        except DigestError as refusal:
+            return DryRun("refused", refusal.message, refusal.hint, exit_code=refusal.exit_code)
+        left = [b for b in self.ledger.batches(record.id) if b.status != "accepted"]
+        people = sum(len(b.recipients) for b in left)
+        state = f"resuming a send started {record.started_at}: {len(left)} batches left"
+        lines = plan(self.config, record.email, people, self.transport, state, len(left))
+        return DryRun("resume", f"issue {record.id} would be resumed", plan=lines)
 
     def _deliver(
         self, issue_id: str, retry_unknown: bool, accept_batches: frozenset[int]
@@ -258,11 +347,19 @@ def _check_weeknote(issue, config: Config, force: bool) -> None:
         return
     weeknote = next((s for s in issue.sources if s.name == WEEKNOTE), None)
     if weeknote is None or weeknote.status in ("error", "never") or not issue.weeknote_url:
-        reason = weeknote.error if weeknote and weeknote.error else "it has not been fetched"
+        reason = weeknote.error if weeknote and weeknote.error else _weeknote_warning(issue)
         raise SendPolicyError(
             f"the weeknote could not be fetched ({reason}), so issue {issue.id} was not sent",
             "fix the weeknote source and run digest send again, or send without it: --force",
         )
+
+
+def _weeknote_warning(issue) -> str:
+    """Why the build found no weeknote page (its blog feed failed, no post matched), as the
+    build's warning says; a page never fetched when it says nothing."""
+    prefix = "weeknote: "
+    said = (w.removeprefix(prefix) for w in issue.warnings if w.startswith(prefix))
+    return next(said, "it has not been fetched")
 
 
 def send_test(
@@ -297,19 +394,20 @@ def _send_once(transport, body: dict, what: str):
         raise DigestError(f"{what} failed: {exc.reason}", "try again in a minute") from None
 
 
-def plan(config: Config, record, content: FrozenEmail, people: int, transport) -> list[str]:
-    """What `digest send --dry-run` prints: what would go out, and where."""
+def plan(
+    config: Config, content: FrozenEmail, people: int, transport, state: str, batches: int = 0
+) -> list[str]:
+    """What `digest send --dry-run` prints of a send it would make: what would go out, where.
+    `batches` are those a started send has left; a new one splits `people` by batch_size."""
     size = config.sending.batch_size
-    batches = -(-people // size)
-    state = f"resuming a send started {record.started_at}" if record else "a new send"
+    split = f"{batches} batches" if batches else f"{-(-people // size)} batches of at most {size}"
     return [
         f"Subject:    {content.subject}",
-        f"Recipients: {people} in {batches} batches of at most {size}",
+        f"Recipients: {people} in {split}",
         f"Transport:  {transport.name} ({transport.destination})",
         f"State:      {state}",
         f"Size:       {len(content.html.encode()) / 1000:.1f} KB HTML, "
         f"{len(content.text.encode()) / 1000:.1f} KB text",
-        "Nothing was sent (--dry-run).",
     ]
 
 

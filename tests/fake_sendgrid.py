@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import datetime
 import json
 import random
 import re
@@ -44,6 +45,45 @@ MAX_REPLY_TO_LIST = 1000
 MAX_SCHEDULE_AHEAD = 72 * 3600
 MAX_BODY_BYTES = 30 * 1024 * 1024
 MAX_STOPPED_BATCHES = 100  # batches paused or cancelled at the same time
+MAX_STATS_CATEGORIES = 10  # categories per /v3/categories/stats request
+STATS_METRICS = (
+    "blocks",
+    "bounce_drops",
+    "bounces",
+    "clicks",
+    "deferred",
+    "delivered",
+    "invalid_emails",
+    "opens",
+    "processed",
+    "requests",
+    "spam_report_drops",
+    "spam_reports",
+    "unique_clicks",
+    "unique_opens",
+    "unsubscribe_drops",
+    "unsubscribes",
+)
+# What a full-access key is granted, in part: GET /v3/scopes lists these.
+DEFAULT_SCOPES = (
+    "mail.send",
+    "asm.groups.read",
+    "asm.groups.suppressions.read",
+    "categories.stats.read",
+    "suppression.read",
+    "user.scheduled_sends.read",
+    "user.scheduled_sends.create",
+    "verified_senders.read",
+    "whitelabel.read",
+)
+# The scope each read endpoint below needs (SendGrid answers 403 without it). The names of
+# the permissions follow SendGrid's scope list; which one guards verified_senders is assumed.
+ENDPOINT_SCOPES = {
+    "verified_senders": "verified_senders.read",
+    "whitelabel": "whitelabel.read",
+    "asm_group": "asm.groups.read",
+    "category_stats": "categories.stats.read",
+}
 
 # Fault kinds understood by the server. Any other 3-digit string of 400..599 answers with that
 # status and an error body.
@@ -185,6 +225,12 @@ class FakeSendGrid:
         self.api_key = api_key
         self.verified_senders: set[str] = set(verified_senders)
         self.asm_groups: set[int] = set(asm_groups)
+        # account checks, set by tests
+        self.scopes: list[str] = list(DEFAULT_SCOPES)
+        self.unverified_senders: set[str] = set()  # created, verification mail not clicked
+        self.authenticated_domains: dict[str, bool] = {}  # domain -> DNS records valid
+        self.category_stats: dict[tuple[str, str], dict[str, int]] = {}  # (category, day)
+        self.api_faults: dict[str, int] = {}  # path -> status answered instead (429, 500, …)
         self.ip_pools: set[str] = set()
         self.now = now
         self.latency = latency
@@ -322,6 +368,14 @@ class FakeSendGrid:
     ) -> None:
         with self.lock:
             self.spam_reports.append({"email": email, "created": self._created(created), "ip": ip})
+
+    def add_category_stats(self, category: str, day: str, **metrics: int) -> None:
+        """SendGrid's counts for `category` on `day` (YYYY-MM-DD); unnamed metrics are 0."""
+        unknown = set(metrics) - set(STATS_METRICS)
+        if unknown:
+            raise ValueError(f"unknown metrics {sorted(unknown)}")
+        with self.lock:
+            self.category_stats[(category, day)] = dict(metrics)
 
     def _created(self, created: int | None) -> int:
         return int(self.now()) if created is None else created
@@ -889,6 +943,7 @@ def _make_handler(fake: FakeSendGrid):
                 self.raw = self.read_body()
                 self.check_auth()
                 handler = self.find_route()
+                self.injected_status()
                 handler(self)
             except _Reply as reply:
                 self.respond(reply.status, reply.body, reply.headers)
@@ -927,6 +982,24 @@ def _make_handler(fake: FakeSendGrid):
                         raise _Reply(405, error_body("method not allowed"), {"Allow": allow})
                     return methods[self.command]
             raise _Reply(404, error_body("resource not found"))
+
+        def injected_status(self) -> None:
+            with fake.lock:
+                status = fake.api_faults.get(self.route_path)
+            if status == 429:
+                raise _Reply(
+                    429,
+                    {"errors": [{"field": None, "message": "too many requests"}]},
+                    self.rate_limit_headers(),
+                )
+            if status is not None:
+                raise _Reply(status, error_body(f"fake fault: HTTP {status}"))
+
+        def require_scope(self, endpoint: str) -> None:
+            with fake.lock:
+                granted = ENDPOINT_SCOPES[endpoint] in fake.scopes
+            if not granted:
+                raise _Reply(403, {"errors": [{"field": None, "message": "access forbidden"}]})
 
         def json_body(self) -> Any:
             """Decode the request body once; 415 for bad UTF-8, 400 for bad JSON."""
@@ -1162,6 +1235,122 @@ def _make_handler(fake: FakeSendGrid):
                 stored.remove(email)
             raise _Reply(204)
 
+        def get_scopes(self) -> None:
+            with fake.lock:
+                raise _Reply(200, {"scopes": list(fake.scopes)})
+
+        def verified_senders(self) -> None:
+            self.require_scope("verified_senders")
+            with fake.lock:
+                senders = [(e, True) for e in sorted(fake.verified_senders)]
+                senders += [(e, False) for e in sorted(fake.unverified_senders)]
+            results = [
+                {
+                    "id": 1000 + n,
+                    "nickname": email.partition("@")[0],
+                    "from_email": email,
+                    "from_name": "Community digest",
+                    "reply_to": email,
+                    "reply_to_name": "Community digest",
+                    "address": "1 High Street",
+                    "city": "Northfield",
+                    "country": "United Kingdom",
+                    "verified": verified,
+                    "locked": False,
+                }
+                for n, (email, verified) in enumerate(senders)
+            ]
+            raise _Reply(200, {"results": results})
+
+        def authenticated_domains(self) -> None:
+            self.require_scope("whitelabel")
+            with fake.lock:
+                domains = sorted(fake.authenticated_domains.items())
+            raise _Reply(
+                200,
+                [
+                    {
+                        "id": 500 + n,
+                        "user_id": 7,
+                        "subdomain": "em1234",
+                        "domain": domain,
+                        "username": "digest",
+                        "ips": [],
+                        "custom_spf": False,
+                        "default": n == 0,
+                        "legacy": False,
+                        "automatic_security": True,
+                        "valid": valid,
+                        "dns": {},
+                    }
+                    for n, (domain, valid) in enumerate(domains)
+                ],
+            )
+
+        def asm_group(self) -> None:
+            self.require_scope("asm_group")
+            group_id = int(self.params[0])
+            with fake.lock:
+                known = group_id in fake.asm_groups
+                unsubscribes = len(fake.group_suppressions.get(group_id, ()))
+            if not known:
+                raise _Reply(404, error_body(f"group {group_id} not found", "group_id"))
+            raise _Reply(
+                200,
+                {
+                    "id": group_id,
+                    "name": "Weekly digest",
+                    "description": "The weekly community digest",
+                    "is_default": False,
+                    "unsubscribes": unsubscribes,
+                },
+            )
+
+        def stats_query(self) -> tuple[list[str], datetime.date, datetime.date]:
+            """categories, start_date and end_date, checked as SendGrid checks them."""
+            categories = self.query.get("categories", [])
+            if not categories:
+                raise _Reply(400, error_body("categories is required", "categories"))
+            if len(categories) > MAX_STATS_CATEGORIES:
+                raise _Reply(400, error_body("too many categories", "categories"))
+            dates = []
+            today = datetime.datetime.fromtimestamp(fake.now(), datetime.UTC).date()
+            for name, default in (("start_date", None), ("end_date", today)):
+                text = (self.query.get(name) or [None])[-1]
+                try:
+                    day = datetime.date.fromisoformat(text) if text else default
+                except ValueError:
+                    day = None
+                if day is None:
+                    raise _Reply(400, error_body(f"{name} must be a date (YYYY-MM-DD)", name))
+                dates.append(day)
+            start, end = dates
+            if start > end or end > today:
+                raise _Reply(400, error_body("end_date must be after start_date", "end_date"))
+            if start < today - datetime.timedelta(days=13 * 31):
+                raise _Reply(400, error_body("start_date is older than 13 months", "start_date"))
+            if (self.query.get("aggregated_by") or ["day"])[-1] not in ("day", "week", "month"):
+                raise _Reply(400, error_body("aggregated_by must be day, week or month"))
+            return categories, start, end
+
+        def category_stats(self) -> None:
+            """One entry per day of the window, each with every category's metrics (zeros on
+            days nothing happened), as with aggregated_by=day."""
+            self.require_scope("category_stats")
+            categories, start, end = self.stats_query()
+            days = []
+            day = start
+            while day <= end:
+                stats = []
+                for category in categories:
+                    with fake.lock:
+                        counts = fake.category_stats.get((category, day.isoformat()), {})
+                    metrics = {name: counts.get(name, 0) for name in STATS_METRICS}
+                    stats.append({"type": "category", "name": category, "metrics": metrics})
+                days.append({"date": day.isoformat(), "stats": stats})
+                day += datetime.timedelta(days=1)
+            raise _Reply(200, days)
+
     route(r"/v3/mail/send", POST=Handler.mail_send)
     route(r"/v3/mail/batch", POST=Handler.create_batch)
     route(r"/v3/mail/batch/([^/]+)", GET=Handler.get_batch)
@@ -1189,4 +1378,9 @@ def _make_handler(fake: FakeSendGrid):
 
     for name in ("unsubscribes", "bounces", "spam_reports"):
         route(rf"/v3/suppression/{name}", GET=suppression_list(name))
+    route(r"/v3/scopes", GET=Handler.get_scopes)
+    route(r"/v3/verified_senders", GET=Handler.verified_senders)
+    route(r"/v3/whitelabel/domains", GET=Handler.authenticated_domains)
+    route(r"/v3/asm/groups/(\d+)", GET=Handler.asm_group)
+    route(r"/v3/categories/stats", GET=Handler.category_stats)
     return Handler

@@ -13,7 +13,7 @@ import pytest
 from digest.classify import MIN_EXAMPLES, Example
 from digest.config import load_config
 from digest.examples import save_examples
-from digest.pipeline import build_issue, fetch_sources, save_issue
+from digest.pipeline import build_issue, fetch_sources, save_issue, unreachable_sources
 from digest.store import Store
 from tests.samples import NOW, cli, mark_sent, rss
 from tests.server import Reply
@@ -440,7 +440,12 @@ def test_preview_and_send_take_no_enrich(enriched_site, server, tmp_path):
     preview = cli("preview", "-c", enriched_site.path, "--no-enrich", "--out", tmp_path / "p")
     assert preview.exit_code == 0, preview.output
     with (enriched_site.path.parent / "feeds.yaml").open("a", encoding="utf-8") as config:
-        config.write("sending:\n  transport: outbox\n")
+        # The link check before a send would ask the same pages: this test is about enrichment.
+        config.write(
+            "sending:\n  transport: outbox\nemail:\n  unsubscribe_url: https://x.example/u\n"
+            "links:\n  before_send: false\n"
+        )
+    assert cli("subscribers", "add", "ada@example.org", "-c", enriched_site.path).exit_code == 0
     send = cli("send", "-c", enriched_site.path, "--dry-run", "--no-enrich")
     assert send.exit_code == 0, send.output
     assert page_requests(server) == []
@@ -513,3 +518,48 @@ def test_the_classifier_decides_once_enough_examples_are_stored(server, tmp_path
     [theme] = issue.themes
     assert theme.name == "Health inequalities"
     assert all(item.reason.startswith("classifier: Health inequalities") for item in theme.items)
+
+
+# With no network
+
+
+CLOSED = "http://127.0.0.1:9"  # the discard port: nothing listens on it, so connecting is refused
+
+
+def test_a_weeknote_feed_that_cannot_be_downloaded_is_named_as_the_cause(tmp_path):
+    config = write_config(
+        tmp_path, "  []\n", f"  feed: {CLOSED}/blog.xml\n  title_pattern: '(?i)weeknote'\n"
+    )
+    with Store.open(config.db_path()) as store:
+        reports = fetch_sources(config, store, NOW)
+        issue = build_issue(config, store, NOW)
+    weeknote = reports[-1]
+    assert weeknote.name == "Weeknote" and weeknote.error.startswith(
+        f"its feed {CLOSED}/blog.xml could not be downloaded (cannot connect"
+    )
+    assert "matches the weeknote rule" not in weeknote.error
+    assert any(
+        w.startswith(f"weeknote: its feed {CLOSED}/blog.xml could not") for w in issue.warnings
+    )
+
+
+def test_every_source_unreachable_is_one_no_network_line(tmp_path):
+    feeds = "".join(f"  - name: Partner {n}\n    url: {CLOSED}/feed-{n}\n" for n in range(4))
+    config = write_config(tmp_path, feeds, f"  url: {CLOSED}/weeknote\n")
+    with Store.open(config.db_path()) as store:
+        reports = fetch_sources(config, store, NOW)
+    line = unreachable_sources(reports)
+    assert line.startswith("no network? none of the 5 sources on the web could be reached")
+    assert "--offline" in line
+    built = cli("build", "-c", config.path)
+    assert built.stderr.count("no network?") == 1, built.output
+
+
+def test_one_source_reachable_is_not_a_missing_network(tmp_path, server):
+    server.routes["/feed"] = Reply(200, rss(2))
+    feeds = f"  - name: Up\n    url: {server.url('/feed')}\n  - name: Down\n    url: {CLOSED}/x\n"
+    config = write_config(tmp_path, feeds, f"  url: {CLOSED}/weeknote\n")
+    with Store.open(config.db_path()) as store:
+        reports = fetch_sources(config, store, NOW)
+    assert [r.failed for r in reports] == [False, True, True]
+    assert unreachable_sources(reports) is None

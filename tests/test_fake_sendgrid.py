@@ -604,3 +604,110 @@ def test_exit_does_not_wait_for_slow_answers():
         started = time.perf_counter()
     assert time.perf_counter() - started < 1
     assert len(fake.accepted) == 1
+
+
+# -- account checks and statistics (digest doctor, digest stats) ----------------------------
+
+
+def get(sg: SendGridAPIClient, path: str, **params):
+    endpoint = sg.client
+    for part in path.split("/"):
+        endpoint = endpoint._(part)
+    response = endpoint.get(query_params=params or None)
+    return response.status_code, json.loads(response.body)
+
+
+def test_scopes_list_the_keys_permissions(fake, sg):
+    status, body = get(sg, "scopes")
+    assert status == 200
+    assert "mail.send" in body["scopes"]
+    fake.scopes = ["asm.groups.read"]
+    assert get(sg, "scopes")[1] == {"scopes": ["asm.groups.read"]}
+
+
+def test_every_account_endpoint_needs_the_key(fake):
+    wrong = SendGridAPIClient("SG.wrong", host=fake.host)
+    for path in ("scopes", "verified_senders", "whitelabel/domains", "asm/groups/42"):
+        with pytest.raises(sg_errors.UnauthorizedError):
+            get(wrong, path)
+
+
+def test_verified_senders_include_the_unverified(fake, sg):
+    fake.unverified_senders.add("new@community.example")
+    status, body = get(sg, "verified_senders", limit=100)
+    assert status == 200
+    senders = {s["from_email"]: s["verified"] for s in body["results"]}
+    assert senders == {DEFAULT_SENDER: True, "new@community.example": False}
+    assert {"id", "nickname", "from_name", "reply_to", "locked"} <= set(body["results"][0])
+
+
+def test_authenticated_domains_say_whether_their_records_are_valid(fake, sg):
+    assert get(sg, "whitelabel/domains") == (200, [])
+    fake.authenticated_domains.update({"community.example": True, "other.example": False})
+    _, domains = get(sg, "whitelabel/domains")
+    assert [(d["domain"], d["valid"]) for d in domains] == [
+        ("community.example", True),
+        ("other.example", False),
+    ]
+    assert domains[0]["subdomain"] == "em1234"
+
+
+def test_a_suppression_group_by_id(fake, sg):
+    fake.suppress(42, "gone@example.org")
+    status, group = get(sg, "asm/groups/42")
+    assert status == 200
+    assert group["id"] == 42 and group["unsubscribes"] == 1 and group["is_default"] is False
+    with pytest.raises(sg_errors.NotFoundError):
+        get(sg, "asm/groups/7")
+
+
+def test_read_endpoints_refuse_a_key_without_their_scope(fake, sg):
+    fake.scopes = ["mail.send"]
+    for path in ("verified_senders", "whitelabel/domains", "asm/groups/42"):
+        with pytest.raises(sg_errors.ForbiddenError):
+            get(sg, path)
+    with pytest.raises(sg_errors.ForbiddenError):
+        get(sg, "categories/stats", categories="2026-W01", start_date="2025-12-30")
+
+
+def test_category_stats_give_every_day_of_the_window(fake, sg):
+    fake.add_category_stats("2026-W01", "2025-12-31", requests=3, delivered=2, bounces=1)
+    status, days = get(
+        sg, "categories/stats", categories="2026-W01", start_date="2025-12-30",
+        end_date="2026-01-01", aggregated_by="day",
+    )  # fmt: skip
+    assert status == 200
+    assert [d["date"] for d in days] == ["2025-12-30", "2025-12-31", "2026-01-01"]
+    (stat,) = days[1]["stats"]
+    assert stat["type"] == "category" and stat["name"] == "2026-W01"
+    assert stat["metrics"]["requests"] == 3 and stat["metrics"]["delivered"] == 2
+    assert stat["metrics"]["unique_opens"] == 0
+    assert days[0]["stats"][0]["metrics"]["requests"] == 0
+    with pytest.raises(ValueError):
+        fake.add_category_stats("2026-W01", "2025-12-31", openz=1)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"start_date": "2025-12-30"},  # no category
+        {"categories": "a"},  # no start_date
+        {"categories": "a", "start_date": "30/12/2025"},
+        {"categories": "a", "start_date": "2026-01-01", "end_date": "2025-12-01"},
+        {"categories": "a", "start_date": "2024-11-01"},  # older than 13 months
+        {"categories": "a", "start_date": "2025-12-30", "aggregated_by": "hour"},
+    ],
+)
+def test_category_stats_reject_bad_queries(sg, params):
+    with pytest.raises(sg_errors.BadRequestsError):
+        get(sg, "categories/stats", **params)
+
+
+def test_api_faults_answer_instead(fake, sg):
+    fake.api_faults["/v3/categories/stats"] = 429
+    with pytest.raises(sg_errors.TooManyRequestsError) as caught:
+        get(sg, "categories/stats", categories="a", start_date="2025-12-30")
+    assert caught.value.headers["X-RateLimit-Reset"] == str(NOW + 1)
+    fake.api_faults["/v3/scopes"] = 500
+    with pytest.raises(sg_errors.InternalServerError):
+        get(sg, "scopes")

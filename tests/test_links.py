@@ -17,7 +17,7 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from digest.cli_links import links
+from digest.cli.links import links
 from digest.config import load_config
 from digest.errors import DigestError
 from digest.links import (
@@ -28,7 +28,9 @@ from digest.links import (
     cached_results,
     check_links,
     issue_links,
+    no_connection,
     refuse_broken,
+    send_verdict,
     summarise,
     summary_line,
 )
@@ -545,8 +547,67 @@ def test_links_command_refuses_a_bad_issue_id(issue_site):
 def test_the_command_module_imports_no_network_code():
     # `digest --help` must stay quick: httpx and the checker load only when the command runs.
     code = (
-        "import sys, digest.cli_links; print('httpx' in sys.modules, 'digest.links' in sys.modules)"
+        "import sys, digest.cli.links; print('httpx' in sys.modules, 'digest.links' in sys.modules)"
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert run.stdout.split() == ["False", "False"], run.stderr
     assert {p.name for p in links.params} >= {"config_path", "db_path", "issue_id", "as_json"}
+
+
+# What digest send would make of the results, and a machine with no network
+
+
+def link(url: str, outcome: str = "ok", detail: str | None = None) -> LinkResult:
+    return LinkResult(url, outcome, 200 if outcome == "ok" else None, None, detail, NOW)
+
+
+def test_the_verdict_is_what_the_send_would_decide(make_config):
+    config = load_config(make_config([], extra="links:\n  max_broken_share: 0.2\n"))
+    two_of_five = [link(f"https://x.example/{n}", "error" if n < 2 else "ok") for n in range(5)]
+    assert send_verdict(two_of_five, config) == (
+        "digest send would refuse this issue: 40% of the links are broken, more than "
+        "links.max_broken_share (20%); --force sends"
+    )
+    one_of_five = [*two_of_five[1:], link("https://x.example/5")]
+    assert send_verdict(one_of_five, config) == (
+        "digest send would go ahead: 20% of the links are broken, within "
+        "links.max_broken_share (20%)"
+    )
+    unchecked = load_config(make_config([], extra="links:\n  before_send: false\n"))
+    assert send_verdict(two_of_five, unchecked) == (
+        "digest send does not check links (links.before_send: false)"
+    )
+
+
+def test_links_on_names_that_do_not_resolve_say_no_network_once(config_path):
+    path = config_path()
+    urls = [f"https://site-{n}.invalid/page" for n in range(6)]
+    results = check(path, urls, resolver=table_resolver({}))
+    assert all(r.broken and r.detail.startswith("cannot connect") for r in results)
+    line = no_connection(results)
+    assert line.startswith("no network? none of the 6 links could be reached (first: cannot")
+    assert no_connection([*results, link("https://up.example/")]) is None
+    assert no_connection(results[:1]) is None  # one dead site is just a dead site
+
+
+def test_links_on_a_closed_loopback_port_say_no_network_once(config_path):
+    results = check(config_path(), [f"http://127.0.0.1:9/{n}" for n in range(3)])
+    assert no_connection(results).startswith("no network? none of the 3 links")
+
+
+def test_links_command_ends_with_the_send_verdict(issue_site):
+    _, path = issue_site
+    first = invoke("-c", path, "--refresh")
+    assert first.stdout.splitlines()[-1] == (
+        "digest send would refuse this issue: 33% of the links are broken, more than "
+        "links.max_broken_share (10%); --force sends"
+    )
+
+
+def test_links_command_with_no_link_reachable_prints_one_line(site, make_config):
+    site.routes["/feed"] = Reply(200, rss(3, site="http://127.0.0.1:9"))
+    path = make_config([("Partner", site.url("/feed"))], extra=f"links:\n  timeout: {TIMEOUT}\n")
+    result = invoke("-c", path, "--refresh")
+    assert result.exit_code == 3, result.output
+    [line] = result.stdout.splitlines()  # not a table of three identical errors
+    assert line.startswith("no network? none of the 3 links could be reached")

@@ -3,16 +3,18 @@ change to what was sent."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import sys
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from digest.config import load_config
-from digest.preview import page_renderer
+from digest.pipeline import build_issue
+from digest.preview import frozen_issue, page_renderer
 from digest.store import Store
 from tests.resolver import table_resolver
 from tests.samples import NOW, cli, mark_sent
@@ -86,8 +88,7 @@ def test_preview_writes_the_four_files_and_reports(site):
     assert "https://reports.example/gaps" in (folder / "issue.txt").read_text(encoding="utf-8")
     assert "<mj-section" in (folder / "issue.mjml").read_text(encoding="utf-8")
     lines = result.output.splitlines()
-    assert lines[0].startswith("Subject:   Test digest: ")
-    assert lines[0].endswith("— Health inequalities")
+    assert lines[0] == "Subject:   The widening gaps report"  # the top story: the lead
     assert lines[1].startswith("Preheader: A short week, but a busy one")
     assert any(line.startswith(f"HTML:      {folder / 'issue.html'} (") for line in lines)
     assert any(line.startswith("Video consultations") for line in lines)
@@ -154,7 +155,7 @@ def test_the_live_preview_renders_again_from_the_files(site):
     assert invoke("fetch", "-c", site).exit_code == 0
     render = page_renderer(site, None, None, None, None, lambda: NOW)
     page = render()
-    assert page.subject.startswith("Test digest: ") and "The widening gaps report" in page.html
+    assert page.subject == "The widening gaps report" and "The widening gaps report" in page.html
     assert ("Partner", "new", "") in page.sources
     (site.parent / "overrides.yaml").write_text(
         f"{page.issue_id}:\n  intro: Written by the editor.\n  items:\n"
@@ -189,3 +190,51 @@ def test_the_live_preview_marks_links_the_check_found_broken(site):
         check_links(urls, config, store, NOW, client=client, resolver=public)
     (broken,) = render().broken_links
     assert broken.startswith("https://reports.example/gaps?utm_source=digest")
+
+
+# A week already sent
+
+
+def sent_week(site: Path, when: datetime) -> None:
+    """Fetch and build this week's issue, then record it sent at `when` through the ledger
+    (its frozen copy: subject 'subject', HTML '<p>html</p>', text 'text')."""
+    assert invoke("preview", "-c", site).exit_code == 0
+    config = load_config(site)
+    with Store.open(config.db_path()) as store:
+        mark_sent(store, build_issue(config, store, NOW), when)
+
+
+def test_preview_of_a_sent_week_shows_what_went_out_and_says_when(site):
+    sent_week(site, datetime(2026, 11, 27, 8, 0, tzinfo=UTC))
+    later = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
+    result = cli("preview", "-c", site, now=later)
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == (
+        "issue 2026-W48 was sent on 27 November 2026 at 08:00; showing what went out"
+    )
+    folder = site.parent / "preview"
+    assert (folder / "issue.html").read_text(encoding="utf-8") == "<p>html</p>"
+    assert (folder / "issue.txt").read_text(encoding="utf-8") == "text"
+    assert "was sent; its MJML is not kept" in (folder / "issue.mjml").read_text(encoding="utf-8")
+    frozen = json.loads((folder / "issue.json").read_text(encoding="utf-8"))
+    assert frozen["id"] == "2026-W48" and frozen["themes"]
+
+
+def test_issue_option_of_a_sent_week_shows_it_in_the_newsletters_time_zone(site):
+    sent_week(site, datetime(2026, 7, 3, 7, 0, tzinfo=UTC))  # 08:00 in London's summer
+    next_week = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+    result = cli("preview", "-c", site, "--issue", "2026-W48", "--offline", now=next_week)
+    assert result.exit_code == 0, result.output
+    assert "issue 2026-W48 was sent on 3 July 2026 at 08:00; showing what went out" in (
+        result.output
+    )
+    this_week = cli("preview", "-c", site, "--offline", now=next_week)
+    assert "was sent on" not in this_week.output
+
+
+def test_a_frozen_issue_reads_back_as_the_issue_that_was_built(site):
+    assert invoke("preview", "-c", site).exit_code == 0
+    config = load_config(site)
+    with Store.open(config.db_path()) as store:
+        built = build_issue(config, store, NOW)
+    assert frozen_issue(json.loads(built.to_json())) == built

@@ -17,6 +17,7 @@ import pytest
 
 from digest.config import load_config
 from digest.ledger import Ledger
+from digest.message import FrozenEmail
 from digest.pipeline import fetch_sources
 from digest.preview import make_preview
 from digest.send import Sender
@@ -189,7 +190,7 @@ def test_test_send_touches_neither_ledger_nor_subscribers(site, fake_sendgrid):
     result = invoke(fake_sendgrid, "send", "-c", site, "--test", "ed@example.org, Me@Example.org")
     assert result.exit_code == 0, result.output
     (request,) = fake_sendgrid.accepted
-    assert request.body["subject"].startswith("[TEST] Test digest")
+    assert request.body["subject"].startswith("[TEST] The widening gaps report")
     assert [p["to"][0]["email"] for p in request.body["personalizations"]] == [
         "ed@example.org",
         "me@example.org",
@@ -532,3 +533,112 @@ def test_control_characters_from_sendgrid_reach_neither_terminal_nor_ledger(site
     assert db.execute("SELECT message_id FROM send_batches").fetchone() == ("id [2J",)
     server.shutdown()
     server.server_close()
+
+
+# --dry-run takes the real send's decisions
+
+
+def test_dry_run_of_a_thin_week_says_it_would_be_skipped(tmp_path):
+    thin = write_site(tmp_path, "  min_items: 50\n")
+    use_outbox(thin)
+    subscribe(load_config(thin), 2)
+    dry = cli("send", "-c", thin, "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert "Decision:   issue 2026-W48 has 5 items, fewer than sending.min_items (50)" in dry.output
+    assert "a new send" not in dry.output and "Nothing was sent (--dry-run)." in dry.output
+    assert ledger_rows(load_config(thin)) == (0, 0)
+
+
+def test_dry_run_of_a_sent_week_says_it_was_sent(site):
+    use_outbox(site)
+    config = load_config(site)
+    subscribe(config, 2)
+    assert cli("send", "-c", site).exit_code == 0
+    rows = ledger_rows(config)
+    dry = cli("send", "-c", site, "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert f"Decision:   issue 2026-W48 was already sent on {NOW.isoformat()}" in dry.output
+    assert "Recipients:" not in dry.output and ledger_rows(config) == rows
+
+
+def test_dry_run_of_a_new_send_plans_it(site):
+    use_outbox(site)
+    subscribe(load_config(site), 3)
+    dry = cli("send", "-c", site, "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert "State:      a new send" in dry.output
+    assert "Decision:   issue 2026-W48 would be sent" in dry.output
+    assert not (site.parent / "outbox").exists()
+
+
+def test_dry_run_says_the_link_check_would_refuse_and_force_would_send(
+    tmp_path, server, fake_sendgrid
+):
+    site = write_site(tmp_path, weeknote=server.url("/weeknote"), check_links=True)
+    server.routes["/gaps"] = Reply(200, b"ok")
+    server.routes["/maps"] = Reply(404, b"not here")
+    page = WEEKNOTE.replace("https://reports.example/", server.url("/"))
+    server.routes["/weeknote"] = Reply(200, page.encode(), {"Content-Type": "text/html"})
+    # No feed items: their made-up sites would take the link check off 127.0.0.1.
+    (tmp_path / "feed.xml").write_text(
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>P</title></channel></rss>'
+    )
+    subscribe(load_config(site), 2)
+    dry = invoke(fake_sendgrid, "send", "-c", site, "--dry-run")
+    assert dry.exit_code == 1, dry.output
+    assert "Decision:   send would refuse: 1 of 3 links are broken (33%" in dry.output
+    assert "Hint: run `digest links` to see them" in dry.output
+    assert "Recipients:" not in dry.output
+    forced = invoke(fake_sendgrid, "send", "-c", site, "--dry-run", "--force")
+    assert forced.exit_code == 0, forced.output
+    assert "Decision:   issue 2026-W48 would be sent" in forced.output
+    assert fake_sendgrid.mail_send_count == 0
+    assert ledger_rows(load_config(site)) == (0, 0)
+
+
+def test_dry_run_of_a_weeknote_that_failed_names_the_refusal(tmp_path):
+    site = write_site(tmp_path, weeknote="https://127.0.0.1:9/weeknote")
+    use_outbox(site)
+    subscribe(load_config(site), 1)
+    dry = cli("send", "-c", site, "--dry-run")
+    assert dry.exit_code == 1, dry.output
+    assert "Decision:   send would refuse: the weeknote could not be fetched" in dry.output
+    assert "source Weeknote: cannot connect" in dry.output
+
+
+def test_dry_run_of_a_half_sent_week_says_it_would_resume(site):
+    use_outbox(site)
+    config = load_config(site)
+    people = [(address, None) for address in subscribe(config, 3)]
+    assert cli("fetch", "-c", site).exit_code == 0
+    with Store.open(config.db_path()) as store:
+        ledger = Ledger(store)
+        issue = make_preview(config, store, NOW, None, None).issue
+        outbox = ("outbox", str(site.parent / "outbox"))
+        ledger.start(issue, FrozenEmail("s", "<p>h</p>", "t"), people, 1, NOW, outbox)
+        ledger.accept(ledger.batches(issue.id)[0], "message-1", NOW)
+    dry = cli("send", "-c", site, "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert "Decision:   issue 2026-W48 would be resumed" in dry.output
+    assert "2 batches left" in dry.output and "Recipients: 2 in 2 batches" in dry.output
+    with Store.open(config.db_path()) as store:
+        assert [b.status for b in Ledger(store).batches("2026-W48")] == [
+            "accepted",
+            "pending",
+            "pending",
+        ]
+
+
+def test_an_email_gmail_would_clip_is_refused_unless_forced(site):
+    """Moving items to the archive cannot shorten an intro: at over 102,000 bytes of HTML the
+    send stops before anything is recorded, and --force sends it clipped."""
+    use_outbox(site)
+    subscribe(load_config(site), 2)
+    intro = " ".join(f"Word{n} of a very long note from the editor." for n in range(4000))
+    (site.parent / "overrides.yaml").write_text(f"2026-W48:\n  intro: {intro}\n", encoding="utf-8")
+    refused = cli("send", "-c", site)
+    assert refused.exit_code == 1
+    assert "over the 102,000 at which Gmail clips it" in refused.output
+    assert ledger_rows(load_config(site)) == (0, 0)
+    forced = cli("send", "-c", site, "--force")
+    assert forced.exit_code == 0 and "2 messages written" in forced.output, forced.output

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from digest.cli import DigestGroup, main
-from digest.cli_subscribers import subscribers
+from digest.cli.subscribers import subscribers
 from digest.store import Store
 from digest.subscribers import (
     AddressError,
@@ -28,7 +28,7 @@ NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 LATER = NOW + timedelta(days=1)
 
 # The group under a copy of `main` (same options, same error translation), so these tests do not
-# depend on digest/cli.py having registered it yet.
+# depend on digest/cli/__init__.py having registered it yet.
 CLI = DigestGroup(
     name="digest",
     params=main.params,

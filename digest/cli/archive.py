@@ -1,15 +1,12 @@
-"""`digest archive`: a thin command over digest.archive.
-
-Like digest/cli_subscribers.py, the command is defined *before* importing digest.cli (which
-registers it at its bottom), so whichever module is imported first finds what it needs; the
-shared --config and --db options are added to it once digest.cli is imported.
-"""
+"""`digest archive`: a thin command over digest.archive."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import click
+
+from digest.cli.base import config_option, db_option, world
 
 
 @click.command()
@@ -19,6 +16,8 @@ import click
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder to write the site into (default: archive.folder beside feeds.yaml).",
 )
+@config_option
+@db_option
 def archive(out: Path | None, config_path: str, db_path: str | None) -> None:
     """Write the web archive of sent issues as a static site: index.html, one page per issue,
     one page per theme, feed.xml (Atom) and style.css.
@@ -29,7 +28,6 @@ def archive(out: Path | None, config_path: str, db_path: str | None) -> None:
     Exit status: 0 written, 1 the folder cannot be written, 2 no email.archive_url or a
     broken template."""
     from digest.archive import build_site
-    from digest.cli import world
     from digest.config import load_config
     from digest.store import Store
 
@@ -41,10 +39,3 @@ def archive(out: Path | None, config_path: str, db_path: str | None) -> None:
         f"archive in {report.folder}: {report.issues} issues, {report.themes} themes; "
         f"{report.written} files written, {report.unchanged} unchanged, {report.removed} removed"
     )
-
-
-from digest.cli import config_option, db_option  # noqa: E402
-
-# cli.py's shared options; click appends an option applied to a finished command to its params.
-config_option(archive)
-db_option(archive)

@@ -1,10 +1,5 @@
-"""`digest links`: a thin command over digest.links.
-
-`digest/cli.py` imports `links` from here at its bottom, and this module needs cli.py's shared
-options. The command is therefore created *before* importing digest.cli, and its options are
-attached to it after: whichever of the two modules is imported first, the other finds what it
-needs already defined.
-"""
+"""`digest links`: a thin command over digest.links. The checker (and httpx) load only when
+the command runs, so `digest --help` stays quick."""
 
 from __future__ import annotations
 
@@ -12,8 +7,33 @@ import json
 
 import click
 
+from digest.cli.base import (
+    EXIT_PARTIAL,
+    config_option,
+    db_option,
+    issue_option,
+    json_option,
+    refresh_sources,
+    world,
+)
+
+refresh_option = click.option(
+    "--refresh", is_flag=True, help="Fetch the sources first (default: fetch nothing)."
+)
+no_cache_option = click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Check every link again, even those found healthy in the last links.cache_hours.",
+)
+
 
 @click.command()
+@config_option
+@db_option
+@issue_option
+@json_option
+@refresh_option
+@no_cache_option
 def links(
     config_path: str,
     db_path: str | None,
@@ -27,20 +47,22 @@ def links(
     nothing is sent or marked sent.
 
     Exit status: 0 no link broken, 3 some links broken, 2 feeds.yaml is broken."""
-    from digest.cli import _refresh, world
     from digest.config import load_config
     from digest.links import check_links, issue_links
-    from digest.pipeline import build_issue
+    from digest.pipeline import build_issue, unreachable_sources
     from digest.store import Store
 
     config = load_config(config_path)
     now = world().now()
     with Store.open(db_path or config.db_path(), create=refresh) as store:
-        reports = _refresh(config, store, now, offline=not refresh)
+        reports = refresh_sources(config, store, now, offline=not refresh)
         issue = build_issue(config, store, now, issue_id)
         results = check_links(issue_links(issue), config, store, now, use_cache=not no_cache)
     failed = sum(report.failed for report in reports)
-    if failed:
+    offline = unreachable_sources(reports)
+    if offline:
+        click.echo(offline, err=True)
+    elif failed:
         sources = "source" if failed == 1 else "sources"
         click.echo(
             f"{failed} {sources} could not be fetched; checked the issue as stored", err=True
@@ -50,56 +72,27 @@ def links(
         raise SystemExit(EXIT_PARTIAL)
 
 
-from digest.cli import (  # noqa: E402
-    EXIT_PARTIAL,
-    config_option,
-    db_option,
-    issue_option,
-    json_option,
-)
-
-refresh_option = click.option(
-    "--refresh", is_flag=True, help="Fetch the sources first (default: fetch nothing)."
-)
-no_cache_option = click.option(
-    "--no-cache",
-    is_flag=True,
-    help="Check every link again, even those found healthy in the last links.cache_hours.",
-)
-# A click option applied to a command appends itself to the command's parameters, in this order.
-for _option in (
-    config_option,
-    db_option,
-    issue_option,
-    json_option,
-    refresh_option,
-    no_cache_option,
-):
-    _option(links)
-
-
 # Healthy links first, broken ones last: on a terminal, what needs fixing stays on the screen.
 ORDER = {"ok": 0, "redirected": 1}
 
 
 def _show(results, config, as_json: bool) -> None:
-    from digest.links import broken_share, summarise, summary_line, too_many_broken
+    from digest.links import no_connection, send_verdict, summarise, summary_line
     from digest.output import _plain_table
 
     if as_json:
         payload = {"links": [r.as_dict() for r in results], "summary": summarise(results)}
         click.echo(json.dumps(payload, indent=2))
         return
+    offline = no_connection(results)
+    if offline:  # one line, not one identical row per link
+        click.echo(offline)
+        return
     ordered = sorted(results, key=lambda r: ORDER.get(r.outcome, 2))
     rows = [(r.outcome, str(r.status or "-"), r.url, _detail(r)) for r in ordered]
     _plain_table(rows, ("outcome", "status", "url", "final URL / detail"), right=(1,))
     click.echo(summary_line(results))
-    if too_many_broken(results, config):
-        click.echo(
-            f"{broken_share(results):.0%} of the links are broken, more than "
-            f"links.max_broken_share ({config.links.max_broken_share:.0%}): "
-            "digest send would refuse this issue"
-        )
+    click.echo(send_verdict(results, config))
 
 
 def _detail(result) -> str:

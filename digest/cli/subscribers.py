@@ -1,9 +1,4 @@
-"""`digest subscribers …`: thin commands over digest.subscribers.
-
-`digest/cli.py` imports `subscribers` from here at its bottom, and this module needs cli.py's
-shared options. The group is therefore defined *before* importing digest.cli: whichever of the two
-modules is imported first, the other finds what it needs already defined.
-"""
+"""`digest subscribers …`: thin commands over digest.subscribers."""
 
 from __future__ import annotations
 
@@ -14,6 +9,9 @@ from datetime import datetime
 
 import click
 
+from digest.cli.base import EXIT_PARTIAL, config_option, db_option, json_option, world
+from digest.subscribers import STATUSES, Subscribers, normalise_email
+
 
 @click.group()
 def subscribers() -> None:
@@ -21,10 +19,6 @@ def subscribers() -> None:
 
     Removing marks an address unsubscribed rather than deleting it, so a later import of an old
     list cannot subscribe it again."""
-
-
-from digest.cli import EXIT_PARTIAL, config_option, db_option, json_option, world  # noqa: E402
-from digest.subscribers import STATUSES, Subscribers, normalise_email  # noqa: E402
 
 
 @contextmanager
@@ -187,3 +181,31 @@ def sync(config_path, db_path) -> None:
             f"{result.name}: {result.found} listed, {report.changed} marked, "
             f"{report.unchanged} already marked, {report.unknown} not subscribers"
         )
+
+
+@subscribers.command()
+@click.option("--token", required=True, help="The {token} of a one-click unsubscribe link.")
+@config_option
+@db_option
+def unsubscribe(token: str, config_path, db_path) -> None:
+    """Unsubscribe the address a signed one-click token carries (for the site's endpoint).
+
+    The secret comes from the environment variable sending.unsubscribe_key_env names. Asking
+    again, or for an address no longer on the list, succeeds and changes nothing.
+
+    Exit status: 0 the address is not sent to any more, 1 the token is not valid (nothing
+    changed), 2 the secret is not set."""
+    from digest.config import load_config
+    from digest.store import Store
+    from digest.unsubscribe import signing_secret, unsubscribe_by_token
+
+    config = load_config(config_path)
+    secret = signing_secret(config.sending.unsubscribe_key_env)
+    with Store.open(db_path or config.db_path()) as store:
+        result = unsubscribe_by_token(Subscribers(store), token, secret, _now())
+    if result.previous is None:
+        click.echo(f"{result.email} is not on the list; nothing to do")
+    elif result.previous == "active":
+        click.echo(f"unsubscribed {result.email}")
+    else:
+        click.echo(f"{result.email} is already {result.previous}; not sent to")

@@ -1,8 +1,4 @@
-"""`digest themes …`: thin commands over digest.examples, digest.classify and digest.evaluate.
-
-Like digest/cli_subscribers.py, the group is defined *before* importing digest.cli (which
-registers it at its bottom), so whichever module is imported first finds what it needs.
-"""
+"""`digest themes …`: thin commands over digest.examples, digest.classify and digest.evaluate."""
 
 from __future__ import annotations
 
@@ -10,15 +6,14 @@ import json
 
 import click
 
+from digest.cli.base import EXIT_PARTIAL, config_option, db_option, json_option, world
+from digest.errors import DigestError
+
 
 @click.group()
 def themes() -> None:
     """Show the themes, learn from weeknotes how the editor themes links, and measure how well
     the classifier does."""
-
-
-from digest.cli import EXIT_PARTIAL, config_option, db_option, json_option, world  # noqa: E402
-from digest.errors import DigestError  # noqa: E402
 
 
 @themes.command()

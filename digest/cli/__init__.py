@@ -1,0 +1,27 @@
+"""The `digest` command line, one module per command family.
+
+`base` holds the group (`main`), the `World` commands run in, the shared options and helpers;
+each family module imports from `base` and the core only, and this module registers their
+commands. Heavy modules are imported inside the commands, so `digest --help` stays quick.
+"""
+
+from digest.cli import archive, checking, doctor, issue, links, sending, stats, subscribers, themes
+from digest.cli import init as setup
+from digest.cli.base import DigestGroup, World, main
+
+__all__ = ["DigestGroup", "World", "main"]
+
+main.add_command(checking.check)
+main.add_command(checking.fetch)
+main.add_command(issue.build)
+main.add_command(issue.preview)
+main.add_command(sending.send)
+main.add_command(sending.status)
+main.add_command(sending.cancel)
+main.add_command(archive.archive)
+main.add_command(links.links)
+main.add_command(subscribers.subscribers)
+main.add_command(themes.themes)
+main.add_command(doctor.doctor)
+main.add_command(stats.stats)
+main.add_command(setup.init)

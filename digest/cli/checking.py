@@ -1,0 +1,58 @@
+"""`digest check` and `digest fetch`: validate feeds.yaml, and fetch the sources."""
+
+from __future__ import annotations
+
+import click
+
+from digest.cli.base import (
+    EXIT_FAILED,
+    EXIT_PARTIAL,
+    config_option,
+    db_option,
+    json_option,
+    world,
+)
+
+
+@click.command()
+@config_option
+def check(config_path: str) -> None:
+    """Validate feeds.yaml and report every problem at once."""
+    from digest.config import config_warnings, load_config
+
+    config = load_config(config_path)
+    enabled = sum(feed.enabled for feed in config.feeds)
+    weeknote = config.weeknote
+    source = "none" if weeknote is None else (weeknote.url or f"announced in {weeknote.feed}")
+    click.echo(
+        f"{config_path} is valid: {len(config.themes)} themes, {len(config.feeds)} feeds "
+        f"({enabled} enabled), weeknote: {source}"
+    )
+    for warning in config_warnings(config):
+        click.echo(f"warning: {warning}")
+
+
+@click.command()
+@config_option
+@db_option
+@json_option
+def fetch(config_path: str, db_path: str | None, as_json: bool) -> None:
+    """Fetch every enabled feed and the weeknote into the state database; report each source.
+
+    Exit status: 0 all sources fine, 3 some failed, 1 all failed."""
+    from digest import output
+    from digest.config import load_config
+    from digest.pipeline import fetch_sources, source_count
+    from digest.store import Store
+
+    config = load_config(config_path)
+    now = world().now()
+    with (
+        Store.open(db_path or config.db_path()) as store,
+        output.progress(source_count(config), "Fetching sources") as advance,
+    ):
+        reports = fetch_sources(config, store, now, on_report=advance)
+    output.show_fetch(reports, as_json)
+    failed = sum(report.failed for report in reports)
+    if failed:
+        raise SystemExit(EXIT_FAILED if failed == len(reports) else EXIT_PARTIAL)
