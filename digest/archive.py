@@ -45,7 +45,7 @@ from digest.ledger import IssueRecord, Ledger
 from digest.overrides import ISSUE_ID
 from digest.render import template_folders
 from digest.store import Store
-from digest.text import fold, long_date, short_date
+from digest.text import fold, long_date, plural, short_date
 
 ATOM = "http://www.w3.org/2005/Atom"
 # A slug becomes a folder name: letters, digits and inner hyphens only, never "." or "/".
@@ -327,11 +327,6 @@ def _environment(folders: tuple[Path, ...]) -> jinja2.Environment:
     )
     env.filters["plural"] = plural
     return env
-
-
-def plural(count: int, noun: str) -> str:
-    """ "1 issue", "3 issues": the count and the noun it agrees with (regular plurals only)."""
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def _render(env: jinja2.Environment, name: str, context: dict) -> bytes:

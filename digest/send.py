@@ -27,6 +27,7 @@ from digest.message import MAX_SCHEDULE_AHEAD, FrozenEmail, Options, mail_body
 from digest.pipeline import WEEKNOTE
 from digest.preview import Preview
 from digest.render import CLIP_SIZE
+from digest.text import plural
 from digest.transports import Ambiguous, Rejected, Retryable
 
 BACKOFF_BASE = 1.0  # seconds before the second attempt; doubles with each further one
@@ -216,7 +217,7 @@ class Sender:
             return DryRun("refused", refusal.message, refusal.hint, exit_code=refusal.exit_code)
         left = [b for b in self.ledger.batches(record.id) if b.status != "accepted"]
         people = sum(len(b.recipients) for b in left)
-        state = f"resuming a send started {record.started_at}: {len(left)} batches left"
+        state = f"resuming a send started {record.started_at}: {plural(len(left), 'batch')} left"
         lines = plan(self.config, record.email, people, self.transport, state, len(left))
         return DryRun("resume", f"issue {record.id} would be resumed", plan=lines)
 
@@ -296,8 +297,9 @@ class Sender:
             result.outcome = "scheduled" if record.send_at else "sent"
             when = f" for {record.send_at}" if record.send_at else ""
             result.message = (
-                f"issue {issue_id} {result.outcome}{when}: {result.recipients} recipients in "
-                f"{result.batches} batches; {self.transport.delivered(result.recipients)}"
+                f"issue {issue_id} {result.outcome}{when}: "
+                f"{plural(result.recipients, 'recipient')} in {plural(result.batches, 'batch')}; "
+                f"{self.transport.delivered(result.recipients)}"
             )
         else:
             result.message = _incomplete_message(issue_id, result)
@@ -305,7 +307,7 @@ class Sender:
 
 
 def _incomplete_message(issue_id: str, result: SendResult) -> str:
-    parts = [f"issue {issue_id}: {result.accepted} of {result.batches} batches accepted"]
+    parts = [f"issue {issue_id}: {result.accepted} of {plural(result.batches, 'batch')} accepted"]
     if result.unreachable:
         parts.append(
             f"stopped: {result.unreachable}, {UNREACHABLE_STREAK} times in a row; nothing was "
@@ -400,7 +402,11 @@ def plan(
     """What `digest send --dry-run` prints of a send it would make: what would go out, where.
     `batches` are those a started send has left; a new one splits `people` by batch_size."""
     size = config.sending.batch_size
-    split = f"{batches} batches" if batches else f"{-(-people // size)} batches of at most {size}"
+    split = (
+        plural(batches, "batch")
+        if batches
+        else f"{plural(-(-people // size), 'batch')} of at most {size}"
+    )
     return [
         f"Subject:    {content.subject}",
         f"Recipients: {people} in {split}",
@@ -455,6 +461,7 @@ def cancel_issue(ledger: Ledger, transport, issue_id: str, now: datetime) -> str
         ledger.discard(issue_id)
         return f"forgot the send of issue {issue_id}: nothing was delivered; it will be rebuilt"
     raise DigestError(
-        f"issue {issue_id} has already been delivered to {len(accepted)} batches of recipients",
+        f"issue {issue_id} has already been delivered to {plural(len(accepted), 'batch')} of "
+        "recipients",
         "a delivered email cannot be called back",
     )

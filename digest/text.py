@@ -92,3 +92,12 @@ def long_date(moment) -> str:
 def short_date(moment) -> str:
     """An item's date beside its source: "24 Nov"."""
     return f"{moment.day} {moment:%b}"
+
+
+def plural(count: int, noun: str) -> str:
+    """ "1 issue", "3 issues", "2 batches": the count and the noun it agrees with (regular
+    English plurals only)."""
+    if count == 1:
+        return f"{count} {noun}"
+    ending = "es" if noun.endswith(("s", "x", "z", "ch", "sh")) else "s"
+    return f"{count} {noun}{ending}"

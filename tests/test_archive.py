@@ -29,6 +29,7 @@ from digest.ledger import Ledger
 from digest.message import FrozenEmail
 from digest.models import Issue, IssueItem, IssueTheme
 from digest.store import Store
+from digest.text import plural
 from tests.samples import NOW, OUTBOX, cli, config_text
 
 ARCHIVE = "https://community.example/digest"  # with a path: links must keep it
@@ -524,3 +525,8 @@ def test_an_issue_page_opens_with_the_picks_once_and_pages_say_1_issue(tmp_path,
     assert f"— {pick.title}" in index.select("ol.issues > li")[0].get_text()
     care = page(tmp_path / "s", f"themes/{slug(CARE)}/index.html")
     assert care.find("header").find("p").get_text() == f"2 items in 2 issues of {TITLE}"
+
+
+def test_plural_agrees_with_its_count():
+    assert [plural(n, "issue") for n in (0, 1, 2)] == ["0 issues", "1 issue", "2 issues"]
+    assert plural(1, "batch") == "1 batch" and plural(3, "batch") == "3 batches"

@@ -86,7 +86,7 @@ def test_the_readme_example_sends_to_the_outbox(tmp_path):
     assert imported.exit_code == 0, imported.output
     sent = invoke("send", "--publish", "-c", config)
     assert sent.exit_code == 0, sent.output
-    assert "sent: 4 recipients in 1 batches" in sent.output
+    assert "sent: 4 recipients in 1 batch" in sent.output
     assert len(list((demo / "outbox").glob("*.eml"))) == 4
     assert (demo / "site" / "feed.xml").exists()
     assert "already sent" in invoke("send", "-c", config).output

@@ -99,7 +99,7 @@ def test_send_reaches_every_subscriber_once_and_a_second_run_sends_nothing(site,
     addresses = subscribe(config, 3)
     result = invoke(fake_sendgrid, "send", "-c", site)
     assert result.exit_code == 0, result.output
-    assert "sent: 3 recipients in 1 batches" in result.output
+    assert "sent: 3 recipients in 1 batch" in result.output
     assert fake_sendgrid.deliveries() == dict.fromkeys(addresses, 1)
     (request,) = fake_sendgrid.accepted
     body = request.body
@@ -204,7 +204,7 @@ def test_dry_run_and_sandbox_send_nothing(site, fake_sendgrid):
     config = load_config(site)
     subscribe(config, 3)
     dry = invoke(fake_sendgrid, "send", "-c", site, "--dry-run")
-    assert dry.exit_code == 0 and "Recipients: 3 in 1 batches" in dry.output
+    assert dry.exit_code == 0 and "Recipients: 3 in 1 batch" in dry.output
     assert fake_sendgrid.mail_send_count == 0
     sandbox = invoke(fake_sendgrid, "send", "-c", site, "--sandbox")
     assert sandbox.exit_code == 0 and "sandbox mode" in sandbox.output

@@ -179,6 +179,7 @@ def _without_ledger(config, ledger, transport, issue_id, build, test_to, sandbox
     from digest import send as sending
     from digest.message import FrozenEmail
     from digest.subscribers import Subscribers, normalise_email
+    from digest.text import plural
 
     record = ledger.issue(issue_id)
     if record is not None:
@@ -195,7 +196,7 @@ def _without_ledger(config, ledger, transport, issue_id, build, test_to, sandbox
     people = Subscribers(ledger.store).active()
     batches = sending.send_unrecorded(transport, config, content, issue_id, people, sandbox)
     if sandbox:
-        done = f"{transport.name} accepted all {batches} batches in sandbox mode"
+        done = f"{transport.name} accepted {plural(batches, 'batch')} in sandbox mode"
         click.echo(f"{done}; nothing was delivered")
     else:
         done = transport.delivered(len(people))
