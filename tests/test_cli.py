@@ -155,3 +155,13 @@ def test_a_file_that_cannot_be_written_is_one_error_line(make_config, tmp_path):
     assert hint == (
         "Hint: check that the disk has space and the folder is writable, then run the command again"
     )
+
+
+def test_check_warns_when_no_unsubscribe_is_configured(make_config):
+    bare = cli("check", "-c", make_config([("Partner", "https://partner.example/feed")]))
+    assert bare.exit_code == 0
+    assert "warning: no unsubscribe is configured" in bare.output
+    extra = "email:\n  unsubscribe_url: https://community.example/unsubscribe\n"
+    path = make_config([("Partner", "https://partner.example/feed")], extra=extra)
+    configured = cli("check", "-c", path)
+    assert configured.exit_code == 0 and "warning" not in configured.output
