@@ -553,6 +553,8 @@ def test_every_source_unreachable_is_one_no_network_line(tmp_path):
     assert "--offline" in line
     built = cli("build", "-c", config.path)
     assert built.stderr.count("no network?") == 1, built.output
+    fetched = cli("fetch", "-c", config.path)
+    assert fetched.exit_code == 1 and fetched.stderr.count("no network?") == 1, fetched.output
 
 
 def test_one_source_reachable_is_not_a_missing_network(tmp_path, server):

@@ -159,3 +159,12 @@ def link_checker(config, store):
         return check_links(issue_links(issue), config, store, world().now())
 
     return check
+
+
+def say_no_network(reports) -> None:
+    """Say 'no network?' once, on stderr, when no source on the web could be reached."""
+    from digest.pipeline import unreachable_sources
+
+    offline = unreachable_sources(reports)
+    if offline:
+        click.echo(offline, err=True)

@@ -10,6 +10,7 @@ from digest.cli.base import (
     config_option,
     db_option,
     json_option,
+    say_no_network,
     world,
 )
 
@@ -53,6 +54,7 @@ def fetch(config_path: str, db_path: str | None, as_json: bool) -> None:
     ):
         reports = fetch_sources(config, store, now, on_report=advance)
     output.show_fetch(reports, as_json)
+    say_no_network(reports)
     failed = sum(report.failed for report in reports)
     if failed:
         raise SystemExit(EXIT_FAILED if failed == len(reports) else EXIT_PARTIAL)

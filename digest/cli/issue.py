@@ -18,6 +18,7 @@ from digest.cli.base import (
     no_enrich_option,
     offline_option,
     refresh_sources,
+    say_no_network,
     world,
 )
 
@@ -61,7 +62,7 @@ def build(
         reports = refresh_sources(config, store, now, offline)
         issue = build_issue(config, store, now, issue_id, explain=explain)
     path = save_issue(issue, out_dir or config.path.parent / "build")
-    _no_network(reports)
+    say_no_network(reports)
     output.show_issue(issue, path, as_json, explain)
     exit_status(issue, reports)
 
@@ -121,7 +122,7 @@ def preview(
         result = make_preview(config, store, now, issue_id, templates, out=out_dir)
     if result.sent:
         click.echo(result.sent)
-    _no_network(reports)
+    say_no_network(reports)
     paths = save_preview(result, preview_folder(config, out_dir))
     output.show_preview(result, paths)
     if open_browser:
@@ -132,15 +133,6 @@ def preview(
                 link_checker(config, store)(result.issue)
         _serve(config, Path(config_path), db_path, issue_id, templates, out_dir, port)
     exit_status(result.issue, reports)
-
-
-def _no_network(reports) -> None:
-    """Say 'no network?' once, on stderr, when no source on the web could be reached."""
-    from digest.pipeline import unreachable_sources
-
-    offline = unreachable_sources(reports)
-    if offline:
-        click.echo(offline, err=True)
 
 
 def _serve(config, config_path, db_path, issue_id, templates, out_dir, port: int) -> None:
