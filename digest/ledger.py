@@ -103,7 +103,7 @@ class Ledger:
                     stamp,
                     content.html,
                     content.text,
-                    issue.to_json(),
+                    issue.to_json(indent=None),
                     send_at and send_at.isoformat(),
                     sendgrid_batch_id,
                     *transport,

@@ -165,8 +165,10 @@ class Issue:
             "sources_failed": sum(source.status == "error" for source in self.sources),
         }
 
-    def to_json(self) -> str:
-        return to_json({**vars(self), "lead": self.lead, "counts": self.counts()})
+    def to_json(self, indent: int | None = 2) -> str:
+        """The issue as JSON; `indent=None` writes it on one line, with json's C encoder, which
+        is several times faster for an issue of thousands of items."""
+        return to_json({**vars(self), "lead": self.lead, "counts": self.counts()}, indent)
 
 
 def to_json(data, indent: int | None = 2) -> str:

@@ -254,7 +254,9 @@ def save_issue(issue: Issue, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{issue.id}.json"
     partial = path.with_suffix(".json.partial")
-    partial.write_text(issue.to_json(), encoding="utf-8")
+    partial.write_text(
+        issue.to_json(indent=None), encoding="utf-8"
+    )  # `digest build --json` indents
     partial.replace(path)
     return path
 
