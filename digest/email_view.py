@@ -56,6 +56,8 @@ def dark_palette(branding: Branding) -> dict[str, str]:
         "text": branding.dark_text_colour,
         "muted": branding.dark_muted_colour,
         "link": branding.dark_link_colour,
+        # The mark beside "Editor's picks", lightened as the themes' marks are.
+        "accent": lightened_until_readable(branding.accent_colour, branding.dark_card_colour),
     }
 
 
