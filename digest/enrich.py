@@ -28,7 +28,7 @@ import httpx
 from digest.charset import decode_html
 from digest.config import Config
 from digest.errors import FetchError
-from digest.fetch import REDIRECTS, Budget, Slots, make_client
+from digest.fetch import REDIRECTS, Budget, Slots, make_client, next_hop
 from digest.guard import AddressGuard, Resolver, system_resolver
 from digest.links import IssueLink, configured_url, record_answers
 from digest.store import Store
@@ -161,14 +161,9 @@ class _HeadReader:
                     await response.aclose()
             status, location = response.status_code, response.headers.get("location")
             if status in REDIRECTS and location:
-                target = absolute_url(current, location)
-                if target in seen:
-                    raise FetchError(f"redirect loop ({status} back to {target})")
-                if len(seen) > self.config.fetch.max_redirects:
-                    limit = self.config.fetch.max_redirects
-                    raise FetchError(f"more than {limit} redirects (fetch.max_redirects)")
-                seen.add(target)
-                current, first_hop = target, first_hop or status
+                limit = self.config.fetch.max_redirects
+                first_hop = first_hop or status
+                current = next_hop(current, location, status, seen, limit)
                 continue
             answer = (url, current, status, response.reason_phrase, first_hop)
             return _head_of(url, current, status, response, body), answer

@@ -122,6 +122,18 @@ class Budget:
             self.left -= loop.time() - start
 
 
+def next_hop(current: str, location: str, status: int, seen: set[str], limit: int) -> str:
+    """Where a redirect from `current` leads, added to `seen` (the URLs asked so far); a
+    FetchError for a loop, or for a redirect beyond `limit` (fetch.max_redirects)."""
+    target = absolute_url(current, location)
+    if target in seen:
+        raise FetchError(f"redirect loop ({status} back to {target})")
+    if len(seen) > limit:
+        raise FetchError(f"more than {limit} redirects (fetch.max_redirects)")
+    seen.add(target)
+    return target
+
+
 class Fetcher:
     """Fetches sources for one run, so make it when the run starts: no request still waiting
     for a slot fetch.run_timeout later starts any more. `resolver` serves the address guard."""
@@ -195,15 +207,9 @@ class Fetcher:
             answer = await self._get(url, headers, truncate, budget, configured)
             location = answer.headers.get("location")
             if answer.status in REDIRECTS and location:
-                target = absolute_url(url, location)
-                if target in seen:
-                    raise FetchError(f"redirect loop ({answer.status} back to {target})")
-                if len(seen) > self.settings.max_redirects:
-                    limit = self.settings.max_redirects
-                    raise FetchError(f"more than {limit} redirects (fetch.max_redirects)")
+                target = next_hop(url, location, answer.status, seen, self.settings.max_redirects)
                 permanent_so_far = permanent_so_far and answer.status in PERMANENT
                 moved_to = target if permanent_so_far else moved_to
-                seen.add(target)
                 url = target
                 continue
             if answer.status in (429, 503) and not retried:

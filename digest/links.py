@@ -27,12 +27,11 @@ import httpx
 from digest.config import Config
 from digest.curate import WEEKNOTE_SOURCE
 from digest.errors import DigestError, FetchError
-from digest.fetch import PERMANENT, REDIRECTS, Budget, Slots, make_client
+from digest.fetch import PERMANENT, REDIRECTS, Budget, Slots, make_client, next_hop
 from digest.guard import AddressGuard, Resolver, system_resolver
 from digest.models import Issue
 from digest.store import Store
 from digest.text import fold
-from digest.urls import absolute_url
 
 OUTCOMES = ("ok", "redirected", "client-error", "server-error", "timeout", "error")
 BROKEN = frozenset({"client-error", "server-error", "timeout", "error"})
@@ -300,13 +299,10 @@ class _Checker:
         while True:
             status, reason, location = await self._ask(method, current, configured, budget)
             if status in REDIRECTS and location:
-                target = absolute_url(current, location)
-                if target in seen:
-                    raise _Failed(f"redirect loop ({status} back to {target})", status, current)
-                if len(seen) > self.max_redirects:
-                    limit = f"more than {self.max_redirects} redirects (fetch.max_redirects)"
-                    raise _Failed(limit, status, current)
-                seen.add(target)
+                try:
+                    target = next_hop(current, location, status, seen, self.max_redirects)
+                except FetchError as stopped:  # a loop, or too many: the last answer is kept
+                    raise _Failed(stopped.message, status, current) from None
                 current, first_hop = target, first_hop or status
             elif method == "HEAD" and status >= 400 and status not in RATE_LIMITED:
                 method = "GET"  # HEAD refused or mishandled: GET is what a reader's browser sends
