@@ -49,7 +49,6 @@ from itertools import chain, pairwise, repeat
 
 from digest.config import Theme
 from digest.text import excerpt, normalise_heading
-from digest.urls import host_of
 from digest.words import content_stems
 
 # Below it no theme holds even a third of the probability, a near guess among six to eight
@@ -119,11 +118,6 @@ class Prediction:
             like = "; ".join(repr(excerpt(e.text, 60)) for e in self.nearest_examples)
             line += f", like {like}"
         return line
-
-
-def domain_of(url: str) -> str:
-    """The host a link points at, without "www.": the domain feature of an example."""
-    return host_of(url).removeprefix("www.")
 
 
 def host_words(domain: str) -> list[str]:

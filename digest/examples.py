@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from digest.classify import Example, domain_of
+from digest.classify import Example
 from digest.config import Config, Theme
 from digest.curate import pick_weeknote_post
 from digest.errors import DigestError, SourceError
@@ -27,7 +27,7 @@ from digest.models import IssueItem, Item
 from digest.overrides import IssueOverrides
 from digest.text import fold, normalise_heading
 from digest.themes import theme_for_heading
-from digest.urls import canonical_url
+from digest.urls import canonical_url, domain_of
 
 if TYPE_CHECKING:
     import httpx

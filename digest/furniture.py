@@ -9,13 +9,13 @@ page is read), and whether one link is (skipped where it stands).
 
 from __future__ import annotations
 
-import functools
 import re
 from urllib.parse import SplitResult
 
 from bs4 import Tag
 
 from digest.text import fold
+from digest.urls import site_of
 
 _LANDMARK_TAGS = {"header", "nav", "footer", "aside"}
 _LANDMARK_ROLES = {"banner", "navigation", "contentinfo", "complementary"}
@@ -193,15 +193,6 @@ def is_profile(host: str, path: str) -> bool:
         if _on(host, domain):
             return shape.fullmatch("/".join(segments)) is not None
     return False
-
-
-@functools.lru_cache(maxsize=1024)
-def site_of(host: str) -> str:
-    """The part of a host name its owner registered, roughly: "blog.nhs.example.org.uk" →
-    "example.org.uk". Two short labels at the end (org.uk, co.nz) count as one suffix."""
-    labels = host.lower().removeprefix("www.").split(".")
-    keep = 3 if len(labels) > 2 and len(labels[-1]) == 2 and len(labels[-2]) <= 3 else 2
-    return ".".join(labels[-keep:])
 
 
 def _same_site(host: str, own_hosts: set[str]) -> bool:

@@ -16,10 +16,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
-from digest.classify import Classifier, domain_of
+from digest.classify import Classifier
 from digest.config import Theme
 from digest.models import Item
 from digest.text import normalise_heading
+from digest.urls import domain_of
 from digest.words import find_phrases, phrase, stems
 
 # Headings this similar to a theme's name or alias are typos of it ("Helth inequalities").

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 from digest.models import IssueItem
 from digest.text import excerpt, fold, normalise_heading
 from digest.unwrap import unwrap
-from digest.urls import canonical_url, host_of
+from digest.urls import canonical_url, domain_of, host_of, registered_domain
 
 if TYPE_CHECKING:
     from digest.enrich import PageHead
@@ -44,9 +44,6 @@ PUBLISHER_LIMIT = 80
 SIMILAR_TITLES = 0.9
 RESPELLING = 0.75  # how alike two words must be to be one word spelled two ways
 TAIL = 160  # characters at the end of a blurb searched for leftovers
-# Second-level labels under which a country's registrations sit: kingsfund.org.uk, not org.uk.
-SECOND_LEVEL = frozenset({"ac", "co", "com", "edu", "gov", "govt", "ltd", "net", "nhs", "org"})
-SECOND_LEVEL |= {"plc", "sch", "police", "mod", "nic", "me"}
 _LAST_WORDS = frozenset({"a", "an", "the", "and", "or", "but", "nor", "of", "for", "to", "in"})
 _LAST_WORDS |= {"on", "at", "by", "with", "from", "about", "into", "via", "as", "than", "that"}
 _LAST_WORDS |= {"is", "are", "was", "were", "our", "your", "their", "its", "this", "these"}
@@ -194,19 +191,6 @@ def repeats_title(blurb: str, title: str) -> bool:
     return bool(named) and f" {named} " in f" {said} " and len(named) >= 0.75 * len(said)
 
 
-def tidy_domain(url: str) -> str:
-    """The host a reader would recognise: "www.kingsfund.org.uk" → "kingsfund.org.uk"."""
-    return host_of(url).removeprefix("www.")
-
-
-def registered_domain(url: str) -> str:
-    """The name a site registered: "www.england.nhs.uk" → "england.nhs.uk" (an approximation of
-    the public suffix list: two labels, three under a country's second level such as org.uk)."""
-    labels = tidy_domain(url).split(".")
-    keep = 3 if len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in SECOND_LEVEL else 2
-    return ".".join(labels[-keep:])
-
-
 def _site_label(url: str) -> str:
     """The distinctive label of a link's domain: "kingsfund" for kingsfund.org.uk."""
     return registered_domain(url).split(".")[0].replace("-", "")
@@ -218,7 +202,7 @@ def publisher_line(head: PageHead | None, url: str) -> str | None:
     publisher = head.publisher if head else None
     if publisher:
         return excerpt(publisher, PUBLISHER_LIMIT)
-    return tidy_domain((head.final_url if head else None) or url) or None
+    return domain_of((head.final_url if head else None) or url) or None
 
 
 def tidy_weeknote_item(item: IssueItem, head: PageHead | None, link_text: str = "") -> IssueItem:

@@ -3,6 +3,7 @@ deduplication."""
 
 from __future__ import annotations
 
+import functools
 import re
 from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
@@ -60,3 +61,28 @@ def canonical_url(url: str) -> str:
         if not TRACKING_PARAM.fullmatch(k)
     ]
     return urlunsplit((scheme, netloc, path, urlencode(query, doseq=True), ""))
+
+
+def domain_of(url: str) -> str:
+    """The host a reader would recognise: "https://www.kingsfund.org.uk/x" → "kingsfund.org.uk"."""
+    return host_of(url).removeprefix("www.")
+
+
+# Second-level labels under which a country's registrations sit: kingsfund.org.uk, not org.uk.
+SECOND_LEVEL = frozenset({"ac", "co", "com", "edu", "gov", "govt", "ltd", "net", "nhs", "org"})
+SECOND_LEVEL |= {"plc", "sch", "police", "mod", "nic", "me"}
+
+
+@functools.lru_cache(maxsize=1024)
+def site_of(host: str) -> str:
+    """The part of a host name its owner registered: "www.england.nhs.uk" → "england.nhs.uk"
+    (an approximation of the public suffix list: two labels, three under a country's second
+    level such as org.uk)."""
+    labels = host.lower().removeprefix("www.").split(".")
+    keep = 3 if len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in SECOND_LEVEL else 2
+    return ".".join(labels[-keep:])
+
+
+def registered_domain(url: str) -> str:
+    """`site_of` the host of `url`."""
+    return site_of(domain_of(url))

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from digest.classify import Classifier, Example, domain_of, features, host_words, seed_examples
+from digest.classify import Classifier, Example, features, host_words, seed_examples
 from digest.config import Theme
 from digest.evaluate import calibrate, cross_validate, report_lines
+from digest.urls import domain_of
 
 VIDEO = Theme("Video consultations", aliases=("Remote consultations",), keywords=("telehealth",))
 EVENTS = Theme("Events and opportunities", aliases=("Dates for your diary",), keywords=("webinar",))

@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from digest.classify import THRESHOLD, Example, domain_of
+from digest.classify import THRESHOLD, Example
 from digest.config import Theme, load_config
 from digest.evaluate import Evaluation, calibrate, cross_validate, report_lines
 from digest.themes import theme_for_heading
+from digest.urls import domain_of
 from tests.test_weeknote_fixtures import NAMES, THEMES, load
 
 DEMO = Path(__file__).parent.parent / "examples" / "demo" / "feeds.yaml"

@@ -10,16 +10,14 @@ from digest.tidy import (
     Duplicates,
     clean_page_title,
     needs_page,
-    registered_domain,
     repeats_title,
     sentence_case,
     tidy_blurb,
-    tidy_domain,
     tidy_feed_item,
     tidy_weeknote_item,
     title_problem,
 )
-from digest.urls import canonical_url
+from digest.urls import canonical_url, domain_of, registered_domain
 
 KINGS_FUND = "https://www.kingsfund.org.uk/r"
 HF = "https://health.org.uk/r"
@@ -150,7 +148,7 @@ def test_a_feed_item_needs_its_page_only_without_a_usable_summary():
     ],
 )
 def test_domains(url, tidy, registered):
-    assert tidy_domain(url) == tidy
+    assert domain_of(url) == tidy
     assert registered_domain(url) == registered
 
 
