@@ -11,7 +11,7 @@ DigestError         base; `cli/base.py` turns it into "Error: …" / "Hint: …"
 
 from __future__ import annotations
 
-from digest.text import fold
+from digest.text import fold, plural
 
 
 class DigestError(Exception):
@@ -36,7 +36,7 @@ class ConfigError(DigestError):
     hint = "fix the lines above and run `digest check`; every key is described in README.md"
 
     def __init__(self, path: str, problems: list[str], hint: str | None = None):
-        count = f"{len(problems)} problem" + ("s" if len(problems) != 1 else "")
+        count = plural(len(problems), "problem")
         super().__init__(f"{path}: {count}", hint)
         self.problems = problems
 

@@ -25,7 +25,7 @@ from digest.errors import RenderError
 from digest.mjml_check import check_mjml
 from digest.models import Issue
 from digest.render_checks import check_html, check_templates
-from digest.text import fold
+from digest.text import fold, plural
 
 HTML_TEMPLATE, TEXT_TEMPLATE = "digest.mjml.j2", "digest.txt.j2"
 CLIP_SIZE = 102_000  # bytes of HTML beyond which Gmail hides the rest behind "View entire message"
@@ -126,8 +126,9 @@ def _size_warnings(size: int, moved: int) -> tuple[str, ...]:
     """What the editor should know of the email's size: Gmail clips HTML over CLIP_SIZE."""
     found = []
     if moved:
-        items = "item" if moved == 1 else "items"
-        found.append(f"{moved} {items} moved to 'more in the archive' to keep under Gmail's limit")
+        found.append(
+            f"{plural(moved, 'item')} moved to 'more in the archive' to keep under Gmail's limit"
+        )
     if size > CLIP_SIZE:
         found.append(
             f"the email is {size:,} bytes, over Gmail's {CLIP_SIZE:,}-byte limit, even with every "
