@@ -185,8 +185,10 @@ class Classifier:
         themes: Sequence[Theme],
         method: str = "cnb",
         threshold: float = THRESHOLD,
+        explain: bool = False,
     ) -> Classifier:
-        """Learn from `examples` whose theme is configured, plus the themes' seed examples."""
+        """Learn from `examples` whose theme is configured, plus the themes' seed examples;
+        `explain` makes its reasons name the words and nearest examples (--explain)."""
         names = tuple(theme.name for theme in themes)
         by_key = {normalise_heading(name): name for name in names}
         # A label of a theme since renamed or removed teaches nothing.
@@ -200,7 +202,7 @@ class Classifier:
         ]
         bias, weights = TRAINERS[method](rows, len(names))
         kept = tuple((example, frozenset(content_stems(example.text))) for example in labelled)
-        return cls(names, bias, weights, kept, threshold, method)
+        return cls(names, bias, weights, kept, threshold, method, explain)
 
     def classify(self, text: str, domain: str = "", nearest: int = 0) -> Prediction:
         """The theme of a link, how sure, and why; `nearest` training examples most like it.

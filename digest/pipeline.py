@@ -219,7 +219,7 @@ def _learn(config, store, now, this_week, explain: bool) -> Classifier | None:
     examples = load_examples(store)
     if len(examples) < MIN_EXAMPLES:
         return None
-    return dataclasses.replace(Classifier.train(examples, config.themes), explain=explain)
+    return Classifier.train(examples, config.themes, explain=explain)
 
 
 def _learn_moves(config, store, now, candidates, overrides, issue_id) -> None:
