@@ -73,10 +73,11 @@ def theme_for_item(
     then the feed's default, else the catch-all."""
     themes = tuple(themes)
     text = f"{item.title} {item.summary}"
+    stemmed = stems(text)
     return (
         _by_category(item, themes)
-        or _by_classifier(classifier, text, item.link)
-        or _by_keywords(text, themes)
+        or _by_classifier(classifier, text, stemmed, item.link)
+        or _by_keywords(stemmed, themes)
         or _by_default(default_theme, themes)
         or ThemeChoice(catch_all, "no match: catch-all")
     )
@@ -91,21 +92,23 @@ def theme_for_text(
 ) -> ThemeChoice:
     """The theme of a link with no heading (an editorial link): the classifier when confident,
     then keywords, else the catch-all."""
+    stemmed = stems(text)
     return (
-        _by_classifier(classifier, text, url)
-        or _by_keywords(text, tuple(themes))
+        _by_classifier(classifier, text, stemmed, url)
+        or _by_keywords(stemmed, tuple(themes))
         or ThemeChoice(catch_all, "no match: catch-all")
     )
 
 
-def _by_classifier(classifier: Classifier | None, text: str, url: str) -> ThemeChoice | None:
+def _by_classifier(
+    classifier: Classifier | None, text: str, stemmed: list[str], url: str
+) -> ThemeChoice | None:
     if classifier is None:
         return None
-    nearest = 2 if classifier.explain else 0
-    prediction = classifier.classify(text, domain_of(url), nearest)
+    prediction = classifier.classify(text, domain_of(url), stemmed)
     if prediction.theme is None:
         return None
-    return ThemeChoice(prediction.theme, prediction.describe(classifier.explain))
+    return ThemeChoice(prediction.theme, prediction.describe())
 
 
 def _by_category(item: Item, themes: tuple[Theme, ...]) -> ThemeChoice | None:
@@ -118,17 +121,16 @@ def _by_category(item: Item, themes: tuple[Theme, ...]) -> ThemeChoice | None:
     return None
 
 
-def _by_keywords(text: str, themes: tuple[Theme, ...]) -> ThemeChoice | None:
-    """The theme whose keywords occur most often in the text; ties go to the first."""
-    hits: dict[int, Counter[str]] = {}  # theme index -> keyword -> count
-    for index, keyword in find_phrases(stems(text), _keyword_phrases(themes)):
-        hits.setdefault(index, Counter())[keyword] += 1
-    if not hits:
+def _by_keywords(stemmed: list[str], themes: tuple[Theme, ...]) -> ThemeChoice | None:
+    """The theme whose keywords occur most often in the text (its `stems`); ties go to the
+    first."""
+    found = find_phrases(stemmed, _keyword_phrases(themes))  # (theme index, keyword) each
+    if not found:
         return None
-    index = max(sorted(hits), key=lambda i: hits[i].total())  # max keeps the first of a tie
-    counts = ", ".join(f"{keyword} \u00d7{count}" for keyword, count in hits[index].items())
-    score = hits[index].total()
-    return ThemeChoice(themes[index].name, f"keywords: {counts} (score {score})")
+    scores = Counter(index for index, _ in found)
+    index = max(sorted(scores), key=scores.__getitem__)  # max keeps the first of a tie
+    counts = ", ".join(f"{k} \u00d7{n}" for (i, k), n in Counter(found).items() if i == index)
+    return ThemeChoice(themes[index].name, f"keywords: {counts} (score {scores[index]})")
 
 
 def _by_default(default_theme: str | None, themes: tuple[Theme, ...]) -> ThemeChoice | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
+from itertools import compress, count, filterfalse
 
 import snowballstemmer
 
@@ -38,7 +39,6 @@ _STOP_WORDS = """
 # feeds hold tens of thousands of distinct words; the bound only stops a hostile feed of
 # made-up words from growing the cache without end.
 _STEMS: dict[str, str] = {}
-_CONTENT: dict[str, str] = {}  # folded word -> its stem, or "" for a stop word
 _MAX_CACHED = 200_000
 _STEMMER = snowballstemmer.stemmer("english")
 
@@ -48,7 +48,8 @@ def fold_text(text: str) -> str:
     text = text.casefold()
     if text.isascii():
         return text
-    return _COMBINING.sub("", unicodedata.normalize("NFKD", text))
+    text = unicodedata.normalize("NFKD", text)
+    return text if text.isascii() else _COMBINING.sub("", text)
 
 
 def stem(word: str) -> str:
@@ -63,15 +64,19 @@ def stem(word: str) -> str:
 
 # Compared with stems, so stemmed the same way ("its" → "it").
 STOP_WORDS = frozenset(stem(word) for word in _STOP_WORDS.split())
+_is_stop_word = STOP_WORDS.__contains__
 
 
 def stems(text: str) -> list[str]:
-    """Every word of `text` as its stem, in order, stop words included (phrases need them)."""
+    """Every word of `text` as its stem, in order, stop words included (phrases need them).
+
+    Builds call this for every feed item, so the usual case is one dict lookup per word in C,
+    which raises at the first word never seen before."""
     words = _words(fold_text(text))
-    found = list(map(_STEMS.get, words))  # the usual case: every word seen before
-    if None in found:
-        found = [known or stem(word) for known, word in zip(found, words, strict=True)]
-    return found
+    try:
+        return list(map(_STEMS.__getitem__, words))
+    except KeyError:
+        return list(map(stem, words))
 
 
 def _words(folded: str) -> list[str]:
@@ -86,28 +91,13 @@ def _words(folded: str) -> list[str]:
 
 
 def content_stems(text: str) -> list[str]:
-    """The stems of `text` without stop words, in order.
-
-    The classifier calls this for every feed item, so the usual case is three passes in C: one
-    dict lookup per word (stop words map to ""), a check that every word was seen before, and a
-    filter that drops the stop words."""
-    words = _words(fold_text(text))
-    found = list(map(_CONTENT.get, words))
-    if None in found:
-        found = [
-            _content_stem(word) if known is None else known
-            for known, word in zip(found, words, strict=True)
-        ]
-    return list(filter(None, found))
+    """The stems of `text` without stop words, in order."""
+    return without_stop_words(stems(text))
 
 
-def _content_stem(word: str) -> str:
-    """The stem of one folded word, or "" for a stop word, cached."""
-    if len(_CONTENT) >= _MAX_CACHED:
-        _CONTENT.clear()
-    found = stem(word)
-    _CONTENT[word] = "" if found in STOP_WORDS else found
-    return _CONTENT[word]
+def without_stop_words(stemmed: list[str]) -> list[str]:
+    """`stems` of a text without its stop words, in order."""
+    return list(filterfalse(_is_stop_word, stemmed))
 
 
 def phrase(text: str) -> tuple[str, ...]:
@@ -127,7 +117,7 @@ def find_phrases(
     found = []
     free = 0  # the first position not inside a phrase already found
     # Only the positions where some phrase starts are tried: most words start none.
-    for position in [n for n, word in enumerate(sequence) if word in phrases]:
+    for position in compress(count(), map(phrases.__contains__, sequence)):
         if position < free:
             continue
         for words, value in phrases[sequence[position]]:
