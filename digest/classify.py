@@ -40,16 +40,16 @@ from __future__ import annotations
 import functools
 import heapq
 import math
+import operator
 import random
-import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import chain, pairwise, repeat
 
 from digest.config import Theme
 from digest.text import excerpt, normalise_heading
-from digest.words import content_stems
+from digest.words import content_stems, without_stop_words
 
 # Below it no theme holds even a third of the probability, a near guess among six to eight
 # themes. Measured by tests/test_classify_fixtures.py, it sends 0.5-1% of the fixture links to
@@ -68,12 +68,12 @@ ALPHA = 0.5  # add-alpha smoothing; 0.3 and 1 did as well on the fixtures, 0.1 a
 SEED_WEIGHT = 6.0
 PERCEPTRON_EPOCHS = 10
 TOP_FEATURES = 3
+NEAREST = 2  # examples named by an explanation
 # Month names as stemmed, and their short forms: with "#number", the marks of a dated event.
 _MONTHS = frozenset(
     "januari februari march april may june juli august septemb octob novemb decemb "  # noqa: SIM905
     "jan feb mar apr jun jul aug sep sept oct nov dec".split()
 )
-_DIGIT = re.compile(r"\d")
 _HOSTS: dict[str, list[str]] = {}  # host -> its words; feeds link to the same few hosts
 _MAX_HOSTS = 10_000
 
@@ -90,27 +90,22 @@ class Example:
     issue: str | None = None  # the page or issue it came from; cross-validation holds it out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Prediction:
     theme: str | None  # None: not confident enough, the caller falls back
     best: str | None  # the likeliest theme, even when abstaining (None: nothing to go on)
     confidence: float  # the posterior of `best`, 0..1
     margin: float  # how far `best` scores above the runner-up
+    # What drove it, worked out only by a classifier trained to explain (--explain): the
+    # features that favoured `best` over the runner-up most, and the nearest examples.
+    top_features: tuple[str, ...] | None = None
     nearest_examples: tuple[Example, ...] = ()
-    # Works out top_features when first asked: most callers never ask.
-    explain: functools.partial | None = field(default=None, compare=False, repr=False)
 
-    @functools.cached_property
-    def top_features(self) -> tuple[str, ...]:
-        """The features that favoured `best` over the runner-up most, strongest first."""
-        return self.explain() if self.explain is not None else ()
-
-    def describe(self, detailed: bool = True) -> str:
-        """One line for `digest build --explain`; `detailed` adds the words that drove it and
-        the nearest examples, which cost a second pass over the text."""
+    def describe(self) -> str:
+        """One line for `digest build --explain`: the verdict, and what drove it if known."""
         verdict = self.theme or f"abstained (best {self.best or 'none'})"
         line = f"classifier: {verdict}, {self.confidence:.0%} sure (margin {self.margin:.1f}"
-        if not detailed:
+        if self.top_features is None:
             return line + ")"
         words = ", ".join(self.top_features) or "no known words"
         line += f"; {words})"
@@ -139,16 +134,11 @@ def features(text: str, domain: str = "") -> list[Feature]:
 
 
 def _stream(text: str, domain: str) -> Iterator[Feature]:
-    words = content_stems(text)
-    return chain(words, pairwise(words), _marks(words, text), host_words(domain))
-
-
-def _marks(words: list[str], text: str) -> list[str]:
-    """The features of a text that are not its words: its dates and numbers. Most texts have
-    neither, which a set test and a search in C tell before any word is counted."""
-    months = 0 if _MONTHS.isdisjoint(words) else sum(map(_MONTHS.__contains__, words))
-    numbers = sum(map(str.isdigit, words)) if _DIGIT.search(text) else 0
-    return ["#month"] * months + ["#number"] * numbers
+    words, hosts = content_stems(text), host_words(domain)
+    words_and_hosts = words + hosts
+    months = sum(map(_MONTHS.__contains__, words_and_hosts))
+    numbers = sum(map(str.isdigit, words_and_hosts))
+    return chain(words, pairwise(words), hosts, ["#month"] * months, ["#number"] * numbers)
 
 
 def feature_name(feature: Feature) -> str:
@@ -169,14 +159,21 @@ class Classifier:
     themes: tuple[str, ...]
     bias: tuple[float, ...]
     weights: dict[Feature, tuple[float, ...]]  # feature -> a weight per theme
-    examples: tuple[tuple[Example, frozenset[str]], ...] = ()  # for nearest_examples
+    examples: tuple[Example, ...] = ()  # learnt from, labelled with configured names
     threshold: float = THRESHOLD
     method: str = "cnb"
     explain: bool = False  # reasons name the words and the nearest examples (--explain)
     packed: dict[Feature, int] = field(init=False, repr=False, compare=False)
+    number: int = field(init=False, repr=False, compare=False)  # "#number", packed
 
     def __post_init__(self) -> None:
-        self.packed = {feature: _pack(vector) for feature, vector in self.weights.items()}
+        packed = {feature: _pack(vector) for feature, vector in self.weights.items()}
+        month = packed.pop("#month", 0)
+        if month:  # each month word counts "#month" too
+            for word in _MONTHS:
+                packed[word] = packed.get(word, 0) + month
+        self.number = packed.pop("#number", 0)
+        self.packed = packed
 
     @classmethod
     def train(
@@ -201,32 +198,51 @@ class Classifier:
             ]
         ]
         bias, weights = TRAINERS[method](rows, len(names))
-        kept = tuple((example, frozenset(content_stems(example.text))) for example in labelled)
+        kept = tuple(replace(e, theme=by_key[normalise_heading(e.theme)]) for e in labelled)
         return cls(names, bias, weights, kept, threshold, method, explain)
 
-    def classify(self, text: str, domain: str = "", nearest: int = 0) -> Prediction:
-        """The theme of a link, how sure, and why; `nearest` training examples most like it.
+    def classify(self, text: str, domain: str = "", stemmed: list[str] | None = None) -> Prediction:
+        """The theme of a link and how sure; why, too, when trained to explain. `stemmed` is
+        `stems(text)` when the caller has it already.
 
         Each occurrence of a feature counts (training damps repeats, classifying need not: it
         measured the same on the fixtures, and saves counting every item's features)."""
-        total = sum(map(self.packed.get, _stream(text, domain), repeat(0)))
+        words = content_stems(text) if stemmed is None else without_stop_words(stemmed)
+        total = self._total(words, domain)
         if not total or not self.themes:  # nothing known to go on
-            return Prediction(None, None, 0.0, 0.0)
+            return Prediction(None, None, 0.0, 0.0, () if self.explain else None)
         scores = _unpack(total, self.bias)
-        order = sorted(range(len(scores)), key=scores.__getitem__, reverse=True)  # stable
-        best, second = order[0], order[min(1, len(order) - 1)]
+        best = max(range(len(scores)), key=scores.__getitem__)  # the first of a tie
         confidence = _posterior(scores, best)
-        return Prediction(
-            theme=self.themes[best] if confidence >= self.threshold else None,
-            best=self.themes[best],
-            confidence=confidence,
-            margin=scores[best] - scores[second],
-            nearest_examples=self.nearest(text, nearest) if nearest else (),
-            explain=functools.partial(self._top_features, text, domain, best, second),
-        )
+        theme = self.themes[best]
+        chosen = theme if confidence >= self.threshold else None
+        margin = scores[best] - max(scores[:best] + scores[best + 1 :], default=scores[best])
+        if not self.explain:
+            return Prediction(chosen, theme, confidence, margin)
+        top = self._top_features(text, domain, best, scores)
+        return Prediction(chosen, theme, confidence, margin, top, self.nearest(text, theme))
 
-    def _top_features(self, text: str, domain: str, best: int, second: int) -> tuple[str, ...]:
+    def _total(self, words: list[str], domain: str) -> int:
+        """The packed sum of the features of `words` and `domain`, the same as summing over
+        _stream, in fewer steps: unknown features (most pairs) are dropped before the sum, which
+        allocates a new integer at every step; "#month" is folded into the month stems' weights;
+        "#number" is counted only when a word has a character that is not a letter."""
+        get, hosts = self.packed.get, host_words(domain)
+        total = (
+            sum(filter(None, map(get, words)))
+            + sum(filter(None, map(get, pairwise(words))))
+            + sum(filter(None, map(get, hosts)))
+        )
+        words_and_hosts = words + hosts
+        if self.number and not "".join(words_and_hosts).isalpha():
+            total += self.number * sum(map(str.isdigit, words_and_hosts))
+        return total
+
+    def _top_features(self, text: str, domain: str, best: int, scores: list[float]):
         """The features that most favour the best theme over the runner-up, strongest first."""
+        second = max(
+            (n for n in range(len(scores)) if n != best), key=scores.__getitem__, default=best
+        )
         pulls = Counter()
         for feature in _stream(text, domain):
             vector = self.weights.get(feature)
@@ -235,17 +251,30 @@ class Classifier:
         top = heapq.nlargest(TOP_FEATURES, pulls.items(), key=lambda entry: entry[1])
         return tuple(name for name, pull in top if pull > 0)
 
-    def nearest(self, text: str, count: int = 2) -> tuple[Example, ...]:
-        """The `count` training examples most like `text`: the stems they share, over the
+    def nearest(self, text: str, theme: str, count: int = NEAREST) -> tuple[Example, ...]:
+        """The `count` examples of `theme` most like `text`: the stems they share, over the
         square root of the example's own (else the longest examples are nearest to all)."""
-        words = set(content_stems(text))
-        shared = [
-            (len(words & stems) / math.sqrt(len(stems) or 1), n)
-            for n, (_, stems) in enumerate(self.examples)
-        ]
-        shared = [entry for entry in shared if entry[0]]
-        shared.sort(key=lambda entry: (-entry[0], entry[1]))
-        return tuple(self.examples[n][0] for _, n in shared[:count])
+        index, sizes = self._neighbours
+        postings = index.get(theme, {})
+        shared = Counter()
+        for word in set(content_stems(text)):
+            shared.update(postings.get(word, ()))
+        ranked = sorted(shared, key=lambda n: (-shared[n] / sizes[n], n))
+        return tuple(self.examples[n] for n in ranked[:count])
+
+    @functools.cached_property
+    def _neighbours(self) -> tuple[dict[str, dict[str, list[int]]], list[float]]:
+        """For `nearest`: each theme's examples by the stems they contain (theme -> stem ->
+        indices in `examples`), and the square root of each example's number of stems."""
+        index: dict[str, dict[str, list[int]]] = {}
+        sizes = []
+        for n, example in enumerate(self.examples):
+            words = set(content_stems(example.text))
+            postings = index.setdefault(example.theme, {})
+            for word in words:
+                postings.setdefault(word, []).append(n)
+            sizes.append(math.sqrt(len(words) or 1))
+        return index, sizes
 
 
 # An item's scores are sums over its features of a weight per theme. Each feature's weights
@@ -262,11 +291,19 @@ _MASK = (1 << _FIELD) - 1
 
 
 def _pack(vector: Sequence[float]) -> int:
-    packed = 1  # the count field
-    for index, weight in enumerate(vector, start=1):
-        fixed = round(max(-_LIMIT, min(_LIMIT, weight)) * _SCALE) + _OFFSET
-        packed |= fixed << (_FIELD * index)
-    return packed
+    """One integer for a feature's weights: the sum of each field shifted into place, which is
+    the fields side by side, as every field is positive and narrower than _FIELD."""
+    if max(map(abs, vector), default=0.0) > _LIMIT:
+        vector = [max(-_LIMIT, min(_LIMIT, weight)) for weight in vector]
+    fields = map(round, map(operator.mul, vector, repeat(float(_SCALE))))
+    shifts = range(_FIELD, _FIELD * (len(vector) + 1), _FIELD)
+    return _offsets(len(vector)) + sum(map(operator.lshift, fields, shifts))
+
+
+@functools.cache
+def _offsets(themes: int) -> int:
+    """The count field (1) and _OFFSET in every theme's field."""
+    return 1 + sum(_OFFSET << (_FIELD * index) for index in range(1, themes + 1))
 
 
 def _unpack(total: int, bias: Sequence[float]) -> list[float]:
@@ -315,14 +352,17 @@ def _complement_naive_bayes(rows: Rows, classes: int):
     for counter in counts:
         everything.update(counter)
     logs = [math.log(sum(totals) - totals[c] + ALPHA * size) for c in range(classes)]
-    weights = {
-        feature: tuple(
-            logs[c] - math.log(everything[feature] - counts[c].get(feature, 0.0) + ALPHA)
-            for c in range(classes)
-        )
-        for feature in vocabulary
-    }
-    return (0.0,) * classes, weights
+    # A theme's weight for a feature is logs[theme] - log(the feature's count in the other
+    # themes + alpha). Most features occur under one theme or two: work out every theme's as if
+    # none had seen it, then correct those that had.
+    weights = {}
+    for feature in vocabulary:
+        unseen = math.log(everything[feature] + ALPHA)
+        weights[feature] = [log - unseen for log in logs]
+    for c, counter in enumerate(counts):
+        for feature, count in counter.items():
+            weights[feature][c] = logs[c] - math.log(everything[feature] - count + ALPHA)
+    return (0.0,) * classes, {feature: tuple(vector) for feature, vector in weights.items()}
 
 
 def _counts(rows: Rows, classes: int):

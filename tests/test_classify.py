@@ -8,6 +8,7 @@ from digest.classify import Classifier, Example, features, host_words, seed_exam
 from digest.config import Theme
 from digest.evaluate import calibrate, cross_validate, report_lines
 from digest.urls import domain_of
+from digest.words import stems
 
 VIDEO = Theme("Video consultations", aliases=("Remote consultations",), keywords=("telehealth",))
 EVENTS = Theme("Events and opportunities", aliases=("Dates for your diary",), keywords=("webinar",))
@@ -30,7 +31,7 @@ EXAMPLES = [
 
 @pytest.fixture(scope="module")
 def classifier() -> Classifier:
-    return Classifier.train(EXAMPLES, THEMES)
+    return Classifier.train(EXAMPLES, THEMES, explain=True)
 
 
 def test_features_are_stems_pairs_dates_and_the_hosts_words():
@@ -66,12 +67,20 @@ def test_the_host_alone_can_decide(classifier):
     assert "event" in prediction.top_features
 
 
-def test_explains_only_when_asked(classifier):
-    prediction = classifier.classify("A video clinic checklist for the physio team")
-    assert "top_features" not in vars(prediction)  # not worked out yet
-    assert "video" in prediction.top_features
-    assert "top_features" in vars(prediction)  # worked out once, then kept
-    assert prediction == classifier.classify("A video clinic checklist for the physio team")
+def test_explains_only_when_trained_to(classifier):
+    plain = Classifier.train(EXAMPLES, THEMES)
+    text = "A video clinic checklist for the physio team"
+    terse, explained = plain.classify(text), classifier.classify(text)
+    assert terse.top_features is None and terse.nearest_examples == ()
+    assert terse.describe() == explained.describe().split(";")[0] + ")"
+    assert (terse.theme, terse.confidence) == (explained.theme, explained.confidence)
+    assert "video" in explained.top_features and explained.nearest_examples
+
+
+def test_is_given_the_stems_a_caller_has(classifier):
+    text = "Webinar: our video clinic checklist, 9 April"
+    given = classifier.classify(text, "events.example", stems(text))
+    assert given == classifier.classify(text, "events.example")
 
 
 def test_abstains_below_the_threshold():
@@ -89,9 +98,20 @@ def test_abstains_on_words_it_has_never_seen(classifier):
 
 
 def test_explains_with_the_nearest_examples(classifier):
-    prediction = classifier.classify("A video clinic for the physio team", nearest=2)
+    prediction = classifier.classify("A video clinic for the physio team")
     assert [e.text for e in prediction.nearest_examples] == [EXAMPLES[0].text, EXAMPLES[1].text]
     assert "video" in prediction.describe()
+
+
+def test_the_nearest_examples_are_of_the_theme_asked_for(classifier):
+    text = "Menopause clinic for staff, a video session in April"
+    assert [e.text for e in classifier.nearest(text, STAFF.name)] == [
+        EXAMPLES[5].text,
+        EXAMPLES[4].text,
+    ]
+    assert [e.text for e in classifier.nearest(text, VIDEO.name, count=1)] == [EXAMPLES[1].text]
+    relabelled = Classifier.train([Example("VIDEO consultations", "zoom clinic")], THEMES)
+    assert relabelled.nearest("zoom", VIDEO.name)[0].theme == VIDEO.name
 
 
 def test_with_no_examples_the_seeds_still_classify():
@@ -99,7 +119,7 @@ def test_with_no_examples_the_seeds_still_classify():
     assert seeded.classify("Telehealth for everyone").theme == VIDEO.name
     assert seeded.classify("Our remote consultations guide").best == VIDEO.name
     assert seeded.classify("Burnout in nursing").theme == STAFF.name
-    assert seeded.nearest("Burnout") == ()
+    assert seeded.nearest("Burnout", STAFF.name) == ()
 
 
 def test_seed_examples_are_names_aliases_and_keywords():
@@ -111,7 +131,7 @@ def test_examples_of_unconfigured_themes_are_ignored():
     renamed = [Example("Old theme", "video video video"), *EXAMPLES]
     classifier = Classifier.train(renamed, THEMES)
     assert classifier.themes == tuple(t.name for t in THEMES)
-    assert all(e.theme != "Old theme" for e, _ in classifier.examples)
+    assert all(e.theme != "Old theme" for e in classifier.examples)
     spelled = Classifier.train([Example("video CONSULTATIONS!", "zoom zoom")], THEMES)
     assert spelled.classify("zoom").best == VIDEO.name
 
