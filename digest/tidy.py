@@ -26,9 +26,8 @@ import functools
 import re
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
 from difflib import SequenceMatcher
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from digest.models import IssueItem
 from digest.text import excerpt, fold, normalise_heading
@@ -290,27 +289,24 @@ def _note(head: PageHead | None, taken: list[str]) -> str | None:
     return "enriched: took the " + ", ".join(taken) + " from the page"
 
 
-@dataclass(frozen=True)
-class _Title:
-    """A title as near-duplicates are judged: folded, its words, its numbers, and its bucket:
-    the titles worth comparing it with are those whose words start with the same letters, glue
-    words aside. Near-duplicates share those words, bar respellings, which keep their first two
-    letters (see _alike); a title of under three words is compared whole."""
+class _Title(NamedTuple):
+    """A title as near-duplicates are judged: folded, its words, and its bucket: the titles
+    worth comparing it with are those whose words start with the same letters, glue words
+    aside. Near-duplicates share those words, bar respellings, which keep their first two
+    letters (see _alike); a title of under three words is compared whole. (A tuple: a build
+    makes one for each of thousands of items.)"""
 
     folded: str
-    words: tuple[str, ...]
-    word_set: frozenset[str]
-    numbers: tuple[str, ...]
+    words: list[str]
     bucket: str
 
     @classmethod
     def of(cls, title: str) -> _Title:
         folded = normalise_heading(title)
-        words = tuple(folded.split())
+        words = folded.split()
         starts = sorted({word[:2] for word in words if word not in _GLUE_WORDS})
         whole = len(words) < MIN_TITLE_WORDS or not starts
-        bucket = f"={folded}" if whole else " ".join(starts)
-        return cls(folded, words, frozenset(words), tuple(_NUMBER.findall(folded)), bucket)
+        return cls(folded, words, f"={folded}" if whole else " ".join(starts))
 
 
 class Duplicates:
@@ -368,10 +364,10 @@ def _similar(a: _Title, b: _Title) -> bool:
     "Plan A" and "Plan B", stay two stories."""
     if a.folded == b.folded:
         return True
-    if a.numbers != b.numbers:
+    if _NUMBER.findall(a.folded) != _NUMBER.findall(b.folded):
         return False  # "Weeknote 48" and "Weeknote 49" are two things
-    a_only = [w for w in a.words if w not in b.word_set]
-    b_only = [w for w in b.words if w not in a.word_set]
+    a_only = [w for w in a.words if w not in b.words]
+    b_only = [w for w in b.words if w not in a.words]
     total = len(a.folded) + len(b.folded)
     if sum(map(len, a_only + b_only)) > 4 * (1 - SIMILAR_TITLES) * total:
         return False  # too much differs for difflib to find 90% (a cheap bound first)
