@@ -6,7 +6,8 @@ themselves: each theme's name, aliases and keywords are seed examples, so it wor
 before any weeknote was learnt.
 
 Features of a text: its stems without stop words (digest/words.py), each pair of neighbouring
-stems ("video consult"), "#month" and "#number" for the dates and times events carry, and the
+stems among the first twenty ("video consult"), "#month" and "#number" for the dates and times
+events carry (in the text or the host), and the
 words of the link's host ("events.example.org" gives "event" and "exampl"), counted as words
 of the text: a host often names its subject ("digital.", "wellbeing.", "events."), and as words
 they meet the seeds, which an opaque "@host" feature never does.
@@ -16,7 +17,7 @@ the text is) with add-alpha smoothing, each example's counts damped to log(1 + c
 blurb that repeats its title does not count its words twice. Measured by leave-one-page-out over
 the weeknote fixtures (tests/test_classify_fixtures.py; 203 links from 15 pages) with aliases
 alone / with keywords as seeds, never abstaining: 82% / 82% in their section's theme, against
-78% / 80% for the first version (raw counts, the host as one opaque feature), 77% / 80% for
+78% / 80% for the first version (raw counts, the host as one opaque feature), 78% / 80% for
 multinomial naive Bayes and 76% / 79% for an averaged perceptron on the same features, and
 80% / 80% for a logistic regression (10 epochs of SGD, not kept). Of the changes, the host's
 words and the damped counts each gained two to four links; nothing else tried moved it by more
@@ -28,8 +29,9 @@ them again as the examples grow.
 
 Classifying is a handful of passes in C per item: the stems come from a per-word cache, every
 feature is one dict lookup returning a weight per theme, and the scores are the column sums.
-The explanation (the features that favoured the chosen theme over the runner-up most) is
-worked out only when asked for.
+The explanation (the features that favoured the chosen theme over the runner-up most, and the
+examples of that theme most like the text) is worked out only by a classifier trained to
+explain (`digest build --explain`).
 
 Below `threshold` the classifier abstains, and the caller falls back to keywords, the feed's
 default theme and the catch-all (digest/themes.py).
@@ -67,6 +69,11 @@ ALPHA = 0.5  # add-alpha smoothing; 0.3 and 1 did as well on the fixtures, 0.1 a
 # the fixtures, and it is outweighed soon enough as labelled examples accumulate.
 SEED_WEIGHT = 6.0
 PERCEPTRON_EPOCHS = 10
+# Pairs of words are taken from a text's first twenty (not stop words): its title and opening,
+# where it says what it is about. On the fixtures that put 82% right, one link more than pairs
+# from every word, and it caps the lookups of a long summary's pairs (the time of classifying,
+# bench/classify_bench.py: a fifth less for items like real feeds', a third for the longest).
+PAIR_WORDS = 20
 TOP_FEATURES = 3
 NEAREST = 2  # examples named by an explanation
 # Month names as stemmed, and their short forms: with "#number", the marks of a dated event.
@@ -128,8 +135,9 @@ def host_words(domain: str) -> list[str]:
 
 
 def features(text: str, domain: str = "") -> list[Feature]:
-    """Stems, neighbouring pairs of stems (("video", "consult")), "#month" and "#number" for
-    dates and times (an event's mark), and the words of the host, repeats included."""
+    """Stems, neighbouring pairs of the first PAIR_WORDS stems (("video", "consult")), the
+    words of the host, and "#month" and "#number" for dates and times (an event's mark),
+    repeats included."""
     return list(_stream(text, domain))
 
 
@@ -138,7 +146,8 @@ def _stream(text: str, domain: str) -> Iterator[Feature]:
     words_and_hosts = words + hosts
     months = sum(map(_MONTHS.__contains__, words_and_hosts))
     numbers = sum(map(str.isdigit, words_and_hosts))
-    return chain(words, pairwise(words), hosts, ["#month"] * months, ["#number"] * numbers)
+    pairs = pairwise(words[:PAIR_WORDS])
+    return chain(words, pairs, hosts, ["#month"] * months, ["#number"] * numbers)
 
 
 def feature_name(feature: Feature) -> str:
@@ -230,7 +239,7 @@ class Classifier:
         get, hosts = self.packed.get, host_words(domain)
         total = (
             sum(filter(None, map(get, words)))
-            + sum(filter(None, map(get, pairwise(words))))
+            + sum(filter(None, map(get, pairwise(words[:PAIR_WORDS]))))
             + sum(filter(None, map(get, hosts)))
         )
         words_and_hosts = words + hosts

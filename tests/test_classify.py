@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from digest.classify import Classifier, Example, features, host_words, seed_examples
+from digest.classify import (
+    PAIR_WORDS,
+    Classifier,
+    Example,
+    features,
+    host_words,
+    seed_examples,
+)
 from digest.config import Theme
 from digest.evaluate import calibrate, cross_validate, report_lines
 from digest.urls import domain_of
@@ -39,6 +46,13 @@ def test_features_are_stems_pairs_dates_and_the_hosts_words():
     assert {"webinar", "april", ("webinar", "9"), "#month", "#number"} <= set(found)
     assert {"event", "exampl"} <= set(found)  # the host's labels but the last, as words
     assert "on" not in found and "org" not in found  # a stop word; the top-level domain
+
+
+def test_pairs_come_from_the_first_words_only():
+    words = [f"w{n}x" for n in range(PAIR_WORDS + 5)]
+    pairs = [f for f in features(" ".join(words)) if isinstance(f, tuple)]
+    assert pairs[0] == ("w0x", "w1x") and len(pairs) == PAIR_WORDS - 1
+    assert set(words) <= set(features(" ".join(words)))  # every word still counts
 
 
 def test_host_words_split_labels_at_hyphens():
