@@ -221,11 +221,13 @@ class Classifier:
         if not total or not self.themes:  # nothing known to go on
             return Prediction(None, None, 0.0, 0.0, () if self.explain else None)
         scores = _unpack(total, self.bias)
-        best = max(range(len(scores)), key=scores.__getitem__)  # the first of a tie
-        confidence = _posterior(scores, best)
+        top = max(scores)
+        best = scores.index(top)  # the first of a tie
+        # The posterior of `best`: 1 / the sum of exp(score - top) over every theme.
+        confidence = 1.0 / sum(map(math.exp, map(operator.sub, scores, repeat(top))))
         theme = self.themes[best]
         chosen = theme if confidence >= self.threshold else None
-        margin = scores[best] - max(scores[:best] + scores[best + 1 :], default=scores[best])
+        margin = top - max(scores[:best] + scores[best + 1 :], default=top)
         if not self.explain:
             return Prediction(chosen, theme, confidence, margin)
         top = self._top_features(text, domain, best, scores)
@@ -318,15 +320,11 @@ def _offsets(themes: int) -> int:
 def _unpack(total: int, bias: Sequence[float]) -> list[float]:
     """The per-theme sums of the packed weight vectors whose sum is `total`."""
     offsets = (total & _MASK) * _OFFSET
+    shifts = range(_FIELD, _FIELD * (len(bias) + 1), _FIELD)
     return [
-        b + (((total >> (_FIELD * index)) & _MASK) - offsets) / _SCALE
-        for index, b in enumerate(bias, start=1)
+        b + (((total >> shift) & _MASK) - offsets) / _SCALE
+        for b, shift in zip(bias, shifts, strict=True)
     ]
-
-
-def _posterior(scores: list[float], best: int) -> float:
-    top = scores[best]
-    return 1.0 / sum(math.exp(score - top) for score in scores)
 
 
 def _damped(example: Example) -> dict[Feature, float]:
