@@ -6,11 +6,11 @@ themselves: each theme's name, aliases and keywords are seed examples, so it wor
 before any weeknote was learnt.
 
 Features of a text: its stems without stop words (digest/words.py), each pair of neighbouring
-stems among the first twenty ("video consult"), "#month" and "#number" for the dates and times
-events carry (in the text or the host), and the
-words of the link's host ("events.example.org" gives "event" and "exampl"), counted as words
-of the text: a host often names its subject ("digital.", "wellbeing.", "events."), and as words
-they meet the seeds, which an opaque "@host" feature never does.
+stems among the first twenty ("video consult"), the words of the link's host
+("events.example.org" gives "event" and "exampl"), counted as words of the text: a host often
+names its subject ("digital.", "wellbeing.", "events."), and as words they meet the seeds,
+which an opaque "@host" feature never does; and "#month" and "#number" for the dates and times
+events carry.
 
 The model: complement naive Bayes (a theme scores by how unlike the *other* themes' examples
 the text is) with add-alpha smoothing, each example's counts damped to log(1 + count) so a
@@ -230,8 +230,8 @@ class Classifier:
         margin = top - max(scores[:best] + scores[best + 1 :], default=top)
         if not self.explain:
             return Prediction(chosen, theme, confidence, margin)
-        top = self._top_features(text, domain, best, scores)
-        return Prediction(chosen, theme, confidence, margin, top, self.nearest(text, theme))
+        drove = self._top_features(text, domain, best, scores)
+        return Prediction(chosen, theme, confidence, margin, drove, self.nearest(text, theme))
 
     def _total(self, words: list[str], domain: str) -> int:
         """The packed sum of the features of `words` and `domain`, the same as summing over
@@ -249,7 +249,9 @@ class Classifier:
             total += self.number * sum(map(str.isdigit, words_and_hosts))
         return total
 
-    def _top_features(self, text: str, domain: str, best: int, scores: list[float]):
+    def _top_features(
+        self, text: str, domain: str, best: int, scores: list[float]
+    ) -> tuple[str, ...]:
         """The features that most favour the best theme over the runner-up, strongest first."""
         second = max(
             (n for n in range(len(scores)) if n != best), key=scores.__getitem__, default=best
