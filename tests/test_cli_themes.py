@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from tests.samples import NOW, cli
 from tests.server import Reply
+from tests.test_build import blog_feed
 
 THEMES = """themes:
   - name: Video consultations
@@ -39,16 +40,6 @@ def page(n: int, video_heading: str = "Remote consultations") -> bytes:
     <h2>Inequalities</h2>
     <p><a href="https://data.example/gap-{n}">Deprivation data {n}</a> for our wards.</p>
     </article></body></html>""".encode()
-
-
-def blog_feed(posts) -> bytes:
-    items = "".join(
-        f"<item><title>{title}</title><link>{link}</link><guid>{link}</guid>"
-        f"<pubDate>{when:%a, %d %b %Y %H:%M:%S +0000}</pubDate></item>"
-        for title, link, when in posts
-    )
-    channel = f"<channel><title>Blog</title>{items}</channel>"
-    return f'<?xml version="1.0"?><rss version="2.0">{channel}</rss>'.encode()
 
 
 def stored(tmp_path) -> list[tuple[str, str, str, str]]:
