@@ -28,13 +28,13 @@ from statistics import median
 
 ROOT = Path(__file__).parent.parent
 sys.path.insert(0, str(ROOT))
-from digest.archive import SiteReport, build_site  # noqa: E402
-from digest.config import Config, EmailSettings, Newsletter, Theme  # noqa: E402
-from digest.curate import slug  # noqa: E402
-from digest.ledger import Ledger  # noqa: E402
-from digest.message import FrozenEmail  # noqa: E402
-from digest.models import Issue, IssueItem, IssueTheme  # noqa: E402
-from digest.store import Store  # noqa: E402
+from digest.core.config import Config, EmailSettings, Newsletter, Theme  # noqa: E402
+from digest.core.models import Issue, IssueItem, IssueTheme  # noqa: E402
+from digest.core.store import Store  # noqa: E402
+from digest.curation.curate import slug  # noqa: E402
+from digest.delivery.ledger import Ledger  # noqa: E402
+from digest.delivery.message import FrozenEmail  # noqa: E402
+from digest.publish.archive import SiteReport, build_site  # noqa: E402
 
 ISSUES, THEMES, SHOWN, MORE = 500, 8, 8, 3
 FIRST = datetime(2017, 1, 5, 8, tzinfo=UTC)  # a Thursday; one issue a week from here

@@ -44,11 +44,11 @@ from fetch_bench import (
     write_feeds,
 )
 
-from digest.classify import Example
-from digest.config import load_config
-from digest.examples import save_examples
+from digest.core.config import load_config
+from digest.core.store import Store
+from digest.curation.classify import Example
+from digest.curation.examples import save_examples
 from digest.pipeline import build_issue, fetch_sources, save_issue
-from digest.store import Store
 
 ROOT = Path(__file__).parent.parent
 NOW = PUBLISHED + timedelta(hours=1)  # every item is inside the 7-day window

@@ -38,8 +38,8 @@ from statistics import mean, median
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
 
-from digest.classify import Classifier, Example
-from digest.config import Theme
+from digest.core.config import Theme
+from digest.curation.classify import Classifier, Example
 
 THEMES, WEEKNOTES, LINKS, ITEMS = 8, 50, 30, 10_000
 TARGETS = {"learn": 2.0, "classify": 0.5}  # seconds

@@ -30,10 +30,10 @@ from pathlib import Path
 from statistics import median
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
-from digest.config import load_config
-from digest.enrich import page_heads
-from digest.links import IssueLink
-from digest.store import Store
+from digest.core.config import load_config
+from digest.core.store import Store
+from digest.curation.enrich import page_heads
+from digest.sources.links import IssueLink
 
 HOSTS, PAGES_PER_HOST = 10, 4
 LATENCY = 0.1  # seconds before each answer

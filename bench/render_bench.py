@@ -21,7 +21,7 @@ from statistics import median, quantiles
 
 ROOT = Path(__file__).parent.parent
 sys.path.insert(0, str(ROOT))
-from digest.render import default_templates, render_email  # noqa: E402
+from digest.email.render import default_templates, render_email  # noqa: E402
 from tests.test_render import GMAIL_CLIP, make_config, make_issue  # noqa: E402
 
 TARGET = 30.0  # ms, median of a warm render

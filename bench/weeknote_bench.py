@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from statistics import median
 
-from digest.weeknote import extract_weeknote
+from digest.weeknote.extract import extract_weeknote
 
 ROOT = Path(__file__).parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "weeknotes"

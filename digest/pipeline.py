@@ -16,23 +16,23 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from digest import curate
-from digest.config import Config
-from digest.errors import FeedError, SourceError
-from digest.feeds import parse_feed_safely
-from digest.fetch import Fetcher, Slots, make_client
-from digest.guard import Resolver, system_resolver
-from digest.models import Issue, ParsedFeed, Source, SourceHealth, SourceReport
-from digest.overrides import load_overrides
-from digest.store import Store
-from digest.themes import UNMATCHED_HEADING
-from digest.tidy import needs_page
-from digest.workers import ParsePool
+from digest.core.config import Config
+from digest.core.errors import FeedError, SourceError
+from digest.core.models import Issue, ParsedFeed, Source, SourceHealth, SourceReport
+from digest.core.store import Store
+from digest.curation import curate
+from digest.curation.overrides import load_overrides
+from digest.curation.themes import UNMATCHED_HEADING
+from digest.curation.tidy import needs_page
+from digest.sources.feeds import parse_feed_safely
+from digest.sources.fetch import Fetcher, Slots, make_client
+from digest.sources.guard import Resolver, system_resolver
+from digest.sources.workers import ParsePool
 
 if TYPE_CHECKING:
-    from digest.classify import Classifier
-    from digest.enrich import PageHead
-    from digest.weeknote import Weeknote
+    from digest.curation.classify import Classifier
+    from digest.curation.enrich import PageHead
+    from digest.weeknote.extract import Weeknote
 
 # Below this many sources, parsing in-process is cheaper than starting worker processes.
 POOL_THRESHOLD = 4
@@ -119,7 +119,7 @@ def weeknote_page(config: Config, store: Store, now: datetime) -> Source | str:
             "(weeknote.title_pattern / weeknote.category)"
         )
     # The post's address comes from the blog, not the operator: the blog feed's address decides
-    # where it may lead (digest.guard).
+    # where it may lead (digest.sources.guard).
     return dataclasses.replace(store.source(post.link, WEEKNOTE), found_in=config.locate(rule.feed))
 
 
@@ -131,8 +131,8 @@ def _last_failure(store: Store, key: str) -> str | None:
     return row["last_error"] if row and row["last_status"] == "error" else None
 
 
-# How a failed connection reads in a report (digest.fetch, digest.guard, digest.links): these
-# are what a machine with no network gets from every source, at once.
+# How a failed connection reads in a report (digest.sources.fetch, .guard, .links): these are
+# what a machine with no network gets from every source, at once.
 NO_CONNECTION = ("cannot connect", "timed out (connecting")
 
 
@@ -171,7 +171,7 @@ def build_issue(
     never changes what the next send includes; with `config.enrich.online` it reads the heads of
     linked pages it has not cached (through `client` and `resolver`, the address guard's). The
     weeknote's links, and the editor's moves in the overrides file, are kept as labelled
-    examples that the theme classifier learns from (digest.examples); `explain` makes its
+    examples that the theme classifier learns from (digest.curation.examples); `explain` makes its
     reasons name the words and examples behind each choice."""
     issue_id = issue_id or curate.issue_id(now, config.newsletter.timezone)
     start, end = curate.window(now, config, _last_sent_at(store))
@@ -209,8 +209,8 @@ def _learn(config, store, now, this_week, explain: bool) -> Classifier | None:
     """Keep the weeknote's labelled links (`this_week`: the weeknote, its pages' heads and the
     issue), then train the theme classifier on every example stored, once there are enough to
     say more than the keywords do (classify.MIN_EXAMPLES)."""
-    from digest.classify import MIN_EXAMPLES, Classifier  # the stemmer is for builds only
-    from digest.examples import load_examples, save_examples, weeknote_examples
+    from digest.curation.classify import MIN_EXAMPLES, Classifier  # the stemmer is for builds only
+    from digest.curation.examples import load_examples, save_examples, weeknote_examples
 
     weeknote, heads, issue_id = this_week
     save_examples(
@@ -224,7 +224,7 @@ def _learn(config, store, now, this_week, explain: bool) -> Classifier | None:
 
 def _learn_moves(config, store, now, candidates, overrides, issue_id) -> None:
     """The editor's moves in the overrides file correct the labels of the items they move."""
-    from digest.examples import override_examples, save_examples
+    from digest.curation.examples import override_examples, save_examples
 
     moved = override_examples(candidates, overrides, config.themes, issue_id)
     save_examples(store, moved, "override", now)
@@ -232,9 +232,9 @@ def _learn_moves(config, store, now, candidates, overrides, issue_id) -> None:
 
 def _enrich(config, store, now, weeknote, items, feeds, client, resolver) -> dict[str, PageHead]:
     """The enrichment stage: the heads of the pages the weeknote links to, and of feed items
-    with no usable summary (digest.enrich), for curation to tidy the items with."""
-    from digest.enrich import page_heads  # its parser is for builds, not for digest fetch
-    from digest.links import IssueLink
+    with no usable summary (digest.curation.enrich), for curation to tidy the items with."""
+    from digest.curation.enrich import page_heads  # its parser is for builds, not for digest fetch
+    from digest.sources.links import IssueLink
 
     links = [
         IssueLink(link.url, "weeknote", curate.WEEKNOTE_SOURCE)
@@ -271,7 +271,7 @@ def _read_weeknote(
 ) -> tuple[Weeknote, list[str]]:
     """The stored weeknote page, extracted, and what went wrong, one line each."""
     # Imported here: the HTML parser costs digest fetch a tenth of a second it does not need.
-    from digest.weeknote import Weeknote, extract_weeknote
+    from digest.weeknote.extract import Weeknote, extract_weeknote
 
     empty = Weeknote("", "", (), ())
     if page is None:

@@ -23,10 +23,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from digest.config import load_config  # noqa: E402
+from digest.core.config import load_config  # noqa: E402
+from digest.core.store import Store  # noqa: E402
+from digest.email.render import render_email, template_folders  # noqa: E402
 from digest.pipeline import build_issue, fetch_sources  # noqa: E402
-from digest.render import render_email, template_folders  # noqa: E402
-from digest.store import Store  # noqa: E402
 
 CONFIG = ROOT / "examples" / "demo" / "feeds.yaml"
 # The example's feeds are dated November 2026: its issue is built as of that week.

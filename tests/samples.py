@@ -92,8 +92,8 @@ state:
 
 def mark_sent(store, issue, when: datetime) -> None:
     """Record `issue` as sent at `when` the way digest send does: through the ledger."""
-    from digest.ledger import Ledger
-    from digest.message import FrozenEmail
+    from digest.delivery.ledger import Ledger
+    from digest.delivery.message import FrozenEmail
 
     ledger = Ledger(store)
     content = FrozenEmail("subject", "<p>html</p>", "text")

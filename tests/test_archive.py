@@ -20,16 +20,22 @@ import pytest
 from bs4 import BeautifulSoup
 from lxml import etree
 
-from digest.archive import ATOM, ArchiveWriteError, MissingArchiveUrl, SiteReport, build_site
 from digest.cli import DigestGroup, main
 from digest.cli.archive import archive
-from digest.config import Config, EmailSettings, Newsletter, Theme
-from digest.curate import slug
-from digest.ledger import Ledger
-from digest.message import FrozenEmail
-from digest.models import Issue, IssueItem, IssueTheme
-from digest.store import Store
-from digest.text import plural
+from digest.core.config import Config, EmailSettings, Newsletter, Theme
+from digest.core.models import Issue, IssueItem, IssueTheme
+from digest.core.store import Store
+from digest.core.text import plural
+from digest.curation.curate import slug
+from digest.delivery.ledger import Ledger
+from digest.delivery.message import FrozenEmail
+from digest.publish.archive import (
+    ATOM,
+    ArchiveWriteError,
+    MissingArchiveUrl,
+    SiteReport,
+    build_site,
+)
 from tests.samples import NOW, OUTBOX, cli, config_text
 
 ARCHIVE = "https://community.example/digest"  # with a path: links must keep it

@@ -10,11 +10,11 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from digest.classify import MIN_EXAMPLES, Example
-from digest.config import load_config
-from digest.examples import save_examples
+from digest.core.config import load_config
+from digest.core.store import Store
+from digest.curation.classify import MIN_EXAMPLES, Example
+from digest.curation.examples import save_examples
 from digest.pipeline import build_issue, fetch_sources, save_issue, unreachable_sources
-from digest.store import Store
 from tests.samples import NOW, cli, mark_sent, rss
 from tests.server import Reply
 
@@ -305,7 +305,8 @@ def test_build_with_nothing_to_send_exits_1(tmp_path):
     )
 
 
-# Enrichment: the linked pages' heads, read once, tidy the items (digest.enrich, digest.tidy).
+# Enrichment: the linked pages' heads, read once, tidy the items (digest.curation.enrich,
+# digest.curation.tidy).
 
 
 def html_page(head: str) -> Reply:
@@ -453,7 +454,7 @@ def test_preview_and_send_take_no_enrich(enriched_site, server, tmp_path):
 
 
 # Learning: the weeknote's links become labelled examples, and the classifier they train themes
-# feed items once there are enough of them (digest.examples, digest.classify).
+# feed items once there are enough of them (digest.curation.examples, digest.curation.classify).
 
 
 def examples(config) -> dict[str, tuple[str, str, str]]:

@@ -7,10 +7,10 @@ import os
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from digest.charset import decode_html
-from digest.config import load_config
+from digest.core.config import load_config
+from digest.core.store import Store
 from digest.pipeline import build_issue, fetch_sources
-from digest.store import Store
+from digest.sources.charset import decode_html
 from tests.samples import NOW, config_text
 from tests.server import Reply
 

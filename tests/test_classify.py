@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from digest.classify import (
+from digest.core.config import Theme
+from digest.core.urls import domain_of
+from digest.curation.classify import (
     PAIR_WORDS,
     Classifier,
     Example,
@@ -12,10 +14,8 @@ from digest.classify import (
     host_words,
     seed_examples,
 )
-from digest.config import Theme
-from digest.evaluate import calibrate, cross_validate, report_lines
-from digest.urls import domain_of
-from digest.words import stems
+from digest.curation.evaluate import calibrate, cross_validate, report_lines
+from digest.curation.words import stems
 
 VIDEO = Theme("Video consultations", aliases=("Remote consultations",), keywords=("telehealth",))
 EVENTS = Theme("Events and opportunities", aliases=("Dates for your diary",), keywords=("webinar",))

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from digest.classify import THRESHOLD, Example
-from digest.config import Theme, load_config
-from digest.evaluate import Evaluation, calibrate, cross_validate, report_lines
-from digest.themes import theme_for_heading
-from digest.urls import domain_of
+from digest.core.config import Theme, load_config
+from digest.core.urls import domain_of
+from digest.curation.classify import THRESHOLD, Example
+from digest.curation.evaluate import Evaluation, calibrate, cross_validate, report_lines
+from digest.curation.themes import theme_for_heading
 from tests.test_weeknote_fixtures import NAMES, THEMES, load
 
 DEMO = Path(__file__).parent.parent / "examples" / "demo" / "feeds.yaml"

@@ -5,9 +5,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from digest.config import Config, Curation, Newsletter, Theme
-from digest.config import Weeknote as WeeknoteRule
-from digest.curate import (
+from digest.core.config import Config, Curation, Newsletter, Theme
+from digest.core.config import Weeknote as WeeknoteRule
+from digest.core.models import IssueItem, Item
+from digest.core.urls import canonical_url
+from digest.curation.curate import (
     curate,
     feed_candidates,
     issue_id,
@@ -17,11 +19,9 @@ from digest.curate import (
     weeknote_candidates,
     window,
 )
-from digest.enrich import PageHead
-from digest.models import IssueItem, Item
-from digest.overrides import IssueOverrides, ItemOverride
-from digest.urls import canonical_url
-from digest.weeknote import Weeknote, WeeknoteLink, WeeknoteSection
+from digest.curation.enrich import PageHead
+from digest.curation.overrides import IssueOverrides, ItemOverride
+from digest.weeknote.extract import Weeknote, WeeknoteLink, WeeknoteSection
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 FEED = "https://partner.example/feed.xml"
@@ -433,8 +433,8 @@ def test_slug_is_a_stable_anchor(name, anchor):
 
 
 def test_the_lead_is_the_overrides_picks_else_the_editorials_links_at_most_three():
-    from digest.curate import choose_lead
-    from digest.overrides import IssueOverrides, ItemOverride
+    from digest.curation.curate import choose_lead
+    from digest.curation.overrides import IssueOverrides, ItemOverride
 
     def item(n: int, editorial: bool) -> IssueItem:
         url = f"https://a.example/{n}"

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from digest.doctor import Check, lines
-from digest.ledger import Ledger
-from digest.message import FrozenEmail
-from digest.models import Issue
-from digest.store import Store
+from digest.core.models import Issue
+from digest.core.store import Store
+from digest.delivery.ledger import Ledger
+from digest.delivery.message import FrozenEmail
+from digest.ops.doctor import Check, lines
 from tests.fake_sendgrid import FakeSendGrid
 from tests.samples import NOW, cli, rss
 from tests.server import Reply

@@ -1,5 +1,5 @@
-"""Enrichment: reading linked pages' heads, politely and cached (digest.enrich). Real SQLite on
-tmp_path, a loopback server or httpx.MockTransport, the clock passed in."""
+"""Enrichment: reading linked pages' heads, politely and cached (digest.curation.enrich). Real
+SQLite on tmp_path, a loopback server or httpx.MockTransport, the clock passed in."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from digest.config import load_config
-from digest.enrich import HEAD_CAP, PageHead, page_heads, parse_head
-from digest.links import IssueLink, check_links
-from digest.store import Store
+from digest.core.config import load_config
+from digest.core.store import Store
+from digest.curation.enrich import HEAD_CAP, PageHead, page_heads, parse_head
+from digest.sources.links import IssueLink, check_links
 from tests.resolver import table_resolver
 from tests.samples import NOW
 from tests.server import Reply

@@ -6,11 +6,11 @@ import dataclasses
 import sqlite3
 from datetime import timedelta
 
-from digest.classify import Example
-from digest.config import Theme
-from digest.examples import example_counts, load_examples, save_examples, weeknote_examples
-from digest.store import Store
-from digest.weeknote import extract_weeknote
+from digest.core.config import Theme
+from digest.core.store import Store
+from digest.curation.classify import Example
+from digest.curation.examples import example_counts, load_examples, save_examples, weeknote_examples
+from digest.weeknote.extract import extract_weeknote
 from tests.samples import NOW
 
 THEMES = (

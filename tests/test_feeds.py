@@ -3,10 +3,10 @@ from datetime import timedelta
 
 import pytest
 
-from digest.errors import FeedError
-from digest.feeds import neutralise_dtd, parse_feed, parse_feed_safely
-from digest.text import excerpt, fold, html_to_text
-from digest.urls import canonical_url
+from digest.core.errors import FeedError
+from digest.core.text import excerpt, fold, html_to_text
+from digest.core.urls import canonical_url
+from digest.sources.feeds import neutralise_dtd, parse_feed, parse_feed_safely
 from tests.samples import NOW, atom, rdf, rss
 
 URL = "https://partner.example/feed.xml"

@@ -7,11 +7,11 @@ import tracemalloc
 import httpx
 import pytest
 
-from digest.config import FetchSettings, load_config
-from digest.errors import FetchError
-from digest.fetch import Fetcher
+from digest.core.config import FetchSettings, load_config
+from digest.core.errors import FetchError
+from digest.core.store import Store
 from digest.pipeline import fetch_sources
-from digest.store import Store
+from digest.sources.fetch import Fetcher
 from tests.samples import NOW, atom, rss
 from tests.server import Reply
 

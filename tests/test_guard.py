@@ -10,12 +10,12 @@ from ipaddress import ip_address
 import httpx
 import pytest
 
-from digest.config import FetchSettings, load_config
-from digest.errors import FetchError
-from digest.fetch import Fetcher
-from digest.guard import HINT, literal_address, non_public
+from digest.core.config import FetchSettings, load_config
+from digest.core.errors import FetchError
+from digest.core.store import Store
 from digest.pipeline import fetch_sources
-from digest.store import Store
+from digest.sources.fetch import Fetcher
+from digest.sources.guard import HINT, literal_address, non_public
 from tests.resolver import table_resolver
 from tests.samples import NOW, config_text, rss
 

@@ -6,7 +6,7 @@ import asyncio
 
 import httpx
 
-from digest.hostpool import HostPools, proxy_for
+from digest.sources.hostpool import HostPools, proxy_for
 from tests.server import FeedServer, Reply
 
 

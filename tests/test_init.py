@@ -8,9 +8,9 @@ from pathlib import Path
 
 import yaml
 
-from digest.config import load_config
-from digest.init import WEEKNOTE_PLACEHOLDER, overrides_text
-from digest.overrides import load_overrides
+from digest.core.config import load_config
+from digest.curation.overrides import load_overrides
+from digest.ops.init import WEEKNOTE_PLACEHOLDER, overrides_text
 from tests.samples import NOW, cli
 
 FLAGS = ("--name", "Northfield digest", "--website", "https://northfield.example")

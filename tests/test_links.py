@@ -18,9 +18,11 @@ import httpx
 import pytest
 
 from digest.cli.links import links
-from digest.config import load_config
-from digest.errors import DigestError
-from digest.links import (
+from digest.core.config import load_config
+from digest.core.errors import DigestError
+from digest.core.models import Issue, IssueItem, IssueTheme
+from digest.core.store import Store
+from digest.sources.links import (
     BrokenLinksError,
     IssueLink,
     LinkResult,
@@ -34,8 +36,6 @@ from digest.links import (
     summarise,
     summary_line,
 )
-from digest.models import Issue, IssueItem, IssueTheme
-from digest.store import Store
 from tests.resolver import table_resolver
 from tests.samples import NOW, cli, rss
 from tests.server import FeedServer, Reply
@@ -547,7 +547,8 @@ def test_links_command_refuses_a_bad_issue_id(issue_site):
 def test_the_command_module_imports_no_network_code():
     # `digest --help` must stay quick: httpx and the checker load only when the command runs.
     code = (
-        "import sys, digest.cli.links; print('httpx' in sys.modules, 'digest.links' in sys.modules)"
+        "import sys, digest.cli.links; "
+        "print('httpx' in sys.modules, 'digest.sources.links' in sys.modules)"
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert run.stdout.split() == ["False", "False"], run.stderr

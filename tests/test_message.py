@@ -11,16 +11,16 @@ from datetime import UTC, datetime
 
 import pytest
 
-from digest.config import Config, EmailSettings, Newsletter, Sending, Theme, Tracking
-from digest.message import FrozenEmail, Options, categories, mail_body, one_line
-from digest.transports import (
+from digest.core.config import Config, EmailSettings, Newsletter, Sending, Theme, Tracking
+from digest.delivery.message import FrozenEmail, Options, categories, mail_body, one_line
+from digest.delivery.transports import (
     MissingKey,
     OutboxError,
     OutboxTransport,
     SendGridTransport,
     make_transport,
 )
-from digest.unsubscribe import MissingSecret, read_token
+from digest.delivery.unsubscribe import MissingSecret, read_token
 
 CONTENT = FrozenEmail("Digest: 25 November 2026", "<html><body><p>Hi</p></body></html>", "Hi")
 PEOPLE = [("ann@example.org", "Ann Example"), ("bob@example.org", None)]

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from digest.errors import RenderError
-from digest.mjml_check import mjml_problems
+from digest.core.errors import RenderError
+from digest.email.mjml_check import mjml_problems
 from tests.samples import cli, config_text, rss
 from tests.test_render import FOOTER, custom, render
 

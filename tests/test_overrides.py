@@ -4,11 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from digest.config import Config, Newsletter, Theme
-from digest.errors import ConfigError
-from digest.models import IssueItem
-from digest.overrides import IssueOverrides, ItemOverride, apply_overrides, load_overrides
-from digest.urls import canonical_url
+from digest.core.config import Config, Newsletter, Theme
+from digest.core.errors import ConfigError
+from digest.core.models import IssueItem
+from digest.core.urls import canonical_url
+from digest.curation.overrides import IssueOverrides, ItemOverride, apply_overrides, load_overrides
 
 CONFIG = Config(
     newsletter=Newsletter(

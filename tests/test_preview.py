@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from digest.config import load_config
+from digest.core.config import load_config
+from digest.core.store import Store
 from digest.pipeline import build_issue
-from digest.preview import frozen_issue, page_renderer
-from digest.store import Store
+from digest.publish.preview import frozen_issue, page_renderer
 from tests.resolver import table_resolver
 from tests.samples import NOW, cli, mark_sent
 
@@ -171,7 +171,7 @@ def test_the_live_preview_renders_again_from_the_files(site):
 def test_the_live_preview_marks_links_the_check_found_broken(site):
     import httpx
 
-    from digest.links import check_links
+    from digest.sources.links import check_links
 
     assert invoke("fetch", "-c", site).exit_code == 0
     config = load_config(site)

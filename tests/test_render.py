@@ -18,19 +18,19 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from bs4 import BeautifulSoup, Comment, Tag
 
-from digest.colours import MIN_CONTRAST, contrast_ratio
-from digest.config import Branding, Config, EmailSettings, Newsletter, Theme, Utm
-from digest.curate import slug
-from digest.email_view import PREHEADER_LIMIT, SUBJECT_LIMIT, dark_palette, palette
-from digest.errors import RenderError
-from digest.models import Issue, IssueItem, IssueTheme
-from digest.render import (
+from digest.core.colours import MIN_CONTRAST, contrast_ratio
+from digest.core.config import Branding, Config, EmailSettings, Newsletter, Theme, Utm
+from digest.core.errors import RenderError
+from digest.core.models import Issue, IssueItem, IssueTheme
+from digest.curation.curate import slug
+from digest.email.render import (
     RenderedEmail,
     check_html,
     default_templates,
     render_email,
     template_folders,
 )
+from digest.email.view import PREHEADER_LIMIT, SUBJECT_LIMIT, dark_palette, palette
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 ISSUE_ID = "2026-W48"
@@ -944,7 +944,7 @@ def test_the_footer_invites_forwarded_readers_to_subscribe_and_replies():
 
 
 def test_every_theme_accent_lightens_to_3_to_1_on_the_dark_card():
-    from digest.colours import lightened_until_readable
+    from digest.core.colours import lightened_until_readable
 
     card = DARK["card"]
     for colour in {c for _, _, c in THEMES if c} | {Branding().accent_colour, "#000000"}:

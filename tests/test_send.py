@@ -15,15 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from digest.config import load_config
-from digest.ledger import Ledger
-from digest.message import FrozenEmail
+from digest.core.config import load_config
+from digest.core.store import Store
+from digest.delivery.ledger import Ledger
+from digest.delivery.message import FrozenEmail
+from digest.delivery.send import Sender
+from digest.delivery.subscribers import Subscribers
+from digest.delivery.transports import SendGridTransport
 from digest.pipeline import fetch_sources
-from digest.preview import make_preview
-from digest.send import Sender
-from digest.store import Store
-from digest.subscribers import Subscribers
-from digest.transports import SendGridTransport
+from digest.publish.preview import make_preview
 from tests.samples import NOW, cli
 from tests.server import Reply
 

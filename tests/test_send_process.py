@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from digest.config import load_config
-from digest.ledger import Ledger
-from digest.store import Store
+from digest.core.config import load_config
+from digest.core.store import Store
+from digest.delivery.ledger import Ledger
 from tests.test_send import subscribe, write_site
 
 # Both wait on real time: the send lock polls with sleeps, and so do these tests.

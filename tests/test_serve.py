@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from digest.errors import ConfigError, DigestError
-from digest.serve import PreviewPage, PreviewServer
+from digest.core.errors import ConfigError, DigestError
+from digest.publish.serve import PreviewPage, PreviewServer
 
 EMAIL = (
     "<!doctype html><html><head><title>Weeknote 48</title></head><body>"

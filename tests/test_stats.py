@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from digest.config import Tracking
-from digest.stats import Figures, IssueStats, parse, sparkline, table
-from digest.store import Store
+from digest.core.config import Tracking
+from digest.core.store import Store
+from digest.ops.stats import Figures, IssueStats, parse, sparkline, table
 from tests.fake_sendgrid import FakeSendGrid
 from tests.samples import NOW, cli, config_text
 from tests.test_doctor import record_send

@@ -4,10 +4,10 @@ import sys
 
 import pytest
 
-from digest.errors import StateError
-from digest.feeds import parse_feed
-from digest.models import Source
-from digest.store import MIGRATIONS, Store
+from digest.core.errors import StateError
+from digest.core.models import Source
+from digest.core.store import MIGRATIONS, Store
+from digest.sources.feeds import parse_feed
 from tests.samples import NOW
 
 
@@ -71,7 +71,7 @@ def test_items_upsert_counts_new_and_keeps_first_seen_date_for_dateless_items(tm
 def test_processes_opening_a_new_database_at_once_all_succeed(tmp_path):
     """Each round starts several processes that open the same brand-new file together."""
     code = (
-        "import sys; from digest.store import Store\n"
+        "import sys; from digest.core.store import Store\n"
         "sys.stdin.read()\n"  # wait for the go, so they race
         "Store.open(sys.argv[1]).close()\n"
     )

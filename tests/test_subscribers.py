@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from digest.cli import DigestGroup, main
 from digest.cli.subscribers import subscribers
-from digest.store import Store
-from digest.subscribers import (
+from digest.core.store import Store
+from digest.delivery.subscribers import (
     AddressError,
     CsvError,
     SubscriberError,

@@ -4,10 +4,10 @@ import dataclasses
 
 import pytest
 
-from digest.classify import Classifier, Example
-from digest.config import Theme
-from digest.models import Item
-from digest.themes import (
+from digest.core.config import Theme
+from digest.core.models import Item
+from digest.curation.classify import Classifier, Example
+from digest.curation.themes import (
     ThemeChoice,
     normalise_heading,
     theme_for_heading,

@@ -1,12 +1,13 @@
-"""The tidy rules one by one: titles, sources, blurbs and near-duplicates (digest.tidy)."""
+"""The tidy rules one by one: titles, sources, blurbs and near-duplicates (digest.curation.tidy)."""
 
 from __future__ import annotations
 
 import pytest
 
-from digest.enrich import PageHead
-from digest.models import IssueItem
-from digest.tidy import (
+from digest.core.models import IssueItem
+from digest.core.urls import canonical_url, domain_of, registered_domain
+from digest.curation.enrich import PageHead
+from digest.curation.tidy import (
     Duplicates,
     clean_page_title,
     needs_page,
@@ -17,7 +18,6 @@ from digest.tidy import (
     tidy_weeknote_item,
     title_problem,
 )
-from digest.urls import canonical_url, domain_of, registered_domain
 
 KINGS_FUND = "https://www.kingsfund.org.uk/r"
 HF = "https://health.org.uk/r"

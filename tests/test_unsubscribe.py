@@ -6,11 +6,11 @@ import sqlite3
 
 import pytest
 
-from digest.config import config_warnings, load_config
-from digest.errors import ConfigError
-from digest.store import Store
-from digest.subscribers import Subscribers
-from digest.unsubscribe import (
+from digest.core.config import config_warnings, load_config
+from digest.core.errors import ConfigError
+from digest.core.store import Store
+from digest.delivery.subscribers import Subscribers
+from digest.delivery.unsubscribe import (
     BadToken,
     MissingSecret,
     make_token,

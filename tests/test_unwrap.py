@@ -7,8 +7,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from digest.unwrap import MAX_DEPTH, unwrap
-from digest.urls import host_of
+from digest.core.urls import host_of
+from digest.sources.unwrap import MAX_DEPTH, unwrap
 
 REPORT = "https://www.kingsfund.org.uk/publications/health-inequalities"
 

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from digest.weeknote import Weeknote, extract_weeknote
+from digest.weeknote.extract import Weeknote, extract_weeknote
 
 ROOT = Path(__file__).parent.parent
 DEMO_URL = "https://community.example/blog/weeknote-47"

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from digest.config import Theme
-from digest.themes import theme_for_heading
-from digest.weeknote import Weeknote, extract_weeknote
+from digest.core.config import Theme
+from digest.curation.themes import theme_for_heading
+from digest.weeknote.extract import Weeknote, extract_weeknote
 
 FIXTURES = Path(__file__).parent / "fixtures" / "weeknotes"
 NAMES = sorted(path.name.removesuffix(".expected.json") for path in FIXTURES.glob("*.json"))

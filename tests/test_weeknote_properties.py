@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from digest.weeknote import BLURB_LIMIT, TITLE_LIMIT, Weeknote, extract_weeknote
+from digest.weeknote.extract import BLURB_LIMIT, TITLE_LIMIT, Weeknote, extract_weeknote
 
 URL = "https://blog.example/weeknotes/week-1"
 JUNK_HOST = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")  # spaces and controls name no host

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from digest.config import load_config
+from digest.core.config import load_config
+from digest.core.store import Store
 from digest.pipeline import POOL_THRESHOLD, fetch_sources
-from digest.store import Store
 from tests.samples import NOW, rss
 from tests.server import Reply
 
@@ -153,7 +153,7 @@ def _kill(digest: subprocess.Popen, tree: list[int]) -> None:
 
 START_WORKER = """
 import sys
-from digest.workers import start_worker
+from digest.sources.workers import start_worker
 start_worker(int(sys.argv[1]))
 print("still running")
 """
@@ -172,7 +172,7 @@ def test_a_worker_whose_parent_already_died_exits_at_once(parent, survives):
 
 WATCHED_CHILD = """
 import os, subprocess, sys
-watch = "import sys; from digest.workers import watch_parent; print(flush=True); "
+watch = "import sys; from digest.sources.workers import watch_parent; print(flush=True); "
 watch += "watch_parent(int(sys.argv[1]), every=0.05)"
 child = subprocess.Popen([sys.executable, "-c", watch, str(os.getpid())], stdout=subprocess.PIPE)
 assert child.stdout.readline() == b"\\n"  # it is watching: now die
@@ -198,9 +198,9 @@ def test_without_prctl_a_worker_watches_its_parent_itself():
 WARM_RUN = """
 import os, sys
 from datetime import datetime
-from digest.config import load_config
+from digest.core.config import load_config
 from digest.pipeline import fetch_sources
-from digest.store import Store
+from digest.core.store import Store
 from tests.test_workers import descendants
 
 config = load_config(sys.argv[1])

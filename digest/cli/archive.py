@@ -1,4 +1,4 @@
-"""`digest archive`: a thin command over digest.archive."""
+"""`digest archive`: a thin command over digest.publish.archive."""
 
 from __future__ import annotations
 
@@ -27,9 +27,9 @@ def archive(out: Path | None, config_path: str, db_path: str | None) -> None:
 
     Exit status: 0 written, 1 the folder cannot be written, 2 no email.archive_url or a
     broken template."""
-    from digest.archive import build_site
-    from digest.config import load_config
-    from digest.store import Store
+    from digest.core.config import load_config
+    from digest.core.store import Store
+    from digest.publish.archive import build_site
 
     config = load_config(config_path)
     now = world().now()

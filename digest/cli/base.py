@@ -17,7 +17,7 @@ from functools import partial
 import click
 
 from digest import __version__
-from digest.errors import ConfigError, DigestError
+from digest.core.errors import ConfigError, DigestError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 
@@ -97,7 +97,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON i
 
 def valid_issue_id(ctx, param, value: str | None) -> str | None:
     """A click callback: an issue id given on the command line must name an ISO week."""
-    from digest.overrides import ISSUE_ID
+    from digest.curation.overrides import ISSUE_ID
 
     if value is not None and not ISSUE_ID.fullmatch(value):
         raise click.BadParameter(f"{value!r} is not an issue id (expected a week like 2026-W48)")
@@ -133,7 +133,7 @@ def for_run(config, offline: bool, no_enrich: bool):
 
 def refresh_sources(config, store, now, offline: bool) -> list:
     """Fetch every source (with a progress bar on a terminal), unless offline."""
-    from digest import output
+    from digest.core import output
     from digest.pipeline import fetch_sources, source_count
 
     if offline:
@@ -154,7 +154,7 @@ def link_checker(config, store):
     """A function that checks the links of an issue now; the checker loads only when called."""
 
     def check(issue):
-        from digest.links import check_links, issue_links
+        from digest.sources.links import check_links, issue_links
 
         return check_links(issue_links(issue), config, store, world().now())
 

@@ -1,4 +1,4 @@
-"""`digest doctor`: a thin command over digest.doctor."""
+"""`digest doctor`: a thin command over digest.ops.doctor."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ def doctor(config_path: str, db_path: str | None, as_json: bool) -> None:
     run. Changes nothing: the sources are fetched into memory, not into the state.
 
     Exit status: 0 ready to send, 1 not (each failing line says what to do)."""
-    from digest import doctor as core
-    from digest import output
+    from digest.core import output
+    from digest.ops import doctor as core
 
     checks = core.diagnose(config_path, db_path, world().now())
     if as_json:

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from digest.cli.base import world
-from digest.config import http_url, mailbox
+from digest.core.config import http_url, mailbox
 
 
 class Checked(click.ParamType):
@@ -65,9 +65,9 @@ def init(
     that exists stops it, with nothing written.
 
     Exit status: 0 written, 1 a file exists or an answer is not valid."""
-    from digest import curate
-    from digest.init import TIMEZONE, Answers, init_folder
-    from digest.render import default_templates
+    from digest.curation import curate
+    from digest.email.render import default_templates
+    from digest.ops.init import TIMEZONE, Answers, init_folder
 
     answers = Answers(name, website, sender, weeknote, offline, templates)
     this_week = curate.issue_id(world().now(), TIMEZONE)

@@ -51,10 +51,10 @@ def build(
     nothing sent.
 
     Exit status: 0 built, 3 built but some sources failed, 1 built with no items."""
-    from digest import output
-    from digest.config import load_config
+    from digest.core import output
+    from digest.core.config import load_config
+    from digest.core.store import Store
     from digest.pipeline import build_issue, save_issue
-    from digest.store import Store
 
     config = for_run(load_config(config_path), offline, no_enrich)
     now = world().now()
@@ -107,10 +107,11 @@ def preview(
     feeds.yaml is broken."""
     import webbrowser
 
-    from digest import curate, output
-    from digest.config import load_config
-    from digest.preview import make_preview, preview_folder, save_preview, sent_record
-    from digest.store import Store
+    from digest.core import output
+    from digest.core.config import load_config
+    from digest.core.store import Store
+    from digest.curation import curate
+    from digest.publish.preview import make_preview, preview_folder, save_preview, sent_record
 
     config = for_run(load_config(config_path), offline, no_enrich)
     now = world().now()
@@ -136,8 +137,8 @@ def preview(
 
 
 def _serve(config, config_path, db_path, issue_id, templates, out_dir, port: int) -> None:
-    from digest.preview import page_renderer, watched_paths
-    from digest.serve import PreviewServer
+    from digest.publish.preview import page_renderer, watched_paths
+    from digest.publish.serve import PreviewServer
 
     render = page_renderer(
         config_path, db_path and Path(db_path), issue_id, templates, out_dir, world().now

@@ -1,4 +1,4 @@
-"""`digest links`: a thin command over digest.links. The checker (and httpx) load only when
+"""`digest links`: a thin command over digest.sources.links. The checker (and httpx) load only when
 the command runs, so `digest --help` stays quick."""
 
 from __future__ import annotations
@@ -47,10 +47,10 @@ def links(
     nothing is sent or marked sent.
 
     Exit status: 0 no link broken, 3 some links broken, 2 feeds.yaml is broken."""
-    from digest.config import load_config
-    from digest.links import check_links, issue_links
+    from digest.core.config import load_config
+    from digest.core.store import Store
     from digest.pipeline import build_issue, unreachable_sources
-    from digest.store import Store
+    from digest.sources.links import check_links, issue_links
 
     config = load_config(config_path)
     now = world().now()
@@ -77,8 +77,8 @@ ORDER = {"ok": 0, "redirected": 1}
 
 
 def _show(results, config, as_json: bool) -> None:
-    from digest.links import no_connection, send_verdict, summarise, summary_line
-    from digest.output import _plain_table
+    from digest.core.output import _plain_table
+    from digest.sources.links import no_connection, send_verdict, summarise, summary_line
 
     if as_json:
         payload = {"links": [r.as_dict() for r in results], "summary": summarise(results)}

@@ -80,14 +80,14 @@ def send(
     Exit status: 0 sent (or already sent, or skipped by policy), 1 not completely sent (the
     message says what to do), 2 refused by SendGrid or a broken config, 3 sent but some
     sources failed."""
-    from digest import curate
-    from digest import send as sending
-    from digest.config import load_config
-    from digest.ledger import Ledger
-    from digest.message import unsubscribe_secret
-    from digest.store import Store
-    from digest.subscribers import Subscribers
-    from digest.transports import make_transport
+    from digest.core.config import load_config
+    from digest.core.store import Store
+    from digest.curation import curate
+    from digest.delivery import send as sending
+    from digest.delivery.ledger import Ledger
+    from digest.delivery.message import unsubscribe_secret
+    from digest.delivery.subscribers import Subscribers
+    from digest.delivery.transports import make_transport
 
     config = for_run(load_config(config_path), False, no_enrich)
     clock = world().now
@@ -101,7 +101,7 @@ def send(
         reports: list = []
 
         def build(issue_id: str):
-            from digest.preview import make_preview
+            from digest.publish.preview import make_preview
 
             reports.extend(refresh_sources(config, store, clock(), offline=False))
             return make_preview(config, store, clock(), issue_id, None)
@@ -164,7 +164,7 @@ def _source_failures(reports) -> None:
 
 
 def _publish(config, store) -> None:
-    from digest.archive import build_site
+    from digest.publish.archive import build_site
 
     report = build_site(config, store, world().now())
     click.echo(
@@ -176,10 +176,10 @@ def _publish(config, store) -> None:
 def _without_ledger(config, ledger, transport, issue_id, build, test_to, sandbox):
     """--test, --sandbox and --outbox: the content being sent this week (frozen if a send has
     started, else freshly built), and nothing written to the ledger."""
-    from digest import send as sending
-    from digest.message import FrozenEmail
-    from digest.subscribers import Subscribers, normalise_email
-    from digest.text import plural
+    from digest.core.text import plural
+    from digest.delivery import send as sending
+    from digest.delivery.message import FrozenEmail
+    from digest.delivery.subscribers import Subscribers, normalise_email
 
     record = ledger.issue(issue_id)
     if record is not None:
@@ -209,10 +209,10 @@ def _without_ledger(config, ledger, transport, issue_id, build, test_to, sandbox
 @json_option
 def status(config_path: str, db_path: str | None, as_json: bool) -> None:
     """List the issues sent or being sent, with their batches and message ids."""
-    from digest import output
-    from digest.config import load_config
-    from digest.ledger import Ledger
-    from digest.store import Store
+    from digest.core import output
+    from digest.core.config import load_config
+    from digest.core.store import Store
+    from digest.delivery.ledger import Ledger
 
     config = load_config(config_path)
     with Store.open(db_path or config.db_path(), create=False) as store:
@@ -228,11 +228,11 @@ def status(config_path: str, db_path: str | None, as_json: bool) -> None:
 def cancel(config_path: str, db_path: str | None, issue_id: str) -> None:
     """Cancel a scheduled send (at least 10 minutes before it goes), or forget a send that
     delivered nothing."""
-    from digest import send as sending
-    from digest.config import load_config
-    from digest.ledger import Ledger
-    from digest.store import Store
-    from digest.transports import make_transport
+    from digest.core.config import load_config
+    from digest.core.store import Store
+    from digest.delivery import send as sending
+    from digest.delivery.ledger import Ledger
+    from digest.delivery.transports import make_transport
 
     config = load_config(config_path)
     transport = make_transport(config, world().now)

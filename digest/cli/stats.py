@@ -1,4 +1,4 @@
-"""`digest stats`: a thin command over digest.stats."""
+"""`digest stats`: a thin command over digest.ops.stats."""
 
 from __future__ import annotations
 
@@ -21,11 +21,11 @@ def stats(
     has them on; rates, and the trend across the issues. Stored in the state database.
 
     Exit status: 0 shown, 1 SendGrid's statistics could not be had (nothing stored is lost)."""
-    from digest import output
-    from digest import stats as core
-    from digest.config import load_config
-    from digest.store import Store
-    from digest.transports import sendgrid_transport
+    from digest.core import output
+    from digest.core.config import load_config
+    from digest.core.store import Store
+    from digest.delivery.transports import sendgrid_transport
+    from digest.ops import stats as core
 
     config = load_config(config_path)
     now = world().now()

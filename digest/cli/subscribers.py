@@ -1,4 +1,4 @@
-"""`digest subscribers …`: thin commands over digest.subscribers."""
+"""`digest subscribers …`: thin commands over digest.delivery.subscribers."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from datetime import datetime
 import click
 
 from digest.cli.base import EXIT_PARTIAL, config_option, db_option, json_option, world
-from digest.subscribers import STATUSES, Subscribers, normalise_email
+from digest.delivery.subscribers import STATUSES, Subscribers, normalise_email
 
 
 @click.group()
@@ -25,8 +25,8 @@ def subscribers() -> None:
 def _open(config_path: str, db_path: str | None, create: bool = False):
     """The subscriber list of the state database; feeds.yaml is read only to find it. Only
     the commands that add addresses (`create`) start a new database."""
-    from digest.config import load_config
-    from digest.store import Store
+    from digest.core.config import load_config
+    from digest.core.store import Store
 
     with Store.open(db_path or load_config(config_path).db_path(), create) as store:
         yield Subscribers(store)
@@ -93,7 +93,7 @@ def remove(email: str, forget: bool, config_path, db_path) -> None:
 @json_option
 def list_(status: str | None, config_path, db_path, as_json: bool) -> None:
     """List the subscribers in address order."""
-    from digest.output import _plain_table
+    from digest.core.output import _plain_table
 
     with _open(config_path, db_path) as subs:
         found = subs.list(status)
@@ -166,10 +166,10 @@ def export(file: str, config_path, db_path) -> None:
 def sync(config_path, db_path) -> None:
     """Mark the addresses SendGrid suppresses: the unsubscribe group's suppressions, global
     unsubscribes, bounces and spam reports. Needs the SendGrid API key."""
-    from digest.config import load_config
-    from digest.store import Store
-    from digest.suppressions import sync_suppressions
-    from digest.transports import sendgrid_transport
+    from digest.core.config import load_config
+    from digest.core.store import Store
+    from digest.delivery.suppressions import sync_suppressions
+    from digest.delivery.transports import sendgrid_transport
 
     config = load_config(config_path)
     transport = sendgrid_transport(config, world().now)
@@ -195,9 +195,9 @@ def unsubscribe(token: str, config_path, db_path) -> None:
 
     Exit status: 0 the address is not sent to any more, 1 the token is not valid (nothing
     changed), 2 the secret is not set."""
-    from digest.config import load_config
-    from digest.store import Store
-    from digest.unsubscribe import signing_secret, unsubscribe_by_token
+    from digest.core.config import load_config
+    from digest.core.store import Store
+    from digest.delivery.unsubscribe import signing_secret, unsubscribe_by_token
 
     config = load_config(config_path)
     secret = signing_secret(config.sending.unsubscribe_key_env)

@@ -1,4 +1,5 @@
-"""`digest themes …`: thin commands over digest.examples, digest.classify and digest.evaluate."""
+"""`digest themes …`: thin commands over digest.curation.examples, digest.curation.classify
+and digest.curation.evaluate."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 import click
 
 from digest.cli.base import EXIT_PARTIAL, config_option, db_option, json_option, world
-from digest.errors import DigestError
+from digest.core.errors import DigestError
 
 
 @click.group()
@@ -22,9 +23,9 @@ def themes() -> None:
 @json_option
 def show(config_path: str, db_path: str | None, as_json: bool) -> None:
     """Each theme with its aliases, keywords and how many labelled examples it has."""
-    from digest.config import load_config
-    from digest.examples import example_counts
-    from digest.store import Store
+    from digest.core.config import load_config
+    from digest.core.store import Store
+    from digest.curation.examples import example_counts
 
     config = load_config(config_path)
     with Store.open(db_path or config.db_path(), create=False) as store:
@@ -62,9 +63,9 @@ def learn(pages: tuple[str, ...], backfill: int | None, config_path, db_path) ->
     a heading that names a theme is an example of that theme.
 
     Exit status: 0 learnt, 3 some pages could not be read or taught nothing, 1 none could."""
-    from digest import examples
-    from digest.config import load_config
-    from digest.store import Store
+    from digest.core.config import load_config
+    from digest.core.store import Store
+    from digest.curation import examples
 
     if not pages and backfill is None:
         raise DigestError("nothing to learn from", "name weeknote pages, or use --backfill N")
@@ -109,10 +110,10 @@ def _show_lessons(lessons) -> None:
 def evaluate(method: str, config_path: str, db_path: str | None, as_json: bool) -> None:
     """Leave-one-issue-out cross-validation over the stored examples: per-theme precision and
     recall, overall accuracy, the share sent to the catch-all, and a confusion table."""
-    from digest.config import load_config
-    from digest.evaluate import cross_validate, report_lines
-    from digest.examples import load_examples
-    from digest.store import Store
+    from digest.core.config import load_config
+    from digest.core.store import Store
+    from digest.curation.evaluate import cross_validate, report_lines
+    from digest.curation.examples import load_examples
 
     config = load_config(config_path)
     with Store.open(db_path or config.db_path(), create=False) as store:

@@ -1,0 +1,287 @@
+"""The send ledger: which recipients of an issue have been handed to SendGrid, batch by batch.
+
+A send starts by freezing the issue (subject, HTML, text, items) and snapshotting the
+recipients into numbered batches, in one transaction. Each batch then moves:
+
+    pending ──▶ in_flight ──▶ accepted          (202: SendGrid has it; never sent again)
+                    │    └──▶ failed             (429/5xx/refused: not delivered; retried)
+                    └──────▶ unknown            (sent, no answer; an operator decides)
+
+`in_flight` is committed before the request goes out, so a process killed mid-request leaves
+the batch in_flight, which the next run treats as unknown rather than sending it twice. The
+transaction that accepts the last batch also marks the issue sent and its items as sent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from digest.core.errors import DigestError
+from digest.core.models import Issue
+from digest.core.store import Store
+from digest.delivery.message import FrozenEmail
+
+SENDABLE = ("pending", "failed")
+LOCK_TTL = timedelta(minutes=15)  # a lock nobody refreshes for this long is abandoned
+
+
+class SendInProgress(DigestError):
+    hint = "wait for it to finish; a crashed send's lock expires after 15 minutes"
+
+
+@dataclass(frozen=True)
+class IssueRecord:
+    id: str
+    status: str  # sending | sent | cancelled
+    subject: str
+    started_at: str | None
+    sent_at: str | None
+    send_at: str | None
+    sendgrid_batch_id: str | None
+    transport: str | None  # sendgrid or outbox; None for sends older than this column
+    destination: str | None  # SendGrid's host or the outbox folder
+    email: FrozenEmail
+    issue: dict  # the whole issue as `digest build` writes it (themes, items, intro, sources)
+
+
+@dataclass(frozen=True)
+class Batch:
+    issue: str
+    number: int
+    recipients: list[tuple[str, str | None]]
+    status: str
+    message_id: str | None
+    attempts: int
+    last_error: str | None
+
+
+class Ledger:
+    def __init__(self, store: Store):
+        self.store = store
+        self.db = store.db
+
+    # issues
+
+    def issue(self, issue_id: str) -> IssueRecord | None:
+        row = self.db.execute("SELECT * FROM issues WHERE id = ?", (issue_id,)).fetchone()
+        return _record(row) if row else None
+
+    def issues(self) -> list[IssueRecord]:
+        rows = self.db.execute("SELECT * FROM issues ORDER BY id DESC").fetchall()
+        return [_record(row) for row in rows]
+
+    def start(
+        self,
+        issue: Issue,
+        content: FrozenEmail,
+        recipients: Sequence[tuple[str, str | None]],
+        batch_size: int,
+        now: datetime,
+        transport: tuple[str, str],
+        send_at: datetime | None = None,
+        sendgrid_batch_id: str | None = None,
+    ) -> None:
+        """Freeze the issue and split the recipients into pending batches, all at once.
+        `transport` is (name, destination): where every batch of this send goes."""
+        stamp = now.isoformat()
+        with self.store.transaction() as db:
+            db.execute(
+                "INSERT INTO issues (id, status, subject, started_at, html, text, issue_json,"
+                " send_at, sendgrid_batch_id, transport, destination)"
+                " VALUES (?, 'sending', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    issue.id,
+                    content.subject,
+                    stamp,
+                    content.html,
+                    content.text,
+                    issue.to_json(indent=None),
+                    send_at and send_at.isoformat(),
+                    sendgrid_batch_id,
+                    *transport,
+                ),
+            )
+            db.executemany(
+                "INSERT INTO send_batches (issue, number, recipients, status, updated)"
+                " VALUES (?, ?, ?, 'pending', ?)",
+                [
+                    (issue.id, n, json.dumps(recipients[start : start + batch_size]), stamp)
+                    for n, start in enumerate(range(0, len(recipients), batch_size), 1)
+                ],
+            )
+
+    def discard(self, issue_id: str) -> None:
+        """Forget a send that delivered nothing (it was refused), so the next one rebuilds."""
+        with self.store.transaction() as db:
+            accepted = db.execute(
+                "SELECT count(*) FROM send_batches WHERE issue = ? AND status = 'accepted'",
+                (issue_id,),
+            ).fetchone()[0]
+            if accepted:
+                return
+            db.execute("DELETE FROM send_batches WHERE issue = ?", (issue_id,))
+            db.execute("DELETE FROM issues WHERE id = ? AND status = 'sending'", (issue_id,))
+
+    def cancel(self, issue_id: str, now: datetime) -> None:
+        with self.store.transaction() as db:
+            db.execute(
+                "UPDATE issues SET status = 'cancelled', sent_at = ? WHERE id = ?",
+                (now.isoformat(), issue_id),
+            )
+
+    # batches
+
+    def batches(self, issue_id: str) -> list[Batch]:
+        rows = self.db.execute(
+            "SELECT * FROM send_batches WHERE issue = ? ORDER BY number", (issue_id,)
+        )
+        return [_batch(row) for row in rows]
+
+    def in_flight_to_unknown(self, issue_id: str, now: datetime) -> int:
+        """Batches a killed run left mid-request: they may have been delivered."""
+        with self.store.transaction() as db:
+            changed = db.execute(
+                "UPDATE send_batches SET status = 'unknown', updated = ?, last_error ="
+                " 'the sending process stopped while this batch was being sent'"
+                " WHERE issue = ? AND status = 'in_flight'",
+                (now.isoformat(), issue_id),
+            )
+            return changed.rowcount
+
+    def mark(self, batch: Batch, status: str, now: datetime, error: str | None = None) -> None:
+        """Move a batch to in_flight (one more attempt), failed or unknown."""
+        attempt = 1 if status == "in_flight" else 0
+        with self.store.transaction() as db:
+            db.execute(
+                "UPDATE send_batches SET status = ?, attempts = attempts + ?, last_error ="
+                " coalesce(?, last_error), updated = ? WHERE issue = ? AND number = ?",
+                (status, attempt, error, now.isoformat(), batch.issue, batch.number),
+            )
+
+    def accept(self, batch: Batch, message_id: str | None, now: datetime) -> bool:
+        """Record a batch as accepted; when it was the last one, mark the issue sent and its
+        items as sent, in the same transaction. Returns whether the issue is now sent."""
+        with self.store.transaction() as db:
+            db.execute(
+                "UPDATE send_batches SET status = 'accepted', message_id = ?, last_error = NULL,"
+                " updated = ? WHERE issue = ? AND number = ?",
+                (message_id, now.isoformat(), batch.issue, batch.number),
+            )
+            left = db.execute(
+                "SELECT count(*) FROM send_batches WHERE issue = ? AND status != 'accepted'",
+                (batch.issue,),
+            ).fetchone()[0]
+            if left:
+                return False
+            _mark_sent(db, batch.issue, now)
+            return True
+
+    # the lock
+
+    @contextmanager
+    def lock(
+        self,
+        clock: Callable[[], datetime],
+        wait: float = 2.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> Iterator[Callable[[], None]]:
+        """Hold the send lock; yields a function that extends it. Another live holder makes
+        this wait up to `wait` seconds, then raise SendInProgress."""
+        owner = f"{socket.gethostname()}:{os.getpid()}"
+        deadline = time.monotonic() + wait
+        while not self._take_lock(owner, clock()):
+            if time.monotonic() >= deadline:
+                raise SendInProgress("another digest send is in progress")
+            sleep(0.2)
+        try:
+            yield lambda: self._take_lock(owner, clock())
+        finally:
+            with self.store.transaction() as db:
+                db.execute("DELETE FROM locks WHERE name = 'send' AND owner = ?", (owner,))
+
+    def _take_lock(self, owner: str, now: datetime) -> bool:
+        with self.store.transaction() as db:
+            row = db.execute("SELECT owner, expires FROM locks WHERE name = 'send'").fetchone()
+            if row and row["owner"] != owner and not _abandoned(row, now):
+                return False
+            db.execute(
+                "INSERT INTO locks (name, owner, acquired, expires) VALUES ('send', ?, ?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET owner = excluded.owner,"
+                " acquired = excluded.acquired, expires = excluded.expires",
+                (owner, now.isoformat(), (now + LOCK_TTL).isoformat()),
+            )
+            return True
+
+
+def _abandoned(row: sqlite3.Row, now: datetime) -> bool:
+    """A lock whose time ran out, or whose process on this machine has died."""
+    if datetime.fromisoformat(row["expires"]) <= now:
+        return True
+    host, _, pid = row["owner"].rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _mark_sent(db: sqlite3.Connection, issue_id: str, now: datetime) -> None:
+    issue = json.loads(
+        db.execute("SELECT issue_json FROM issues WHERE id = ?", (issue_id,)).fetchone()[0]
+    )
+    db.execute(
+        "UPDATE issues SET status = 'sent', sent_at = ? WHERE id = ?", (now.isoformat(), issue_id)
+    )
+    db.executemany(
+        "INSERT OR IGNORE INTO issue_items (issue, canonical_url, url, title, theme)"
+        " VALUES (?, ?, ?, ?, ?)",
+        [
+            (issue_id, i["canonical_url"], i["url"], i["title"], i["theme"])
+            for i in issue_items(issue)
+        ],
+    )
+
+
+def issue_items(issue: dict) -> list[dict]:
+    """Every item of a frozen issue: shown, or counted over its theme's cap."""
+    return [item for theme in issue["themes"] for item in (*theme["items"], *theme["more"])]
+
+
+def _record(row: sqlite3.Row) -> IssueRecord:
+    return IssueRecord(
+        id=row["id"],
+        status=row["status"],
+        subject=row["subject"] or "",
+        started_at=row["started_at"],
+        sent_at=row["sent_at"],
+        send_at=row["send_at"],
+        sendgrid_batch_id=row["sendgrid_batch_id"],
+        transport=row["transport"],
+        destination=row["destination"],
+        email=FrozenEmail(row["subject"] or "", row["html"] or "", row["text"] or ""),
+        issue=json.loads(row["issue_json"] or "{}"),
+    )
+
+
+def _batch(row: sqlite3.Row) -> Batch:
+    return Batch(
+        issue=row["issue"],
+        number=row["number"],
+        recipients=[tuple(pair) for pair in json.loads(row["recipients"])],
+        status=row["status"],
+        message_id=row["message_id"],
+        attempts=row["attempts"],
+        last_error=row["last_error"],
+    )

@@ -1,0 +1,467 @@
+"""`digest send`: this week's issue to every active subscriber, exactly once.
+
+The flow, under the send lock:
+1. the week's issue already sent (or cancelled)? Say so and stop;
+2. not started? Build and render it, apply the policies (enough items, a weeknote), snapshot
+   the active subscribers into batches and freeze the content: the ledger's `start`;
+3. send every pending or failed batch, retrying what is safe to retry; a batch left unknown by
+   a timeout or a killed process is recorded as accepted when listed in `accept_batches`, or
+   sent again with `retry_unknown`, once an operator has checked SendGrid's activity feed for
+   it (each message carries custom_args issue and batch).
+
+Nothing here reads the clock or sleeps directly: both are passed in, like the transport.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from digest.core.config import Config
+from digest.core.errors import DigestError
+from digest.core.text import plural
+from digest.delivery.ledger import SENDABLE, Batch, Ledger
+from digest.delivery.message import MAX_SCHEDULE_AHEAD, FrozenEmail, Options, mail_body
+from digest.delivery.transports import Ambiguous, Rejected, Retryable
+from digest.email.render import CLIP_SIZE
+from digest.pipeline import WEEKNOTE
+from digest.publish.preview import Preview
+from digest.sources.links import refuse_broken
+
+BACKOFF_BASE = 1.0  # seconds before the second attempt; doubles with each further one
+# Attempts in a row, across batches, that found no SendGrid to talk to: then the send stops
+# (to be run again later) instead of trying every batch max_attempts times.
+UNREACHABLE_STREAK = 3
+
+
+class SendPolicyError(DigestError):
+    """A policy in feeds.yaml says not to send this week."""
+
+
+@dataclass
+class SendResult:
+    issue_id: str
+    outcome: str  # sent | already-sent | cancelled | skipped | scheduled | incomplete
+    message: str
+    batches: int = 0
+    accepted: int = 0
+    recipients: int = 0
+    unknown: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    unreachable: str | None = None  # why the send stopped early: SendGrid could not be reached
+
+    @property
+    def complete(self) -> bool:
+        return self.outcome != "incomplete"
+
+
+@dataclass(frozen=True)
+class Ready:
+    """A new send that passed every policy: what the ledger's `start` freezes."""
+
+    issue: object  # digest.core.models.Issue
+    content: FrozenEmail
+    people: list[tuple[str, str | None]]
+
+
+@dataclass(frozen=True)
+class DryRun:
+    """The decision `digest send --dry-run` reports: the outcome the real send would have
+    (send | resume | skipped | already-sent | cancelled | refused), why, and for a send what
+    would go out."""
+
+    outcome: str
+    message: str
+    hint: str = ""
+    plan: list[str] = field(default_factory=list)
+    exit_code: int = 0  # the real send's exit status for a refusal
+
+    def lines(self) -> list[str]:
+        verdict = f"send would refuse: {self.message}" if self.outcome == "refused" else None
+        hint = [f"Hint: {self.hint}"] if self.hint else []
+        return [*self.plan, f"Decision:   {verdict or self.message}", *hint, NOTHING_SENT]
+
+
+NOTHING_SENT = "Nothing was sent (--dry-run)."
+
+
+@dataclass
+class Sender:
+    """Everything a send needs, passed in: the config, ledger, transport, clock and sleep."""
+
+    config: Config
+    ledger: Ledger
+    transport: object  # SendGridTransport or OutboxTransport
+    clock: Callable[[], datetime]
+    sleep: Callable[[float], None]
+    jitter: Callable[[], float] = random.random
+    heartbeat: Callable[[], object] = lambda: None  # keeps the send lock while batches go out
+    link_check: Callable[[object], list] | None = None  # the issue's links, checked
+    # Why each attempt of the current streak could not reach SendGrid at all.
+    _unreachable: list[str] = field(default_factory=list, init=False, repr=False)
+
+    def send_issue(
+        self,
+        issue_id: str,
+        build: Callable[[str], Preview],
+        recipients: Callable[[], list[tuple[str, str | None]]],
+        *,
+        force: bool = False,
+        resume_only: bool = False,
+        retry_unknown: bool = False,
+        accept_batches: frozenset[int] = frozenset(),
+        send_at: datetime | None = None,
+    ) -> SendResult:
+        record = self.ledger.issue(issue_id)
+        if record and record.status == "sent":
+            message = f"issue {issue_id} was already sent on {record.sent_at}"
+            return SendResult(issue_id, "already-sent", message)
+        if record and record.status == "cancelled":
+            message = f"issue {issue_id} was cancelled on {record.sent_at}; nothing sent"
+            return SendResult(issue_id, "cancelled", message)
+        if record is None:
+            if resume_only:
+                return SendResult(issue_id, "skipped", f"issue {issue_id} has no send to resume")
+            started = self._start(issue_id, build, recipients, force, send_at)
+            if started is not None:
+                return started
+        return self._deliver(issue_id, retry_unknown, accept_batches)
+
+    def _start(self, issue_id, build, recipients, force, send_at) -> SendResult | None:
+        ready = self._prepare(issue_id, build, recipients, force)
+        if isinstance(ready, SendResult):
+            return ready
+        batch_id = self.transport.create_batch() if send_at else None
+        size, transport = self.config.sending.batch_size, self.transport
+        where = (transport.name, transport.destination)
+        self.ledger.start(
+            ready.issue, ready.content, ready.people, size, self.clock(), where, send_at, batch_id
+        )
+        return None
+
+    def _prepare(self, issue_id, build, recipients, force) -> SendResult | Ready:
+        """Build the issue and apply every policy a new send obeys, writing nothing: a skip
+        comes back as a SendResult, a refusal is raised (SendPolicyError, BrokenLinksError)."""
+        preview = build(issue_id)
+        issue, rendered = preview.issue, preview.email
+        shown = issue.counts()["shown"]
+        if shown < self.config.sending.min_items:
+            return SendResult(
+                issue_id,
+                "skipped",
+                f"issue {issue_id} has {shown} items, fewer than sending.min_items "
+                f"({self.config.sending.min_items}): nothing sent this week",
+            )
+        _check_weeknote(issue, self.config, force)
+        if rendered.size > CLIP_SIZE and not force:
+            raise SendPolicyError(
+                f"the email is {rendered.size:,} bytes, over the {CLIP_SIZE:,} at which Gmail "
+                "clips it, even with items moved to the archive",
+                "shorten the intro or the templates, drop items in the overrides file, or send "
+                "it clipped: --force",
+            )
+        email = self.config.email
+        if not (email.unsubscribe_group or email.unsubscribe_url):
+            raise SendPolicyError(
+                "the email has no unsubscribe link, so it was not sent to subscribers",
+                "set email.unsubscribe_group (SendGrid) or email.unsubscribe_url in feeds.yaml",
+            )
+        if self.link_check is not None:
+            results = self.link_check(issue)
+            if not force:
+                refuse_broken(results, self.config)
+        people = recipients()
+        if not people:
+            raise SendPolicyError(
+                "there are no active subscribers", "add some with digest subscribers add/import"
+            )
+        content = FrozenEmail(rendered.subject, rendered.html, rendered.text)
+        return Ready(issue, content, people)
+
+    def dry_run(
+        self,
+        issue_id: str,
+        build: Callable[[str], Preview],
+        recipients: Callable[[], list[tuple[str, str | None]]],
+        *,
+        force: bool = False,
+        resume_only: bool = False,
+    ) -> DryRun:
+        """What send_issue with the same arguments would do, decided the same way (sent or
+        cancelled already, nothing to resume, a skip, a refusal, a resumed or a new send),
+        and nothing sent or written to the ledger."""
+        record = self.ledger.issue(issue_id)
+        if record is not None and record.status != "sending":
+            outcome = "already-sent" if record.status == "sent" else "cancelled"
+            verb = "sent" if record.status == "sent" else "cancelled"
+            return DryRun(outcome, f"issue {issue_id} was already {verb} on {record.sent_at}")
+        if record is not None:
+            return self._dry_resume(record)
+        if resume_only:
+            return DryRun("skipped", f"issue {issue_id} has no send to resume")
+        try:
+            ready = self._prepare(issue_id, build, recipients, force)
+        except DigestError as refusal:
+            return DryRun("refused", refusal.message, refusal.hint, exit_code=refusal.exit_code)
+        if isinstance(ready, SendResult):
+            return DryRun(ready.outcome, ready.message)
+        lines = plan(self.config, ready.content, len(ready.people), self.transport, "a new send")
+        return DryRun("send", f"issue {issue_id} would be sent", plan=lines)
+
+    def _dry_resume(self, record) -> DryRun:
+        try:
+            _check_same_transport(record, self.transport)
+        except DigestError as refusal:
+            return DryRun("refused", refusal.message, refusal.hint, exit_code=refusal.exit_code)
+        left = [b for b in self.ledger.batches(record.id) if b.status != "accepted"]
+        people = sum(len(b.recipients) for b in left)
+        state = f"resuming a send started {record.started_at}: {plural(len(left), 'batch')} left"
+        lines = plan(self.config, record.email, people, self.transport, state, len(left))
+        return DryRun("resume", f"issue {record.id} would be resumed", plan=lines)
+
+    def _deliver(
+        self, issue_id: str, retry_unknown: bool, accept_batches: frozenset[int]
+    ) -> SendResult:
+        record = self.ledger.issue(issue_id)
+        _check_same_transport(record, self.transport)
+        self._unreachable = []
+        self.ledger.in_flight_to_unknown(issue_id, self.clock())
+        options = Options(
+            send_at=record.send_at and datetime.fromisoformat(record.send_at),
+            batch_id=record.sendgrid_batch_id,
+        )
+        for batch in self.ledger.batches(issue_id):
+            if batch.status == "unknown" and batch.number in accept_batches:
+                self.ledger.accept(batch, batch.message_id, self.clock())
+            elif batch.status in SENDABLE or (batch.status == "unknown" and retry_unknown):
+                self._send_batch(batch, record.email, options)
+                self.heartbeat()
+            if len(self._unreachable) >= UNREACHABLE_STREAK:
+                break
+        return self._result(issue_id)
+
+    def _send_batch(self, batch: Batch, content: FrozenEmail, options: Options) -> None:
+        """Send one batch, retrying what cannot have been delivered; stop at what might have."""
+        body = mail_body(content, batch.recipients, self.config, batch.issue, batch.number, options)
+        sending = self.config.sending
+        for attempt in range(1, sending.max_attempts + 1):
+            self.ledger.mark(batch, "in_flight", self.clock())
+            try:
+                accepted = self.transport.send(body)
+            except Retryable as exc:
+                self.ledger.mark(batch, "failed", self.clock(), exc.reason)
+                self._unreachable = [*self._unreachable, exc.reason] if exc.unreachable else []
+                wait = exc.wait if exc.wait is not None else self._backoff(attempt)
+                if (
+                    attempt == sending.max_attempts
+                    or wait > sending.max_wait
+                    or len(self._unreachable) >= UNREACHABLE_STREAK
+                ):
+                    return
+                self.sleep(wait)
+            except Ambiguous as exc:
+                self._unreachable = []
+                self.ledger.mark(batch, "unknown", self.clock(), exc.reason)
+                return
+            except DigestError as exc:  # refused by SendGrid, or an outbox that cannot be written
+                self.ledger.mark(batch, "failed", self.clock(), exc.message)
+                if isinstance(exc, Rejected):
+                    self.ledger.discard(batch.issue)  # only when nothing was delivered yet
+                raise
+            else:
+                self._unreachable = []
+                self.ledger.accept(batch, accepted.message_id, self.clock())
+                return
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential, with jitter so many senders do not retry in step."""
+        return BACKOFF_BASE * 2 ** (attempt - 1) * (0.5 + self.jitter())
+
+    def _result(self, issue_id: str) -> SendResult:
+        record = self.ledger.issue(issue_id)
+        batches = self.ledger.batches(issue_id)
+        result = SendResult(
+            issue_id,
+            "incomplete",
+            "",
+            batches=len(batches),
+            accepted=sum(b.status == "accepted" for b in batches),
+            recipients=sum(len(b.recipients) for b in batches),
+            unknown=[b.number for b in batches if b.status == "unknown"],
+            failed=[b.number for b in batches if b.status in SENDABLE],
+            unreachable=self._unreachable[-1] if self._unreachable else None,
+        )
+        if record.status == "sent":
+            result.outcome = "scheduled" if record.send_at else "sent"
+            when = f" for {record.send_at}" if record.send_at else ""
+            result.message = (
+                f"issue {issue_id} {result.outcome}{when}: "
+                f"{plural(result.recipients, 'recipient')} in {plural(result.batches, 'batch')}; "
+                f"{self.transport.delivered(result.recipients)}"
+            )
+        else:
+            result.message = _incomplete_message(issue_id, result)
+        return result
+
+
+def _incomplete_message(issue_id: str, result: SendResult) -> str:
+    parts = [f"issue {issue_id}: {result.accepted} of {plural(result.batches, 'batch')} accepted"]
+    if result.unreachable:
+        parts.append(
+            f"stopped: {result.unreachable}, {UNREACHABLE_STREAK} times in a row; nothing was "
+            "sent twice: run digest send again once SendGrid can be reached, to send the rest"
+        )
+    elif result.failed:
+        parts.append(
+            f"batches {_numbers(result.failed)} not delivered (SendGrid busy or unreachable); "
+            "run digest send again to retry them"
+        )
+    if result.unknown:
+        parts.append(
+            f"batches {_numbers(result.unknown)} unknown (sent, but no answer came): look them "
+            f"up in SendGrid's activity feed by custom_args issue={issue_id} and batch, then "
+            "run digest send --resume with --accept-batch N for each that arrived, and "
+            "--retry-unknown to send the others again"
+        )
+    return "; ".join(parts)
+
+
+def _numbers(numbers: list[int]) -> str:
+    return ", ".join(str(n) for n in numbers)
+
+
+def _check_same_transport(record, transport) -> None:
+    """A send started through one transport is finished through it: the rest of the list must
+    not be emailed after the first batches went to the outbox, or the other way round."""
+    if record.transport and record.transport != transport.name:
+        raise DigestError(
+            f"issue {record.id} was started through the {record.transport} transport "
+            f"({record.destination}), not {transport.name}",
+            f"finish it with sending.transport: {record.transport}, or forget it with "
+            f"digest cancel {record.id} if nothing was delivered",
+        )
+
+
+def _check_weeknote(issue, config: Config, force: bool) -> None:
+    if config.weeknote is None or not config.sending.require_weeknote or force:
+        return
+    weeknote = next((s for s in issue.sources if s.name == WEEKNOTE), None)
+    if weeknote is None or weeknote.status in ("error", "never") or not issue.weeknote_url:
+        reason = weeknote.error if weeknote and weeknote.error else _weeknote_warning(issue)
+        raise SendPolicyError(
+            f"the weeknote could not be fetched ({reason}), so issue {issue.id} was not sent",
+            "fix the weeknote source and run digest send again, or send without it: --force",
+        )
+
+
+def _weeknote_warning(issue) -> str:
+    """Why the build found no weeknote page (its blog feed failed, no post matched), as the
+    build's warning says; a page never fetched when it says nothing."""
+    prefix = "weeknote: "
+    said = (w.removeprefix(prefix) for w in issue.warnings if w.startswith(prefix))
+    return next(said, "it has not been fetched")
+
+
+def send_test(
+    transport, config: Config, content: FrozenEmail, issue_id: str, addresses: list[str], sandbox
+) -> str | None:
+    """The issue to `addresses` only, subject marked [TEST]; no ledger, no subscribers. Returns
+    the transport's message id."""
+    options = Options(sandbox=sandbox, subject_prefix="[TEST] ")
+    body = mail_body(content, [(a, None) for a in addresses], config, issue_id, 0, options)
+    body["custom_args"]["batch"] = "test"
+    return _send_once(transport, body, "the test send").message_id
+
+
+def send_unrecorded(
+    transport, config: Config, content: FrozenEmail, issue_id: str, people: list, sandbox: bool
+) -> int:
+    """Every batch of the real send, recorded nowhere: a rehearsal into an outbox folder, or
+    SendGrid's sandbox mode, where each request is checked and nothing is delivered. Returns
+    the number of batches."""
+    size = config.sending.batch_size
+    batches = [people[start : start + size] for start in range(0, len(people), size)]
+    for number, batch in enumerate(batches, 1):
+        body = mail_body(content, batch, config, issue_id, number, Options(sandbox=sandbox))
+        _send_once(transport, body, f"batch {number}")
+    return len(batches)
+
+
+def _send_once(transport, body: dict, what: str):
+    try:
+        return transport.send(body)
+    except (Retryable, Ambiguous) as exc:
+        raise DigestError(f"{what} failed: {exc.reason}", "try again in a minute") from None
+
+
+def plan(
+    config: Config, content: FrozenEmail, people: int, transport, state: str, batches: int = 0
+) -> list[str]:
+    """What `digest send --dry-run` prints of a send it would make: what would go out, where.
+    `batches` are those a started send has left; a new one splits `people` by batch_size."""
+    size = config.sending.batch_size
+    split = (
+        plural(batches, "batch")
+        if batches
+        else f"{plural(-(-people // size), 'batch')} of at most {size}"
+    )
+    return [
+        f"Subject:    {content.subject}",
+        f"Recipients: {people} in {split}",
+        f"Transport:  {transport.name} ({transport.destination})",
+        f"State:      {state}",
+        f"Size:       {len(content.html.encode()) / 1000:.1f} KB HTML, "
+        f"{len(content.text.encode()) / 1000:.1f} KB text",
+    ]
+
+
+def schedule_time(text: str, config: Config, now: datetime) -> datetime:
+    """'2026-11-27 08:00' in the newsletter's time zone, within SendGrid's 72 hours."""
+    from zoneinfo import ZoneInfo
+
+    try:
+        naive = datetime.strptime(text.strip(), "%Y-%m-%d %H:%M")
+    except ValueError:
+        raise DigestError(
+            f"--schedule {text!r} is not a time", "write it as 'YYYY-MM-DD HH:MM'"
+        ) from None
+    when = naive.replace(tzinfo=ZoneInfo(config.newsletter.timezone))
+    if not now < when <= now + MAX_SCHEDULE_AHEAD:
+        raise DigestError(
+            f"--schedule {text!r} is not within the next 72 hours",
+            "SendGrid schedules at most 72 hours ahead; pick a later time than now",
+        )
+    return when
+
+
+CANCEL_MARGIN = timedelta(minutes=10)  # SendGrid does not promise to stop a send later than this
+
+
+def cancel_issue(ledger: Ledger, transport, issue_id: str, now: datetime) -> str:
+    """Cancel a scheduled send, or forget one that delivered nothing; refuse anything else."""
+    record = ledger.issue(issue_id)
+    if record is None:
+        raise DigestError(f"issue {issue_id} has no send to cancel", "digest status lists them")
+    if record.status == "cancelled":
+        return f"issue {issue_id} was already cancelled"
+    if record.send_at and record.sendgrid_batch_id:
+        send_at = datetime.fromisoformat(record.send_at)
+        if send_at - now < CANCEL_MARGIN:
+            raise DigestError(
+                f"issue {issue_id} goes out at {record.send_at}: too late to cancel",
+                "SendGrid needs at least 10 minutes' notice",
+            )
+        transport.cancel_batch(record.sendgrid_batch_id)
+        ledger.cancel(issue_id, now)
+        return f"cancelled the send of issue {issue_id} scheduled for {record.send_at}"
+    accepted = [b for b in ledger.batches(issue_id) if b.status == "accepted"]
+    if record.status == "sending" and not accepted:
+        ledger.discard(issue_id)
+        return f"forgot the send of issue {issue_id}: nothing was delivered; it will be rebuilt"
+    raise DigestError(
+        f"issue {issue_id} has already been delivered to {plural(len(accepted), 'batch')} of "
+        "recipients",
+        "a delivered email cannot be called back",
+    )

@@ -1,0 +1,192 @@
+"""An issue → the email: subject, preheader, MJML, HTML and plain text. The only module that
+knows MJML.
+
+Jinja2 templates (the editor's folder first, then the defaults shipped with digest) write MJML
+and plain text from one view of the issue (digest.email.view); mjml-python compiles the MJML.
+The templates are checked first and the HTML after (digest.email.checks), so a broken or
+unsafe email stops here and is never sent. An email that would be clipped by Gmail moves its
+lowest-ranked items to the web archive until it fits.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from digest.core.config import Config
+from digest.core.errors import RenderError
+from digest.core.models import Issue
+from digest.core.text import fold, plural
+from digest.email.checks import check_html, check_templates
+from digest.email.mjml_check import check_mjml
+from digest.email.view import email_context, move_to_archive
+
+HTML_TEMPLATE, TEXT_TEMPLATE = "digest.mjml.j2", "digest.txt.j2"
+CLIP_SIZE = 102_000  # bytes of HTML beyond which Gmail hides the rest behind "View entire message"
+# What rendering aims under: SendGrid's unsubscribe links replace short tags with long URLs.
+SIZE_BUDGET = 100_000
+WARN_SIZE = 90_000  # from here, digest preview says the issue is close to being clipped
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    preheader: str
+    mjml: str
+    html: str
+    text: str
+    warnings: tuple[str, ...] = ()  # what a bulk email must have and this one lacks
+    size: int = 0  # bytes of HTML
+    moved: int = 0  # items moved to "N more in the archive" to keep under SIZE_BUDGET
+
+
+def default_templates() -> Path:
+    """The templates shipped with digest: inside the installed package, or the repository's."""
+    package = Path(__file__).parents[1]  # digest/, above this stage
+    for folder in (package / "templates", package.parent / "templates"):
+        if (folder / HTML_TEMPLATE).is_file():
+            return folder
+    raise RenderError("the default templates are missing", "reinstall digest")
+
+
+def template_folders(config: Config, override: Path | None = None) -> list[Path]:
+    """Where templates are looked up, in order: --templates, email.templates, the defaults."""
+    chosen = override or (
+        config.path.parent / config.email.templates if config.email.templates else None
+    )
+    return [*([chosen] if chosen else []), default_templates()]
+
+
+def render_email(issue: Issue, config: Config, folders: list[Path]) -> RenderedEmail:
+    env = _environment(tuple(folders))
+    check_templates(env)
+    context = email_context(issue, config)
+    mjml, html, moved = _fitted(env, context)
+    check_html(html)
+    size = len(html.encode("utf-8"))
+    text = _render(env, TEXT_TEMPLATE, context)
+    warnings = _missing(config) + _size_warnings(size, moved)
+    return RenderedEmail(
+        context["subject"], context["preheader"], mjml, html, text, warnings, size, moved
+    )
+
+
+def _fitted(env: jinja2.Environment, context: dict) -> tuple[str, str, int]:
+    """(MJML, HTML, items moved): the email compiled, then again with items moved to the
+    archive while its HTML is over SIZE_BUDGET. `context`'s themes are updated in place, so
+    the plain text lists the same items. Each round moves what the overflow is worth at the
+    email's average bytes per item (an overestimate of an item's share, so it rarely moves
+    more than it must), at least one."""
+    mjml, html = _compile(env, context)
+    moved = 0
+    while (size := len(html.encode("utf-8"))) > SIZE_BUDGET:
+        shown = sum(len(theme.items) for theme in context["themes"]) + len(context["lead"])
+        wanted = math.ceil((size - SIZE_BUDGET) / (size / max(shown, 1))) + 1
+        context["themes"], count = move_to_archive(context["themes"], wanted)
+        if not count:
+            break
+        moved += count
+        mjml, html = _compile(env, context)
+    return mjml, html, moved
+
+
+def _compile(env: jinja2.Environment, context: dict) -> tuple[str, str]:
+    mjml = _render(env, HTML_TEMPLATE, context)
+    check_mjml(mjml, env.get_template(HTML_TEMPLATE), context)  # mjml2html validates nothing
+    try:
+        from mjml import mjml2html
+
+        return mjml, mjml2html(mjml, fonts={})
+    except ValueError as exc:
+        raise RenderError(
+            f"the templates produced MJML that does not compile: {exc}",
+            "look at the MJML digest preview wrote (issue.mjml) for the broken part",
+        ) from None
+
+
+def _missing(config: Config) -> tuple[str, ...]:
+    email, warnings = config.email, []
+    if not (email.unsubscribe_group or email.unsubscribe_url):
+        warnings.append(
+            "the footer has no unsubscribe link: set email.unsubscribe_group (SendGrid) or "
+            "email.unsubscribe_url"
+        )
+    if not config.branding.postal_address:
+        warnings.append("the footer has no postal address: set branding.postal_address")
+    return tuple(warnings)
+
+
+def _size_warnings(size: int, moved: int) -> tuple[str, ...]:
+    """What the editor should know of the email's size: Gmail clips HTML over CLIP_SIZE."""
+    found = []
+    if moved:
+        found.append(
+            f"{plural(moved, 'item')} moved to 'more in the archive' to keep under Gmail's limit"
+        )
+    if size > CLIP_SIZE:
+        found.append(
+            f"the email is {size:,} bytes, over Gmail's {CLIP_SIZE:,}-byte limit, even with every "
+            "theme cut to its first items: Gmail will clip it and digest send refuses it without "
+            "--force; shorten the intro or the templates"
+        )
+    elif size >= WARN_SIZE:
+        found.append(f"the email is {size:,} bytes, close to Gmail's {CLIP_SIZE:,}-byte limit")
+    return tuple(found)
+
+
+@functools.lru_cache(maxsize=8)
+def _environment(folders: tuple[Path, ...]) -> jinja2.Environment:
+    """One environment per templates path, kept: it compiles each template once and again
+    only when its file changes."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(folder) for folder in folders]),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("mjml.j2",), default=False),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["wrap"] = _wrap
+    return env
+
+
+def _wrap(text: str, indent: str = "", first: str | None = None, width: int = 72) -> str:
+    """Plain text folded at `width` columns; a URL or other long word is never broken."""
+    return textwrap.fill(
+        fold(str(text)),
+        width=width,
+        initial_indent=indent if first is None else first,
+        subsequent_indent=indent,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+
+
+def _render(env: jinja2.Environment, name: str, context: dict) -> str:
+    try:
+        return env.get_template(name).render(context)
+    except jinja2.TemplateSyntaxError as exc:
+        raise RenderError(f"{exc.filename or exc.name}:{exc.lineno}: {exc.message}") from None
+    except jinja2.TemplateNotFound as exc:
+        raise RenderError(f"template {exc.name} not found in the templates folders") from None
+    except jinja2.TemplateError as exc:
+        raise RenderError(f"{_template_line(name)}: {exc.message or exc}") from None
+
+
+def _template_line(name: str) -> str:
+    """The template file and line being rendered when an error was raised: Jinja2 runs
+    templates as code whose traceback frames carry the template's file name and line."""
+    frame = sys.exc_info()[2]
+    where = name
+    while frame is not None:
+        filename = frame.tb_frame.f_code.co_filename
+        if filename.endswith(".j2"):
+            where = f"{filename}:{frame.tb_lineno}"
+        frame = frame.tb_next
+    return where

@@ -1,0 +1,222 @@
+"""`digest preview`: the issue rendered into files an editor can open, and the pages the live
+preview server shows. Read-only like `digest build`: nothing here marks anything sent."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from digest.core.config import Config, load_config
+from digest.core.errors import RenderError
+from digest.core.models import Decision, Issue, IssueItem, IssueTheme, SourceHealth
+from digest.core.store import Store
+from digest.curation import curate
+from digest.delivery.ledger import IssueRecord, Ledger
+from digest.email.render import RenderedEmail, render_email, template_folders
+from digest.pipeline import build_issue
+
+# What issue.mjml says for an issue already sent: the ledger keeps the HTML that went out, not
+# the MJML it was compiled from.
+MJML_NOT_KEPT = "<!-- {id} was sent; its MJML is not kept: issue.html is what went out -->\n"
+
+
+@dataclass(frozen=True)
+class Preview:
+    issue: Issue
+    email: RenderedEmail
+    # For a week already sent, when it went: the issue and email are then the frozen copy.
+    sent: str | None = None
+
+
+def make_preview(
+    config: Config,
+    store: Store,
+    now: datetime,
+    issue_id: str | None,
+    templates: Path | None,
+    out: Path | None = None,
+) -> Preview:
+    """This week's email (or `issue_id`'s): as it went out when the week was sent, else built
+    and rendered from the state. When it does not render, issue.mjml is still written to the
+    preview folder (`out`, or email.preview_dir)."""
+    issue_id = issue_id or curate.issue_id(now, config.newsletter.timezone)
+    record = sent_record(store, issue_id)
+    if record is not None:
+        return sent_preview(record, config)
+    issue = build_issue(config, store, now, issue_id)
+    folders = template_folders(config, templates)
+    try:
+        email = render_email(issue, config, folders)
+    except RenderError as exc:
+        if "issue.mjml" in exc.hint:  # the hint sends the editor there: it must exist
+            save_unrendered_mjml(issue, config, folders, preview_folder(config, out))
+        raise
+    return Preview(issue, email)
+
+
+def save_unrendered_mjml(issue: Issue, config: Config, folders: list[Path], folder: Path) -> None:
+    """issue.mjml as the templates wrote it, for an email whose MJML did not compile. When
+    the templates cannot even be rendered, the error names their line and nothing is written."""
+    import jinja2
+
+    from digest.email.render import HTML_TEMPLATE, _environment  # the very environment it failed in
+    from digest.email.view import email_context
+
+    template = _environment(tuple(folders)).get_template(HTML_TEMPLATE)
+    try:
+        mjml = template.render(email_context(issue, config))
+    except jinja2.TemplateError:
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / "issue.mjml.partial"
+    partial.write_text(mjml, encoding="utf-8")
+    partial.replace(folder / "issue.mjml")
+
+
+def sent_record(store: Store, issue_id: str) -> IssueRecord | None:
+    """The ledger's record of `issue_id` when it was sent (a cancelled or unfinished send
+    is not: the next send may still rebuild or finish it)."""
+    record = Ledger(store).issue(issue_id)
+    return record if record is not None and record.status == "sent" else None
+
+
+def sent_preview(record: IssueRecord, config: Config) -> Preview:
+    """The frozen copy of a sent issue: the subject, HTML and text that went out."""
+    frozen = record.email
+    email = RenderedEmail(
+        frozen.subject, "", MJML_NOT_KEPT.format(id=record.id), frozen.html, frozen.text
+    )
+    return Preview(frozen_issue(record.issue), email, sent_message(record, config))
+
+
+def sent_message(record: IssueRecord, config: Config) -> str:
+    """'issue 2026-W48 was sent on 27 November 2026 at 08:00; showing what went out', in the
+    newsletter's time zone; a scheduled send says when it was delivered."""
+    when = datetime.fromisoformat(record.send_at or record.sent_at)
+    when = (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(
+        ZoneInfo(config.newsletter.timezone)
+    )
+    return (
+        f"issue {record.id} was sent on {when.day} {when:%B %Y} at {when:%H:%M}; "
+        "showing what went out"
+    )
+
+
+def frozen_issue(data: dict) -> Issue:
+    """An Issue again from the JSON the ledger froze; keys it no longer has are dropped and
+    keys added since take their defaults."""
+    themes = tuple(
+        _from_dict(
+            IssueTheme,
+            theme,
+            items=tuple(_item(item) for item in theme.get("items", ())),
+            more=tuple(_item(item) for item in theme.get("more", ())),
+        )
+        for theme in data.get("themes", ())
+    )
+    return _from_dict(
+        Issue,
+        data,
+        built_at=_moment(data.get("built_at")),
+        window_start=_moment(data.get("window_start")),
+        window_end=_moment(data.get("window_end")),
+        themes=themes,
+        sources=tuple(_from_dict(SourceHealth, s) for s in data.get("sources", ())),
+        warnings=tuple(data.get("warnings", ())),
+        skipped=tuple(_from_dict(Decision, d) for d in data.get("skipped", ())),
+    )
+
+
+def _item(data: dict) -> IssueItem:
+    return _from_dict(IssueItem, data, published=_moment(data.get("published")))
+
+
+def _from_dict(cls, data: dict, **values):
+    """`cls` from the keys of `data` it has, `values` taking the place of theirs."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{**{key: value for key, value in data.items() if key in names}, **values})
+
+
+def _moment(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def preview_folder(config: Config, out: Path | None) -> Path:
+    return out or config.path.parent / config.email.preview_dir
+
+
+def save_preview(preview: Preview, folder: Path) -> dict[str, Path]:
+    """issue.html, issue.txt, issue.mjml and issue.json in `folder`; their paths by kind."""
+    folder.mkdir(parents=True, exist_ok=True)
+    contents = {
+        "html": preview.email.html,
+        "txt": preview.email.text,
+        "mjml": preview.email.mjml,
+        "json": preview.issue.to_json(),
+    }
+    paths = {}
+    for kind, text in contents.items():
+        path = folder / f"issue.{kind}"
+        partial = path.with_name(path.name + ".partial")
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(path)
+        paths[kind] = path
+    return paths
+
+
+def watched_paths(config: Config, templates: Path | None) -> list[Path]:
+    """What the live preview watches: feeds.yaml, the overrides file and the templates."""
+    return [config.path, config.overrides_path(), *template_folders(config, templates)]
+
+
+def page_renderer(
+    config_path: Path,
+    db_path: Path | None,
+    issue_id: str | None,
+    templates: Path | None,
+    out: Path | None,
+    clock: Callable[[], datetime],
+) -> Callable:
+    """A function the preview server calls after every change: it reads feeds.yaml again,
+    rebuilds the issue from the state database (no fetching) as of `clock()`, renders,
+    rewrites the files and returns the page to show, with the links the last link check found
+    broken."""
+    from digest.publish.serve import PreviewPage
+    from digest.sources.links import cached_results, issue_links
+
+    def render() -> PreviewPage:
+        config = load_config(config_path)
+        now = clock()
+        with Store.open(db_path or config.db_path()) as store:
+            preview = make_preview(config, store, now, issue_id, templates)
+            checked = cached_results(issue_links(preview.issue), config, store, now)
+        save_preview(preview, preview_folder(config, out))
+        issue, email = preview.issue, preview.email
+        sources = tuple(
+            (s.name, s.status, s.error or ("stale" if s.stale else "")) for s in issue.sources
+        )
+        broken = broken_hrefs(email.html, [url for url, r in checked.items() if r.broken])
+        return PreviewPage(
+            email.subject, email.preheader, email.html, email.text, issue.id, sources, broken
+        )
+
+    return render
+
+
+def broken_hrefs(html: str, broken_urls: list[str]) -> frozenset[str]:
+    """The hrefs of the email that point at broken links; the email's carry utm_* tags, so
+    they are compared by canonical URL."""
+    import html as markup
+    import re
+
+    from digest.core.urls import canonical_url
+
+    broken = {canonical_url(url) for url in broken_urls}
+    hrefs = {markup.unescape(href) for href in re.findall(r'href="([^"]*)"', html)}
+    return frozenset(
+        href for href in hrefs if href.startswith("http") and canonical_url(href) in broken
+    )
