@@ -6,10 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import hashlib
-import time
 from collections.abc import Callable
-from concurrent.futures import BrokenExecutor
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,28 +15,41 @@ from typing import TYPE_CHECKING
 import httpx
 
 from digest.core.config import Config
-from digest.core.errors import FeedError, SourceError
-from digest.core.models import Issue, ParsedFeed, Source, SourceHealth, SourceReport
+from digest.core.models import (
+    WEEKNOTE,
+    WEEKNOTE_FEED,
+    Issue,
+    Source,
+    SourceHealth,
+    SourceReport,
+)
 from digest.core.store import Store
 from digest.curation import curate
 from digest.curation.overrides import load_overrides
 from digest.curation.themes import UNMATCHED_HEADING
 from digest.curation.tidy import needs_page
-from digest.sources.feeds import parse_feed_safely
-from digest.sources.fetch import Fetcher, Slots, make_client
+from digest.sources.fetch import make_client, no_network
 from digest.sources.guard import Resolver, system_resolver
-from digest.sources.workers import ParsePool
+from digest.sources.update import SourceUpdater, capped_page, parse_pool
 
 if TYPE_CHECKING:
     from digest.curation.classify import Classifier
     from digest.curation.enrich import PageHead
+    from digest.email.render import RenderedEmail
     from digest.weeknote.extract import Weeknote
 
-# Below this many sources, parsing in-process is cheaper than starting worker processes.
-POOL_THRESHOLD = 4
-WEEKNOTE, WEEKNOTE_FEED = "Weeknote", "Weeknote feed"
 # A source with no successful fetch for this long is stale: its items may be out of date.
 STALE_AFTER = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Preview:
+    """An issue and its email, as built and rendered for the preview and the send."""
+
+    issue: Issue
+    email: RenderedEmail
+    # For a week already sent, when it went: the issue and email are then the frozen copy.
+    sent: str | None = None
 
 
 def feed_sources(config: Config, store: Store) -> list[Source]:
@@ -69,7 +80,7 @@ def fetch_sources(
     per source, feeds in config order, then the weeknote. A failing source is reported and never
     stops the others."""
     sources = feed_sources(config, store)
-    with _parse_pool(len(sources)) as pool:
+    with parse_pool(len(sources)) as pool:
         return asyncio.run(_fetch_all(config, store, now, client, pool, on_report, sources))
 
 
@@ -77,7 +88,7 @@ async def _fetch_all(config, store, now, client, pool, on_report, sources):
     async with contextlib.AsyncExitStack() as stack:
         if client is None:
             client = await stack.enter_async_context(make_client(config.fetch))
-        updater = _Updater(config, store, client, now, pool, on_report)
+        updater = SourceUpdater(config, store, client, now, pool, on_report)
         feeds = asyncio.gather(*(updater.update(source) for source in sources))
         weeknote = _fetch_weeknote(config, store, now, updater)
         feed_reports, weeknote_reports = await asyncio.gather(feeds, weeknote)
@@ -129,26 +140,6 @@ def _last_failure(store: Store, key: str) -> str | None:
         "SELECT last_status, last_error FROM sources WHERE key = ?", (key,)
     ).fetchone()
     return row["last_error"] if row and row["last_status"] == "error" else None
-
-
-# How a failed connection reads in a report (digest.sources.fetch, .guard, .links): these are
-# what a machine with no network gets from every source, at once.
-NO_CONNECTION = ("cannot connect", "timed out (connecting")
-
-
-def no_network(failures: list[str | None], what: str) -> str | None:
-    """One line for the case where every one of `failures` (the errors of two or more sources
-    or links on the web, None for one that worked) is a failed connection, as when the machine
-    has no network; None otherwise. `what` names them: "sources on the web", "links"."""
-    if len(failures) < 2 or not all(
-        error and any(sign in error for sign in NO_CONNECTION) for error in failures
-    ):
-        return None
-    return (
-        f"no network? none of the {len(failures)} {what} could be reached (first: "
-        f"{failures[0]}); check this machine's connection, or work from what the state holds "
-        "with --offline"
-    )
 
 
 def unreachable_sources(reports: list[SourceReport]) -> str | None:
@@ -237,7 +228,7 @@ def _enrich(config, store, now, weeknote, items, feeds, client, resolver) -> dic
     from digest.sources.links import IssueLink
 
     links = [
-        IssueLink(link.url, "weeknote", curate.WEEKNOTE_SOURCE)
+        IssueLink(link.url, "weeknote", WEEKNOTE)
         for section in weeknote.sections
         for link in section.links
     ]
@@ -290,12 +281,8 @@ def _read_weeknote(
     )
     problems = list(weeknote.problems)
     if len(stored.body) >= config.fetch.max_bytes:
-        problems.insert(0, _capped_page(config.fetch.max_bytes))
+        problems.insert(0, capped_page(config.fetch.max_bytes))
     return weeknote, [f"weeknote: {problem}" for problem in problems]
-
-
-def _capped_page(max_bytes: int) -> str:
-    return f"page cut at {max_bytes:,} bytes (fetch.max_bytes); links after that were not read"
 
 
 def _health(
@@ -317,117 +304,3 @@ def _health(
         error = row["last_error"] if row else "never fetched"
         health.append(SourceHealth(name, row["url"] if row else key, status, error, last_ok, stale))
     return health
-
-
-def _parse_pool(sources: int) -> contextlib.AbstractContextManager[ParsePool | None]:
-    """Worker processes to parse in, started when a body first needs parsing (a run where
-    every feed answers 304 starts none); none for a few sources, cheaper to parse in-process."""
-    return ParsePool() if sources >= POOL_THRESHOLD else contextlib.nullcontext()
-
-
-class _Updater:
-    def __init__(self, config, store, client, now, pool, on_report):
-        self.store = store
-        self.now = now
-        self.pool = pool
-        self.on_report = on_report or (lambda report: None)
-        self.fetcher = Fetcher(client, config.fetch, config.user_agent())
-        self.max_bytes = config.fetch.max_bytes
-        # The fetcher's slots cap requests; these cap sources in progress, from the request until
-        # the items are stored, so at most fetch.concurrency bodies are in memory, however many
-        # feeds there are: when parsing falls behind, new fetches wait for it. Capped per host
-        # and timed out like the fetcher's, so a stalled host holds back only its own sources.
-        settings = config.fetch
-        self.in_progress = Slots(settings.concurrency, settings.per_host, settings.run_timeout)
-
-    async def update(self, source: Source, is_page: bool = False) -> SourceReport:
-        """Fetch one source and store what changed: a feed's items, or a page's body."""
-        started = time.monotonic()
-        try:
-            async with self.in_progress.hold(source.url):
-                report = await self._update(source, is_page)
-        except SourceError as exc:
-            self.store.record_error(source, exc.message, self.now)
-            report = SourceReport(source.name, source.url, "error", error=exc.message)
-        report = dataclasses.replace(report, seconds=round(time.monotonic() - started, 3))
-        self.on_report(report)
-        return report
-
-    async def _update(self, source: Source, is_page: bool) -> SourceReport:
-        if source.gone:
-            return SourceReport(
-                source.name,
-                source.url,
-                "gone",
-                note="retired after HTTP 410; remove it from feeds.yaml",
-            )
-        fetched = await self.fetcher.fetch(
-            source.url,
-            source.etag,
-            source.last_modified,
-            truncate=is_page,
-            configured=source.found_in or source.key,
-        )
-        moved = fetched.moved_to is not None
-        if moved:
-            source = dataclasses.replace(source, url=fetched.moved_to)
-        note = f"moved permanently to {fetched.moved_to}" if moved else None
-        if fetched.gone:
-            self.store.record_gone(source, self.now)
-            return SourceReport(source.name, source.url, "gone", note="HTTP 410: source retired")
-        body_hash = hashlib.sha256(fetched.body).hexdigest()
-        if fetched.not_modified or body_hash == source.content_hash:
-            count = self.store.record_unchanged(
-                source,
-                fetched.etag or source.etag,
-                fetched.last_modified or source.last_modified,
-                self.now,
-            )
-            return SourceReport(
-                source.name, source.url, "moved" if moved else "unchanged", items=count, note=note
-            )
-        status = "moved" if moved else "new"
-        if is_page:
-            self.store.record_page(
-                source,
-                fetched.body,
-                body_hash,
-                fetched.etag,
-                fetched.last_modified,
-                status,
-                self.now,
-                # None for a page read from a file: its bytes alone say how to read them.
-                content_type=fetched.headers.get("content-type"),
-            )
-            if fetched.truncated:
-                note = "; ".join(filter(None, (note, _capped_page(self.max_bytes))))
-            return SourceReport(source.name, source.url, status, note=note)
-        parsed = await self._parse(
-            fetched.body, fetched.url, source.key, fetched.headers.get("content-type")
-        )
-        total, new = self.store.record_items(
-            source, parsed.items, body_hash, fetched.etag, fetched.last_modified, status, self.now
-        )
-        notes = "; ".join(filter(None, (note, parsed.note))) or None
-        return SourceReport(
-            source.name,
-            source.url,
-            status,
-            total,
-            new,
-            note=notes,
-            parse_seconds=round(parsed.cpu_seconds, 4),
-        )
-
-    async def _parse(self, body: bytes, url: str, key: str, content_type: str | None) -> ParsedFeed:
-        args = (body, url, key, content_type, self.now)
-        if self.pool is None:
-            result = parse_feed_safely(*args)
-        else:
-            try:
-                result = await self.pool.run(parse_feed_safely, *args)
-            except BrokenExecutor:
-                raise FeedError("the parser process died (out of memory?)") from None
-        if isinstance(result, str):
-            raise FeedError(result)
-        return result

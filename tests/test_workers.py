@@ -14,7 +14,8 @@ import pytest
 
 from digest.core.config import load_config
 from digest.core.store import Store
-from digest.pipeline import POOL_THRESHOLD, fetch_sources
+from digest.pipeline import fetch_sources
+from digest.sources.update import POOL_THRESHOLD
 from tests.samples import NOW, rss
 from tests.server import Reply
 

@@ -6,6 +6,10 @@ import json
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
+# The names the weeknote's sources go by in reports and source health; WEEKNOTE is also the
+# source line of a weeknote link with neither a publisher nor a host to name.
+WEEKNOTE, WEEKNOTE_FEED = "Weeknote", "Weeknote feed"
+
 
 @dataclass(frozen=True)
 class Source:

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from digest.core.config import Config
 from digest.core.config import Weeknote as WeeknoteRule
-from digest.core.models import Decision, IssueItem, IssueTheme, Item
+from digest.core.models import WEEKNOTE, Decision, IssueItem, IssueTheme, Item
 from digest.core.text import normalise_heading
 from digest.core.urls import canonical_url
 from digest.curation.overrides import IssueOverrides, apply_overrides
@@ -37,8 +37,6 @@ if TYPE_CHECKING:  # the HTML parser behind it is not imported by commands that 
     from digest.curation.enrich import PageHead
     from digest.weeknote.extract import Weeknote
 
-# The source line of a weeknote link with neither a publisher nor a host to name.
-WEEKNOTE_SOURCE = "Weeknote"
 LEAD_SIZE = 3  # editor's picks at most: a lead block, not a second list
 Heads = Mapping[str, "PageHead"]  # a link's URL → its page's head
 
@@ -97,7 +95,7 @@ def weeknote_candidates(
                 canonical_url=link.canonical_url,
                 title=link.title,
                 blurb=link.blurb,
-                source=WEEKNOTE_SOURCE,
+                source=WEEKNOTE,
                 origin="weeknote",
                 theme=choice.theme,
                 reason=reason,

@@ -18,17 +18,20 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from digest.core.config import Config
 from digest.core.errors import DigestError
+from digest.core.models import WEEKNOTE
 from digest.core.text import plural
 from digest.delivery.ledger import SENDABLE, Batch, Ledger
 from digest.delivery.message import MAX_SCHEDULE_AHEAD, FrozenEmail, Options, mail_body
 from digest.delivery.transports import Ambiguous, Rejected, Retryable
 from digest.email.render import CLIP_SIZE
-from digest.pipeline import WEEKNOTE
-from digest.publish.preview import Preview
 from digest.sources.links import refuse_broken
+
+if TYPE_CHECKING:
+    from digest.pipeline import Preview
 
 BACKOFF_BASE = 1.0  # seconds before the second attempt; doubles with each further one
 # Attempts in a row, across batches, that found no SendGrid to talk to: then the send stops

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -17,19 +16,11 @@ from digest.core.store import Store
 from digest.curation import curate
 from digest.delivery.ledger import IssueRecord, Ledger
 from digest.email.render import RenderedEmail, render_email, template_folders
-from digest.pipeline import build_issue
+from digest.pipeline import Preview, build_issue
 
 # What issue.mjml says for an issue already sent: the ledger keeps the HTML that went out, not
 # the MJML it was compiled from.
 MJML_NOT_KEPT = "<!-- {id} was sent; its MJML is not kept: issue.html is what went out -->\n"
-
-
-@dataclass(frozen=True)
-class Preview:
-    issue: Issue
-    email: RenderedEmail
-    # For a week already sent, when it went: the issue and email are then the frozen copy.
-    sent: str | None = None
 
 
 def make_preview(

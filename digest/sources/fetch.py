@@ -316,6 +316,26 @@ def not_reached(host: str | None, run_timeout: float) -> str:
     )
 
 
+# How a failed connection reads in a report (this module, digest.sources.guard and .links):
+# these are what a machine with no network gets from every source, at once.
+NO_CONNECTION = ("cannot connect", "timed out (connecting")
+
+
+def no_network(failures: list[str | None], what: str) -> str | None:
+    """One line for the case where every one of `failures` (the errors of two or more sources
+    or links on the web, None for one that worked) is a failed connection, as when the machine
+    has no network; None otherwise. `what` names them: "sources on the web", "links"."""
+    if len(failures) < 2 or not all(
+        error and any(sign in error for sign in NO_CONNECTION) for error in failures
+    ):
+        return None
+    return (
+        f"no network? none of the {len(failures)} {what} could be reached (first: "
+        f"{failures[0]}); check this machine's connection, or work from what the state holds "
+        "with --offline"
+    )
+
+
 def _too_big(cap: int, detail: str) -> str:
     return f"body larger than {cap:,} bytes (fetch.max_bytes); {detail}"
 

@@ -26,11 +26,18 @@ import httpx
 
 from digest.core.config import Config
 from digest.core.errors import DigestError, FetchError
-from digest.core.models import Issue
+from digest.core.models import WEEKNOTE, Issue
 from digest.core.store import Store
 from digest.core.text import fold
-from digest.curation.curate import WEEKNOTE_SOURCE
-from digest.sources.fetch import PERMANENT, REDIRECTS, Budget, Slots, make_client, next_hop
+from digest.sources.fetch import (
+    PERMANENT,
+    REDIRECTS,
+    Budget,
+    Slots,
+    make_client,
+    next_hop,
+    no_network,
+)
 from digest.sources.guard import AddressGuard, Resolver, system_resolver
 
 OUTCOMES = ("ok", "redirected", "client-error", "server-error", "timeout", "error")
@@ -101,7 +108,7 @@ def issue_links(issue: Issue) -> list[IssueLink]:
     """The http(s) links an issue's email carries, once each: the weeknote, then every item's
     (shown, or over a theme's cap)."""
     links = [
-        IssueLink(issue.weeknote_url or "", "weeknote", WEEKNOTE_SOURCE),
+        IssueLink(issue.weeknote_url or "", "weeknote", WEEKNOTE),
         *(IssueLink(item.url, item.origin, item.source) for item in issue.items()),
     ]
     return [link for url, link in _by_url(links).items() if urlsplit(url).scheme in WEB]
@@ -210,8 +217,6 @@ def send_verdict(results: list[LinkResult], config: Config) -> str:
 def no_connection(results: list[LinkResult]) -> str | None:
     """One 'no network?' line when every link checked failed to connect, instead of one
     identical error per link; None otherwise."""
-    from digest.pipeline import no_network  # the pipeline's feed parsers are not needed here
-
     return no_network([result.detail if result.broken else None for result in results], "links")
 
 
