@@ -28,8 +28,8 @@ from statistics import median
 
 ROOT = Path(__file__).parent.parent
 sys.path.insert(0, str(ROOT))
-from digest.core.config import Config, EmailSettings, Newsletter, Theme  # noqa: E402
 from digest.core.models import Issue, IssueItem, IssueTheme  # noqa: E402
+from digest.core.settings import Config, EmailSettings, Newsletter, Theme  # noqa: E402
 from digest.core.store import Store  # noqa: E402
 from digest.curation.curate import slug  # noqa: E402
 from digest.delivery.ledger import Ledger  # noqa: E402

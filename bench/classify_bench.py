@@ -38,7 +38,7 @@ from statistics import mean, median
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
 
-from digest.core.config import Theme
+from digest.core.settings import Theme
 from digest.curation.classify import Classifier, Example
 
 THEMES, WEEKNOTES, LINKS, ITEMS = 8, 50, 30, 10_000

@@ -624,7 +624,7 @@ def summary(figures: dict[int, Figures], fixed: tuple[float, float], repeat: int
 
 
 def default_settings() -> str:
-    from digest.core.config import FetchSettings
+    from digest.core.settings import FetchSettings
 
     settings = FetchSettings()
     return f"fetch.concurrency {settings.concurrency}, fetch.per_host {settings.per_host}"

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from digest.core.config import Config
 from digest.core.models import (
     WEEKNOTE,
     WEEKNOTE_FEED,
@@ -23,6 +22,7 @@ from digest.core.models import (
     SourceHealth,
     SourceReport,
 )
+from digest.core.settings import Config
 from digest.core.store import Store
 from digest.curation import curate
 from digest.curation.overrides import load_overrides

@@ -22,8 +22,8 @@ from lxml import etree
 
 from digest.cli import DigestGroup, main
 from digest.cli.archive import archive
-from digest.core.config import Config, EmailSettings, Newsletter, Theme
 from digest.core.models import Issue, IssueItem, IssueTheme
+from digest.core.settings import Config, EmailSettings, Newsletter, Theme
 from digest.core.store import Store
 from digest.core.text import plural
 from digest.curation.curate import slug

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from digest.core.config import Theme
+from digest.core.settings import Theme
 from digest.core.urls import domain_of
 from digest.curation.classify import (
     PAIR_WORDS,

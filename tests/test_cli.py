@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from digest.cli import main
-from digest.core.config import settings
+from digest.core.settings import settings
 from tests.samples import cli, rss
 from tests.server import Reply
 

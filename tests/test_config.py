@@ -4,8 +4,8 @@ import pytest
 from click.testing import CliRunner
 
 from digest.cli import main
-from digest.core.config import Config, load_config, settings
 from digest.core.errors import ConfigError
+from digest.core.settings import Config, load_config, settings
 from tests.samples import config_text
 
 ROOT = Path(__file__).parent.parent

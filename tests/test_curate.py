@@ -5,9 +5,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from digest.core.config import Config, Curation, Newsletter, Theme
-from digest.core.config import Weeknote as WeeknoteRule
 from digest.core.models import IssueItem, Item
+from digest.core.settings import Config, Curation, Newsletter, Theme
+from digest.core.settings import Weeknote as WeeknoteRule
 from digest.core.urls import canonical_url
 from digest.curation.curate import (
     curate,

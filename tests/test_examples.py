@@ -6,7 +6,7 @@ import dataclasses
 import sqlite3
 from datetime import timedelta
 
-from digest.core.config import Theme
+from digest.core.settings import Theme
 from digest.core.store import Store
 from digest.curation.classify import Example
 from digest.curation.examples import example_counts, load_examples, save_examples, weeknote_examples

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from digest.core.config import Config, EmailSettings, Newsletter, Sending, Theme, Tracking
+from digest.core.settings import Config, EmailSettings, Newsletter, Sending, Theme, Tracking
 from digest.delivery.message import FrozenEmail, Options, categories, mail_body, one_line
 from digest.delivery.transports import (
     MissingKey,

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from digest.core.config import Config, Newsletter, Theme
 from digest.core.errors import ConfigError
 from digest.core.models import IssueItem
+from digest.core.settings import Config, Newsletter, Theme
 from digest.core.urls import canonical_url
 from digest.curation.overrides import IssueOverrides, ItemOverride, apply_overrides, load_overrides
 

@@ -19,9 +19,9 @@ import pytest
 from bs4 import BeautifulSoup, Comment, Tag
 
 from digest.core.colours import MIN_CONTRAST, contrast_ratio
-from digest.core.config import Branding, Config, EmailSettings, Newsletter, Theme, Utm
 from digest.core.errors import RenderError
 from digest.core.models import Issue, IssueItem, IssueTheme
+from digest.core.settings import Branding, Config, EmailSettings, Newsletter, Theme, Utm
 from digest.curation.curate import slug
 from digest.email.render import (
     RenderedEmail,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from digest.core.config import Tracking
+from digest.core.settings import Tracking
 from digest.core.store import Store
 from digest.ops.stats import Figures, IssueStats, parse, sparkline, table
 from tests.fake_sendgrid import FakeSendGrid

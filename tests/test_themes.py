@@ -4,8 +4,8 @@ import dataclasses
 
 import pytest
 
-from digest.core.config import Theme
 from digest.core.models import Item
+from digest.core.settings import Theme
 from digest.curation.classify import Classifier, Example
 from digest.curation.themes import (
     ThemeChoice,

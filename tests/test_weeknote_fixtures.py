@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from digest.core.config import Theme
+from digest.core.settings import Theme
 from digest.curation.themes import theme_for_heading
 from digest.weeknote.extract import Weeknote, extract_weeknote
 

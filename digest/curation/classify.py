@@ -49,7 +49,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import chain, pairwise, repeat
 
-from digest.core.config import Theme
+from digest.core.settings import Theme
 from digest.core.text import excerpt, normalise_heading
 from digest.curation.words import content_stems, without_stop_words
 

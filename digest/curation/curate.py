@@ -23,9 +23,9 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from digest.core.config import Config
-from digest.core.config import Weeknote as WeeknoteRule
 from digest.core.models import WEEKNOTE, Decision, IssueItem, IssueTheme, Item
+from digest.core.settings import Config
+from digest.core.settings import Weeknote as WeeknoteRule
 from digest.core.text import normalise_heading
 from digest.core.urls import canonical_url
 from digest.curation.overrides import IssueOverrides, apply_overrides

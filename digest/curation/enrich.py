@@ -25,8 +25,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from digest.core.config import Config
 from digest.core.errors import FetchError
+from digest.core.settings import Config
 from digest.core.store import Store
 from digest.core.text import excerpt, fold
 from digest.core.urls import MAX_URL_LENGTH, absolute_url

@@ -11,7 +11,7 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from digest.core.config import Theme
+from digest.core.settings import Theme
 from digest.curation.classify import THRESHOLD, Classifier, Example
 
 ABSTAINED = "(catch-all)"  # the predicted column of a link the classifier abstained on

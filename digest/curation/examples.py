@@ -18,9 +18,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from digest.core.config import Config, Theme
 from digest.core.errors import DigestError, SourceError
 from digest.core.models import IssueItem, Item
+from digest.core.settings import Config, Theme
 from digest.core.text import fold, normalise_heading
 from digest.core.urls import canonical_url, domain_of
 from digest.curation.classify import Example

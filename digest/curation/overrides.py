@@ -26,7 +26,9 @@ from pathlib import Path
 
 import yaml
 
-from digest.core.config import (
+from digest.core.errors import ConfigError
+from digest.core.models import IssueItem
+from digest.core.settings import (
     Config,
     Reader,
     http_url,
@@ -35,8 +37,6 @@ from digest.core.config import (
     repeats,
     setting,
 )
-from digest.core.errors import ConfigError
-from digest.core.models import IssueItem
 from digest.core.text import normalise_heading
 from digest.core.urls import canonical_url
 from digest.core.yaml_syntax import compose_yaml

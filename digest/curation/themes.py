@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
-from digest.core.config import Theme
 from digest.core.models import Item
+from digest.core.settings import Theme
 from digest.core.text import normalise_heading
 from digest.core.urls import domain_of
 from digest.curation.classify import Classifier

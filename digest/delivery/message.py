@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from digest.core.config import Config
+from digest.core.settings import Config
 from digest.delivery.unsubscribe import TOKEN_PLACEHOLDER, one_click_link, signing_secret
 
 MAX_SCHEDULE_AHEAD = timedelta(hours=72)

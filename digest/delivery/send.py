@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from digest.core.config import Config
 from digest.core.errors import DigestError
 from digest.core.models import WEEKNOTE
+from digest.core.settings import Config
 from digest.core.text import plural
 from digest.delivery.ledger import SENDABLE, Batch, Ledger
 from digest.delivery.message import MAX_SCHEDULE_AHEAD, FrozenEmail, Options, mail_body

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from digest.core.config import Config
 from digest.core.errors import DigestError
+from digest.core.settings import Config
 from digest.delivery.subscribers import MarkReport, Subscribers
 from digest.delivery.transports import Ambiguous, Retryable
 

@@ -36,8 +36,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from digest.core.config import Config
 from digest.core.errors import DigestError
+from digest.core.settings import Config
 from digest.core.text import fold
 
 DEFAULT_HOST = "https://api.sendgrid.com"

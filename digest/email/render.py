@@ -19,9 +19,9 @@ from pathlib import Path
 
 import jinja2
 
-from digest.core.config import Config
 from digest.core.errors import RenderError
 from digest.core.models import Issue
+from digest.core.settings import Config
 from digest.core.text import fold, plural
 from digest.email.checks import check_html, check_templates
 from digest.email.mjml_check import check_mjml

@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 from markupsafe import Markup
 
 from digest.core.colours import lightened_until_readable
-from digest.core.config import Branding, Config
 from digest.core.models import Issue, IssueItem, IssueTheme
+from digest.core.settings import Branding, Config
 from digest.core.text import excerpt, fold, long_date, short_date
 
 SUBJECT_LIMIT = 60  # about what a phone's inbox shows of a subject

@@ -16,8 +16,8 @@ import json
 from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
 
-from digest.core.config import Tracking
 from digest.core.errors import DigestError
+from digest.core.settings import Tracking
 from digest.core.store import Store
 from digest.delivery.transports import Ambiguous, Retryable
 

@@ -29,8 +29,8 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
-from digest.core.config import Config
 from digest.core.errors import DigestError, RenderError
+from digest.core.settings import Config
 from digest.core.store import Store
 from digest.core.text import fold, long_date, plural, short_date
 from digest.curation.overrides import ISSUE_ID

@@ -22,8 +22,8 @@ from urllib.request import url2pathname
 
 import httpx
 
-from digest.core.config import FetchSettings
 from digest.core.errors import FetchError
+from digest.core.settings import FetchSettings
 from digest.core.urls import absolute_url
 from digest.sources.guard import AddressGuard, Resolver, system_resolver
 from digest.sources.hostpool import HostPools

@@ -24,9 +24,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from digest.core.config import Config
 from digest.core.errors import DigestError, FetchError
 from digest.core.models import WEEKNOTE, Issue
+from digest.core.settings import Config
 from digest.core.store import Store
 from digest.core.text import fold
 from digest.sources.fetch import (
