@@ -44,7 +44,7 @@ from fetch_bench import (
     write_feeds,
 )
 
-from digest.core.settings import load_config
+from digest.core.config import load_config
 from digest.core.store import Store
 from digest.curation.classify import Example
 from digest.curation.examples import save_examples

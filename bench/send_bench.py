@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).parent.parent
 sys.path.insert(0, str(ROOT))
 
-from digest.core.settings import load_config  # noqa: E402
+from digest.core.config import load_config  # noqa: E402
 from tests.fake_sendgrid import FakeSendGrid  # noqa: E402
 from tests.test_send import subscribe, write_site  # noqa: E402
 

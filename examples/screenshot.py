@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from digest.core.settings import load_config  # noqa: E402
+from digest.core.config import load_config  # noqa: E402
 from digest.core.store import Store  # noqa: E402
 from digest.email.render import render_email, template_folders  # noqa: E402
 from digest.pipeline import build_issue, fetch_sources  # noqa: E402

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from digest.core.settings import load_config
+from digest.core.config import load_config
 from digest.core.store import Store
 from digest.curation.classify import MIN_EXAMPLES, Example
 from digest.curation.examples import save_examples

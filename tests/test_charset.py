@@ -7,7 +7,7 @@ import os
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from digest.core.settings import load_config
+from digest.core.config import load_config
 from digest.core.store import Store
 from digest.pipeline import build_issue, fetch_sources
 from digest.sources.charset import decode_html

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from digest.core.settings import Theme, load_config
+from digest.core.config import load_config
+from digest.core.settings import Theme
 from digest.core.urls import domain_of
 from digest.curation.classify import THRESHOLD, Example
 from digest.curation.evaluate import Evaluation, calibrate, cross_validate, report_lines

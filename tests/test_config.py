@@ -4,8 +4,9 @@ import pytest
 from click.testing import CliRunner
 
 from digest.cli import main
+from digest.core.config import load_config
 from digest.core.errors import ConfigError
-from digest.core.settings import Config, load_config, settings
+from digest.core.settings import Config, settings
 from tests.samples import config_text
 
 ROOT = Path(__file__).parent.parent

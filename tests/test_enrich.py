@@ -10,7 +10,7 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from digest.core.settings import load_config
+from digest.core.config import load_config
 from digest.core.store import Store
 from digest.curation.enrich import HEAD_CAP, PageHead, page_heads, parse_head
 from digest.sources.links import IssueLink, check_links

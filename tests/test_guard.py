@@ -10,8 +10,9 @@ from ipaddress import ip_address
 import httpx
 import pytest
 
+from digest.core.config import load_config
 from digest.core.errors import FetchError
-from digest.core.settings import FetchSettings, load_config
+from digest.core.settings import FetchSettings
 from digest.core.store import Store
 from digest.pipeline import fetch_sources
 from digest.sources.fetch import Fetcher

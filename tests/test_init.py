@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from digest.core.settings import load_config
+from digest.core.config import load_config
 from digest.curation.overrides import load_overrides
 from digest.ops.init import WEEKNOTE_PLACEHOLDER, overrides_text
 from tests.samples import NOW, cli

@@ -18,9 +18,9 @@ import httpx
 import pytest
 
 from digest.cli.links import links
+from digest.core.config import load_config
 from digest.core.errors import DigestError
 from digest.core.models import Issue, IssueItem, IssueTheme
-from digest.core.settings import load_config
 from digest.core.store import Store
 from digest.sources.links import (
     BrokenLinksError,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from digest.core.settings import load_config
+from digest.core.config import load_config
 from digest.core.store import Store
 from digest.pipeline import build_issue
 from digest.publish.preview import frozen_issue, page_renderer

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from digest.core.settings import load_config
+from digest.core.config import load_config
 from digest.core.store import Store
 from digest.delivery.ledger import Ledger
 from digest.delivery.message import FrozenEmail

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from digest.core.settings import load_config
+from digest.core.config import load_config
 from digest.core.store import Store
 from digest.delivery.ledger import Ledger
 from tests.test_send import subscribe, write_site

@@ -6,8 +6,8 @@ import sqlite3
 
 import pytest
 
+from digest.core.config import config_warnings, load_config
 from digest.core.errors import ConfigError
-from digest.core.settings import config_warnings, load_config
 from digest.core.store import Store
 from digest.delivery.subscribers import Subscribers
 from digest.delivery.unsubscribe import (

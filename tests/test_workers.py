@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from digest.core.settings import load_config
+from digest.core.config import load_config
 from digest.core.store import Store
 from digest.pipeline import fetch_sources
 from digest.sources.update import POOL_THRESHOLD
@@ -199,7 +199,7 @@ def test_without_prctl_a_worker_watches_its_parent_itself():
 WARM_RUN = """
 import os, sys
 from datetime import datetime
-from digest.core.settings import load_config
+from digest.core.config import load_config
 from digest.pipeline import fetch_sources
 from digest.core.store import Store
 from tests.test_workers import descendants

@@ -27,7 +27,7 @@ def archive(out: Path | None, config_path: str, db_path: str | None) -> None:
 
     Exit status: 0 written, 1 the folder cannot be written, 2 no email.archive_url or a
     broken template."""
-    from digest.core.settings import load_config
+    from digest.core.config import load_config
     from digest.core.store import Store
     from digest.publish.archive import build_site
 

@@ -19,7 +19,7 @@ from digest.cli.base import (
 @config_option
 def check(config_path: str) -> None:
     """Validate feeds.yaml and report every problem at once."""
-    from digest.core.settings import config_warnings, load_config
+    from digest.core.config import config_warnings, load_config
 
     config = load_config(config_path)
     enabled = sum(feed.enabled for feed in config.feeds)
@@ -42,7 +42,7 @@ def fetch(config_path: str, db_path: str | None, as_json: bool) -> None:
 
     Exit status: 0 all sources fine, 3 some failed, 1 all failed."""
     from digest.core import output
-    from digest.core.settings import load_config
+    from digest.core.config import load_config
     from digest.core.store import Store
     from digest.pipeline import fetch_sources, source_count
 

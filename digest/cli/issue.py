@@ -52,7 +52,7 @@ def build(
 
     Exit status: 0 built, 3 built but some sources failed, 1 built with no items."""
     from digest.core import output
-    from digest.core.settings import load_config
+    from digest.core.config import load_config
     from digest.core.store import Store
     from digest.pipeline import build_issue, save_issue
 
@@ -108,7 +108,7 @@ def preview(
     import webbrowser
 
     from digest.core import output
-    from digest.core.settings import load_config
+    from digest.core.config import load_config
     from digest.core.store import Store
     from digest.curation import curate
     from digest.publish.preview import make_preview, preview_folder, save_preview, sent_record

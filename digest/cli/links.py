@@ -47,7 +47,7 @@ def links(
     nothing is sent or marked sent.
 
     Exit status: 0 no link broken, 3 some links broken, 2 feeds.yaml is broken."""
-    from digest.core.settings import load_config
+    from digest.core.config import load_config
     from digest.core.store import Store
     from digest.pipeline import build_issue, unreachable_sources
     from digest.sources.links import check_links, issue_links

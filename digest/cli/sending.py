@@ -80,7 +80,7 @@ def send(
     Exit status: 0 sent (or already sent, or skipped by policy), 1 not completely sent (the
     message says what to do), 2 refused by SendGrid or a broken config, 3 sent but some
     sources failed."""
-    from digest.core.settings import load_config
+    from digest.core.config import load_config
     from digest.core.store import Store
     from digest.curation import curate
     from digest.delivery import send as sending
@@ -210,7 +210,7 @@ def _without_ledger(config, ledger, transport, issue_id, build, test_to, sandbox
 def status(config_path: str, db_path: str | None, as_json: bool) -> None:
     """List the issues sent or being sent, with their batches and message ids."""
     from digest.core import output
-    from digest.core.settings import load_config
+    from digest.core.config import load_config
     from digest.core.store import Store
     from digest.delivery.ledger import Ledger
 
@@ -228,7 +228,7 @@ def status(config_path: str, db_path: str | None, as_json: bool) -> None:
 def cancel(config_path: str, db_path: str | None, issue_id: str) -> None:
     """Cancel a scheduled send (at least 10 minutes before it goes), or forget a send that
     delivered nothing."""
-    from digest.core.settings import load_config
+    from digest.core.config import load_config
     from digest.core.store import Store
     from digest.delivery import send as sending
     from digest.delivery.ledger import Ledger

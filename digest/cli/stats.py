@@ -22,7 +22,7 @@ def stats(
 
     Exit status: 0 shown, 1 SendGrid's statistics could not be had (nothing stored is lost)."""
     from digest.core import output
-    from digest.core.settings import load_config
+    from digest.core.config import load_config
     from digest.core.store import Store
     from digest.delivery.transports import sendgrid_transport
     from digest.ops import stats as core

@@ -25,7 +25,7 @@ def subscribers() -> None:
 def _open(config_path: str, db_path: str | None, create: bool = False):
     """The subscriber list of the state database; feeds.yaml is read only to find it. Only
     the commands that add addresses (`create`) start a new database."""
-    from digest.core.settings import load_config
+    from digest.core.config import load_config
     from digest.core.store import Store
 
     with Store.open(db_path or load_config(config_path).db_path(), create) as store:
@@ -166,7 +166,7 @@ def export(file: str, config_path, db_path) -> None:
 def sync(config_path, db_path) -> None:
     """Mark the addresses SendGrid suppresses: the unsubscribe group's suppressions, global
     unsubscribes, bounces and spam reports. Needs the SendGrid API key."""
-    from digest.core.settings import load_config
+    from digest.core.config import load_config
     from digest.core.store import Store
     from digest.delivery.suppressions import sync_suppressions
     from digest.delivery.transports import sendgrid_transport
@@ -195,7 +195,7 @@ def unsubscribe(token: str, config_path, db_path) -> None:
 
     Exit status: 0 the address is not sent to any more, 1 the token is not valid (nothing
     changed), 2 the secret is not set."""
-    from digest.core.settings import load_config
+    from digest.core.config import load_config
     from digest.core.store import Store
     from digest.delivery.unsubscribe import signing_secret, unsubscribe_by_token
 

@@ -23,7 +23,7 @@ def themes() -> None:
 @json_option
 def show(config_path: str, db_path: str | None, as_json: bool) -> None:
     """Each theme with its aliases, keywords and how many labelled examples it has."""
-    from digest.core.settings import load_config
+    from digest.core.config import load_config
     from digest.core.store import Store
     from digest.curation.examples import example_counts
 
@@ -63,7 +63,7 @@ def learn(pages: tuple[str, ...], backfill: int | None, config_path, db_path) ->
     a heading that names a theme is an example of that theme.
 
     Exit status: 0 learnt, 3 some pages could not be read or taught nothing, 1 none could."""
-    from digest.core.settings import load_config
+    from digest.core.config import load_config
     from digest.core.store import Store
     from digest.curation import examples
 
@@ -110,7 +110,7 @@ def _show_lessons(lessons) -> None:
 def evaluate(method: str, config_path: str, db_path: str | None, as_json: bool) -> None:
     """Leave-one-issue-out cross-validation over the stored examples: per-theme precision and
     recall, overall accuracy, the share sent to the catch-all, and a confusion table."""
-    from digest.core.settings import load_config
+    from digest.core.config import load_config
     from digest.core.store import Store
     from digest.curation.evaluate import cross_validate, report_lines
     from digest.curation.examples import load_examples

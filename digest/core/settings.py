@@ -1,34 +1,22 @@
-"""Read feeds.yaml into frozen dataclasses, reporting every problem at once.
+"""The settings of feeds.yaml, as frozen dataclasses: they *are* the schema.
 
-The dataclasses below *are* the schema: each field's type drives parsing, its `setting()`
-metadata carries the default, a one-line description and an optional check, and a class's
-`conflict()` names what is wrong between its keys. Validation, `digest check` and the README's
-configuration reference all follow from them.
+Each field's type drives parsing (digest.core.config_reader), its `setting()` metadata carries
+the default, a one-line description and an optional check, and a class's `conflict()` names what
+is wrong between its keys. Validation, `digest check` and the README's configuration reference
+all follow from them.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import re
 import types
 import typing
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import yaml
-
-from digest.core.colours import MIN_CONTRAST, contrast_ratio
-from digest.core.errors import ConfigError
-from digest.core.text import normalise_heading
-from digest.core.yaml_syntax import compose_yaml
-
 REQUIRED = dataclasses.MISSING
-SECRET_KEY = re.compile(r"api[_-]?key|secret|token|password", re.IGNORECASE)
-SENDGRID_KEY = re.compile(r"SG\.[\w-]{16,}\.[\w-]{16,}")
-SECRET_HINT = "secrets never go in feeds.yaml: delete the value and export SENDGRID_API_KEY instead"
 TRANSPORTS = ("sendgrid", "outbox")
 
 
@@ -383,361 +371,21 @@ def settings(cls=Config, prefix: str = "") -> list[tuple[str, str]]:
             continue
         key = f"{prefix}{f.name}"
         rows.append((key, f.metadata["doc"]))
-        inner = _dataclass_in(hints[f.name])
+        inner = dataclass_in(hints[f.name])
         if inner:
-            suffix = "[]." if typing.get_origin(_strip_none(hints[f.name])) is tuple else "."
+            suffix = "[]." if typing.get_origin(strip_none(hints[f.name])) is tuple else "."
             rows.extend(settings(inner, key + suffix))
     return rows
 
 
-def load_config(path: str | Path) -> Config:
-    """Parse and validate feeds.yaml; raise ConfigError listing every problem found."""
-    path = Path(path)
-    name = str(path)
-    root = compose_yaml(path, "pass --config PATH or set DIGEST_CONFIG")
-    if root is None:
-        raise ConfigError(
-            name, [f"{name}:1: the file is empty (expected newsletter:, themes:, feeds:)"]
-        )
-    reader = Reader(name)
-    config = reader.read(Config, root, "")
-    if config is not None:  # perhaps only partly read: the cross-checks look at what is there
-        config = dataclasses.replace(config, path=path)
-        _cross_check(config, root, reader)
-    if reader.problems:
-        raise ConfigError(name, reader.problems)
-    return config
-
-
-class Reader:
-    """Walks the YAML node tree beside the dataclasses, collecting problems with line numbers."""
-
-    def __init__(self, name: str):
-        self.name = name
-        self.lines: list[tuple[int, str]] = []
-        self._scalars = yaml.SafeLoader("")
-
-    @property
-    def problems(self) -> list[str]:
-        return [text for _, text in sorted(self.lines, key=lambda line: line[0])]
-
-    def problem(self, node: yaml.Node, path: str, message: str) -> None:
-        line = node.start_mark.line + 1
-        self.lines.append((line, f"{self.name}:{line}: {path or '(top)'}: {message}"))
-
-    def read(self, hint, node: yaml.Node, path: str):
-        """The value for `hint` at `node`, or None (after noting why) when it is unusable. A
-        mapping or list with unusable parts still comes back, with None in those parts, so that
-        checks across keys can look at the rest; only `problems` says whether it is whole."""
-        if _is_null(node):
-            if type(None) in typing.get_args(hint):
-                return None
-            return self.problem(node, path, f"is empty (expected {_describe(hint)})")
-        hint = _strip_none(hint)
-        if dataclasses.is_dataclass(hint):
-            return self.read_mapping(hint, node, path)
-        if typing.get_origin(hint) is tuple:
-            return self.read_list(typing.get_args(hint)[0], node, path)
-        return self.read_scalar(hint, node, path)
-
-    def read_mapping(self, cls, node, path):
-        if not isinstance(node, yaml.MappingNode):
-            return self.problem(node, path, f"expected a mapping of {_keys_of(cls)}")
-        fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
-        hints = typing.get_type_hints(cls)
-        values, seen, before = {}, set(), len(self.lines)
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            where = f"{path}.{key}" if path else key
-            if self.is_new_key(cls, key, key_node, where, seen):
-                values[key] = self.read_field(fields[key], hints[key], value_node, where)
-            seen.add(key)
-        for name, f in fields.items():
-            if name not in seen and f.default is REQUIRED and f.default_factory is REQUIRED:
-                self.problem(node, f"{path}.{name}" if path else name, "missing (it is required)")
-                values[name] = None
-        value = cls(**values)
-        # Keys that failed are None, so a conflict between keys is judged only on a whole mapping.
-        conflict = getattr(value, "conflict", None)
-        if conflict and len(self.lines) == before and (message := conflict()):
-            self.problem(node, path, message)
-        return value
-
-    def is_new_key(self, cls, key: str, key_node, where: str, seen: set[str]) -> bool:
-        """Whether `key` is a key of `cls` not seen before in this mapping; if not, says why."""
-        fields = [f.name for f in dataclasses.fields(cls) if not f.metadata.get("internal")]
-        if SECRET_KEY.search(key):
-            self.problem(key_node, where, f"not allowed here ({SECRET_HINT})")
-        elif key in seen:
-            self.problem(key_node, where, "appears twice (expected each key once)")
-        elif key not in fields:
-            close = difflib.get_close_matches(key, fields, n=1, cutoff=0.6)
-            guess = f"did you mean '{close[0]}'?" if close else f"expected one of {_keys_of(cls)}"
-            self.problem(key_node, where, f"unknown key ({guess})")
-        else:
-            return True
-        return False
-
-    def read_field(self, f: dataclasses.Field, hint, node, path):
-        """A key's value, or None when it is unusable or fails the key's check."""
-        value = self.read(hint, node, path)
-        check = f.metadata.get("check")
-        expected = check(value) if check and value is not None else None
-        if expected:
-            return self.problem(node, path, f"{value!r} is not valid (expected {expected})")
-        return value
-
-    def read_list(self, item_hint, node, path):
-        if not isinstance(node, yaml.SequenceNode):
-            return self.problem(node, path, f"expected a list of {_describe(item_hint)}")
-        return tuple(
-            self.read(item_hint, child, f"{path}[{i}]") for i, child in enumerate(node.value)
-        )
-
-    def read_scalar(self, hint, node, path):
-        if not isinstance(node, yaml.ScalarNode):
-            return self.problem(node, path, f"expected {_describe(hint)}")
-        value = self._scalars.construct_object(node)
-        if isinstance(value, str) and SENDGRID_KEY.search(value):
-            return self.problem(node, path, f"looks like an API key ({SECRET_HINT})")
-        if hint is str and not isinstance(value, bool | dict | list):
-            return str(value)
-        if hint is float and isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-        if hint is int and isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if hint is bool and isinstance(value, bool):
-            return value
-        return self.problem(node, path, f"{node.value!r} is not {_describe(hint)}")
-
-
-def _cross_check(config: Config, root: yaml.MappingNode, reader: Reader) -> None:
-    """Rules that span keys. `config` may be partly read: a part that did not parse is None and
-    is skipped, so that it neither crashes these checks nor makes them invent problems."""
-    names = known(config.themes, "name")
-    for i, first in repeats((i, normalise_heading(name)) for i, name in names):
-        reader.problem(
-            node_at(root, "themes", i, "name"),
-            f"themes[{i}].name",
-            f"'{config.themes[i].name}' is declared twice "
-            f"(expected unique names; first at themes[{first}])",
-        )
-    urls = known(config.feeds, "url")
-    for i, first in repeats((i, config.locate(url).rstrip("/").lower()) for i, url in urls):
-        reader.problem(
-            node_at(root, "feeds", i, "url"),
-            f"feeds[{i}].url",
-            f"{config.feeds[i].url!r} is listed twice "
-            f"(expected each feed once; first at feeds[{first}])",
-        )
-    for i, url in urls:
-        _check_local(config, url, node_at(root, "feeds", i, "url"), f"feeds[{i}].url", reader)
-    # A theme whose name did not parse could be any name, so a feed's theme is judged only
-    # against a complete list.
-    if config.themes is not None and len(names) == len(config.themes):
-        _check_feed_themes(config, [name for _, name in names], root, reader)
-    for key in ("url", "feed"):
-        location = _value(config, "weeknote", key)
-        if location:
-            node = node_at(root, "weeknote", key)
-            _check_local(config, location, node, f"weeknote.{key}", reader)
-    _check_email(config, root, reader)
-    _check_one_click(config, root, reader)
-
-
-def _check_feed_themes(config: Config, names: list[str], root, reader: Reader) -> None:
-    declared = {normalise_heading(name) for name in names}
-    for i, theme in known(config.feeds, "theme"):
-        if normalise_heading(theme) not in declared:
-            close = difflib.get_close_matches(theme, names, n=1)
-            guess = f"did you mean '{close[0]}'?" if close else "expected one of the themes' names"
-            reader.problem(
-                node_at(root, "feeds", i, "theme"),
-                f"feeds[{i}].theme",
-                f"'{theme}' is not a declared theme ({guess})",
-            )
-
-
-SUBJECT_FIELDS = {"lead": "", "title": "", "date": "", "top_theme": "", "issue": ""}
-# (text, background) pairs of branding keys the email puts one on the other.
-READABLE_PAIRS = (
-    ("text_colour", "card_colour"),
-    ("muted_colour", "card_colour"),
-    ("muted_colour", "page_colour"),
-    ("dark_text_colour", "dark_card_colour"),
-    ("dark_muted_colour", "dark_card_colour"),
-    ("dark_muted_colour", "dark_page_colour"),
-    ("dark_link_colour", "dark_card_colour"),
-)
-
-
-def _check_email(config: Config, root: yaml.MappingNode, reader: Reader) -> None:
-    """Readable colours, known placeholders, an existing templates folder."""
-    accent = _value(config, "branding", "accent_colour")
-    if accent and (ratio := contrast_ratio(accent, "#ffffff")) < MIN_CONTRAST:
-        reader.problem(
-            node_at(root, "branding", "accent_colour"),
-            "branding.accent_colour",
-            f"{accent!r} has {ratio:.1f}:1 contrast with white (expected at least "
-            f"{MIN_CONTRAST}:1: white text sits on it, and it colours links; pick a darker one)",
-        )
-    _check_palette(config, root, reader)
-    for path, fields in (("newsletter.subject", SUBJECT_FIELDS), ("branding.why", {"title": ""})):
-        text = _value(config, *path.split("."))
-        error = text and _format_error(text, fields)
-        if error:
-            expected = ", ".join(f"{{{name}}}" for name in fields)
-            reader.problem(
-                node_at(root, *path.split(".")),
-                path,
-                f"{text!r} has a bad placeholder ({error}; expected {expected})",
-            )
-    templates = _value(config, "email", "templates")
-    if templates and not (config.path.parent / templates).is_dir():
-        reader.problem(
-            node_at(root, "email", "templates"),
-            "email.templates",
-            f"{templates!r}: no such folder (expected a folder relative to {config.path.name})",
-        )
-
-
-def _check_palette(config: Config, root: yaml.MappingNode, reader: Reader) -> None:
-    for text_key, background_key in READABLE_PAIRS:
-        text = _value(config, "branding", text_key)
-        background = _value(config, "branding", background_key)
-        if text and background and (ratio := contrast_ratio(text, background)) < MIN_CONTRAST:
-            reader.problem(
-                node_at(root, "branding", text_key),
-                f"branding.{text_key}",
-                f"{text!r} has {ratio:.1f}:1 contrast with {background_key} {background!r} "
-                f"(expected at least {MIN_CONTRAST}:1)",
-            )
-
-
-def _check_one_click(config: Config, root: yaml.MappingNode, reader: Reader) -> None:
-    url = _value(config, "sending", "one_click_url")
-    expected = url and _one_click_problem(url)
-    if expected:
-        reader.problem(
-            node_at(root, "sending", "one_click_url"),
-            "sending.one_click_url",
-            f"{url!r} is not valid (expected {expected})",
-        )
-
-
-def _one_click_problem(url: str) -> str | None:
-    """A one-click URL names its recipient by a signed {token}: with the plain address in it,
-    anyone could unsubscribe anyone by editing the link."""
-    if "{email}" in url:
-        return "{token}, the signed form of the address; {email} lets anyone unsubscribe anyone"
-    error = _format_error(url, {"token": ""})
-    if error:
-        return f"only the {{token}} placeholder ({error})"
-    if "{token}" not in url:
-        return "a {token} placeholder, so the endpoint learns who is leaving"
-    return None
-
-
-def config_warnings(config: Config) -> list[str]:
-    """What a valid config still lacks for bulk mail; `digest check` shows these as warnings."""
-    email, sending = config.email, config.sending
-    ways = (email.unsubscribe_group, email.unsubscribe_url, sending.one_click_url)
-    if any(ways) or sending.unsubscribe_mailto:
-        return []
-    return [
-        "no unsubscribe is configured, so messages carry no List-Unsubscribe header: set "
-        "email.unsubscribe_group (SendGrid), or sending.one_click_url, email.unsubscribe_url "
-        "or sending.unsubscribe_mailto"
-    ]
-
-
-def _format_error(text: str, fields: dict[str, str]) -> str | None:
-    try:
-        text.format(**fields)
-    except (KeyError, IndexError, ValueError) as exc:
-        return str(exc)
-    return None
-
-
-def _check_local(config: Config, location: str, node, path: str, reader: Reader) -> None:
-    url = config.locate(location)
-    if url.startswith("file:"):
-        from urllib.request import url2pathname
-
-        local = Path(url2pathname(urlsplit(url).path))
-        if not local.is_file():
-            reader.problem(
-                node,
-                path,
-                f"{location!r}: no such file (expected a path relative to "
-                f"{config.path.name}, or a URL)",
-            )
-
-
-def repeats(keys) -> Iterator[tuple[int, int]]:
-    """(index, index of its first occurrence) for each (index, key) whose key occurred before."""
-    first: dict[str, int] = {}
-    for i, key in keys:
-        if key in first:
-            yield i, first[key]
-        first.setdefault(key, i)
-
-
-def known(entries: tuple | None, name: str) -> list[tuple[int, typing.Any]]:
-    """(index, value) of `name` in each list entry where it was read (and set)."""
-    values = ((i, getattr(entry, name, None)) for i, entry in enumerate(entries or ()))
-    return [(i, value) for i, value in values if value is not None]
-
-
-def _value(config: Config, *path: str):
-    """The value at a path of keys in a partly read config; None where a part did not parse
-    (getattr of None gives the default, None, so a missing part ends the walk)."""
-    value = config
-    for name in path:
-        value = getattr(value, name, None)
-    return value
-
-
-def node_at(node: yaml.Node, *path: str | int) -> yaml.Node:
-    """The node at a path of mapping keys and list indexes (the deepest one that exists)."""
-    for step in path:
-        if isinstance(step, int) and isinstance(node, yaml.SequenceNode):
-            children = node.value[step : step + 1]
-        elif isinstance(node, yaml.MappingNode):
-            children = [value for key, value in node.value if key.value == step]
-        else:
-            children = []
-        if not children:
-            break
-        node = children[0]
-    return node
-
-
-def _is_null(node: yaml.Node) -> bool:
-    return isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"
-
-
-def _strip_none(hint):
+def strip_none(hint):
     if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
         return next(arg for arg in typing.get_args(hint) if arg is not type(None))
     return hint
 
 
-def _dataclass_in(hint):
-    hint = _strip_none(hint)
+def dataclass_in(hint):
+    hint = strip_none(hint)
     if typing.get_origin(hint) is tuple:
         hint = typing.get_args(hint)[0]
     return hint if dataclasses.is_dataclass(hint) else None
-
-
-def _keys_of(cls) -> str:
-    return ", ".join(f.name for f in dataclasses.fields(cls) if not f.metadata.get("internal"))
-
-
-def _describe(hint) -> str:
-    hint = _strip_none(hint)
-    if dataclasses.is_dataclass(hint):
-        return f"a mapping of {_keys_of(hint)}"
-    if typing.get_origin(hint) is tuple:
-        return f"a list of {_describe(typing.get_args(hint)[0])}s"
-    return {str: "text", int: "a whole number", float: "a number", bool: "true or false"}[hint]

@@ -26,17 +26,10 @@ from pathlib import Path
 
 import yaml
 
+from digest.core.config_reader import Reader, known, node_at, repeats
 from digest.core.errors import ConfigError
 from digest.core.models import IssueItem
-from digest.core.settings import (
-    Config,
-    Reader,
-    http_url,
-    known,
-    node_at,
-    repeats,
-    setting,
-)
+from digest.core.settings import Config, http_url, setting
 from digest.core.text import normalise_heading
 from digest.core.urls import canonical_url
 from digest.core.yaml_syntax import compose_yaml

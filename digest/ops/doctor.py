@@ -26,9 +26,10 @@ from pathlib import Path
 
 import httpx
 
+from digest.core.config import load_config
 from digest.core.errors import ConfigError, DigestError, SourceError
 from digest.core.models import Source
-from digest.core.settings import Config, Feed, load_config
+from digest.core.settings import Config, Feed
 from digest.core.store import ENVIRONMENT_FAILURES, Store
 from digest.curation import curate
 from digest.delivery.transports import Ambiguous, Retryable, sendgrid_transport

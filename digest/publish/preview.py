@@ -9,9 +9,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from digest.core.config import load_config
 from digest.core.errors import RenderError
 from digest.core.models import Decision, Issue, IssueItem, IssueTheme, SourceHealth
-from digest.core.settings import Config, load_config
+from digest.core.settings import Config
 from digest.core.store import Store
 from digest.curation import curate
 from digest.delivery.ledger import IssueRecord, Ledger
