@@ -5,8 +5,9 @@ import sys
 import pytest
 
 from digest.core.errors import StateError
+from digest.core.migrations import MIGRATIONS
 from digest.core.models import Source
-from digest.core.store import MIGRATIONS, Store
+from digest.core.store import Store
 from digest.sources.feeds import parse_feed
 from tests.samples import NOW
 
