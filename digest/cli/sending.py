@@ -86,6 +86,7 @@ def send(
     from digest.delivery import send as sending
     from digest.delivery.ledger import Ledger
     from digest.delivery.message import unsubscribe_secret
+    from digest.delivery.schedule import schedule_time
     from digest.delivery.subscribers import Subscribers
     from digest.delivery.transports import make_transport
 
@@ -93,7 +94,7 @@ def send(
     clock = world().now
     now = clock()
     issue_id = issue_id or curate.issue_id(now, config.newsletter.timezone)
-    send_at = sending.schedule_time(schedule, config, now) if schedule else None
+    send_at = schedule_time(schedule, config, now) if schedule else None
     transport = make_transport(config, clock, outbox)
     unsubscribe_secret(config)  # a missing signing secret stops the send before it starts
     with Store.open(db_path or config.db_path()) as store:
@@ -177,8 +178,8 @@ def _without_ledger(config, ledger, transport, issue_id, build, test_to, sandbox
     """--test, --sandbox and --outbox: the content being sent this week (frozen if a send has
     started, else freshly built), and nothing written to the ledger."""
     from digest.core.text import plural
-    from digest.delivery import send as sending
     from digest.delivery.message import FrozenEmail
+    from digest.delivery.rehearsal import send_test, send_unrecorded
     from digest.delivery.subscribers import Subscribers, normalise_email
 
     record = ledger.issue(issue_id)
@@ -189,12 +190,12 @@ def _without_ledger(config, ledger, transport, issue_id, build, test_to, sandbox
         content = FrozenEmail(rendered.subject, rendered.html, rendered.text)
     if test_to:
         addresses = [normalise_email(a) for a in test_to.split(",") if a.strip()]
-        message_id = sending.send_test(transport, config, content, issue_id, addresses, sandbox)
+        message_id = send_test(transport, config, content, issue_id, addresses, sandbox)
         where = transport.delivered(len(addresses))
         click.echo(f"test sent to {', '.join(addresses)}: {where} ({message_id})")
         return
     people = Subscribers(ledger.store).active()
-    batches = sending.send_unrecorded(transport, config, content, issue_id, people, sandbox)
+    batches = send_unrecorded(transport, config, content, issue_id, people, sandbox)
     if sandbox:
         done = f"{transport.name} accepted {plural(batches, 'batch')} in sandbox mode"
         click.echo(f"{done}; nothing was delivered")
@@ -230,12 +231,12 @@ def cancel(config_path: str, db_path: str | None, issue_id: str) -> None:
     delivered nothing."""
     from digest.core.config import load_config
     from digest.core.store import Store
-    from digest.delivery import send as sending
     from digest.delivery.ledger import Ledger
+    from digest.delivery.schedule import cancel_issue
     from digest.delivery.transports import make_transport
 
     config = load_config(config_path)
     transport = make_transport(config, world().now)
     with Store.open(db_path or config.db_path(), create=False) as store:
-        message = sending.cancel_issue(Ledger(store), transport, issue_id, world().now())
+        message = cancel_issue(Ledger(store), transport, issue_id, world().now())
     click.echo(message)

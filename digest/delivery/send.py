@@ -17,7 +17,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from digest.core.errors import DigestError
@@ -25,7 +25,7 @@ from digest.core.models import WEEKNOTE
 from digest.core.settings import Config
 from digest.core.text import plural
 from digest.delivery.ledger import SENDABLE, Batch, Ledger
-from digest.delivery.message import MAX_SCHEDULE_AHEAD, FrozenEmail, Options, mail_body
+from digest.delivery.message import FrozenEmail, Options, mail_body
 from digest.delivery.transports import Ambiguous, Rejected, Retryable
 from digest.email.render import CLIP_SIZE
 from digest.sources.links import refuse_broken
@@ -367,38 +367,6 @@ def _weeknote_warning(issue) -> str:
     return next(said, "it has not been fetched")
 
 
-def send_test(
-    transport, config: Config, content: FrozenEmail, issue_id: str, addresses: list[str], sandbox
-) -> str | None:
-    """The issue to `addresses` only, subject marked [TEST]; no ledger, no subscribers. Returns
-    the transport's message id."""
-    options = Options(sandbox=sandbox, subject_prefix="[TEST] ")
-    body = mail_body(content, [(a, None) for a in addresses], config, issue_id, 0, options)
-    body["custom_args"]["batch"] = "test"
-    return _send_once(transport, body, "the test send").message_id
-
-
-def send_unrecorded(
-    transport, config: Config, content: FrozenEmail, issue_id: str, people: list, sandbox: bool
-) -> int:
-    """Every batch of the real send, recorded nowhere: a rehearsal into an outbox folder, or
-    SendGrid's sandbox mode, where each request is checked and nothing is delivered. Returns
-    the number of batches."""
-    size = config.sending.batch_size
-    batches = [people[start : start + size] for start in range(0, len(people), size)]
-    for number, batch in enumerate(batches, 1):
-        body = mail_body(content, batch, config, issue_id, number, Options(sandbox=sandbox))
-        _send_once(transport, body, f"batch {number}")
-    return len(batches)
-
-
-def _send_once(transport, body: dict, what: str):
-    try:
-        return transport.send(body)
-    except (Retryable, Ambiguous) as exc:
-        raise DigestError(f"{what} failed: {exc.reason}", "try again in a minute") from None
-
-
 def plan(
     config: Config, content: FrozenEmail, people: int, transport, state: str, batches: int = 0
 ) -> list[str]:
@@ -418,53 +386,3 @@ def plan(
         f"Size:       {len(content.html.encode()) / 1000:.1f} KB HTML, "
         f"{len(content.text.encode()) / 1000:.1f} KB text",
     ]
-
-
-def schedule_time(text: str, config: Config, now: datetime) -> datetime:
-    """'2026-11-27 08:00' in the newsletter's time zone, within SendGrid's 72 hours."""
-    from zoneinfo import ZoneInfo
-
-    try:
-        naive = datetime.strptime(text.strip(), "%Y-%m-%d %H:%M")
-    except ValueError:
-        raise DigestError(
-            f"--schedule {text!r} is not a time", "write it as 'YYYY-MM-DD HH:MM'"
-        ) from None
-    when = naive.replace(tzinfo=ZoneInfo(config.newsletter.timezone))
-    if not now < when <= now + MAX_SCHEDULE_AHEAD:
-        raise DigestError(
-            f"--schedule {text!r} is not within the next 72 hours",
-            "SendGrid schedules at most 72 hours ahead; pick a later time than now",
-        )
-    return when
-
-
-CANCEL_MARGIN = timedelta(minutes=10)  # SendGrid does not promise to stop a send later than this
-
-
-def cancel_issue(ledger: Ledger, transport, issue_id: str, now: datetime) -> str:
-    """Cancel a scheduled send, or forget one that delivered nothing; refuse anything else."""
-    record = ledger.issue(issue_id)
-    if record is None:
-        raise DigestError(f"issue {issue_id} has no send to cancel", "digest status lists them")
-    if record.status == "cancelled":
-        return f"issue {issue_id} was already cancelled"
-    if record.send_at and record.sendgrid_batch_id:
-        send_at = datetime.fromisoformat(record.send_at)
-        if send_at - now < CANCEL_MARGIN:
-            raise DigestError(
-                f"issue {issue_id} goes out at {record.send_at}: too late to cancel",
-                "SendGrid needs at least 10 minutes' notice",
-            )
-        transport.cancel_batch(record.sendgrid_batch_id)
-        ledger.cancel(issue_id, now)
-        return f"cancelled the send of issue {issue_id} scheduled for {record.send_at}"
-    accepted = [b for b in ledger.batches(issue_id) if b.status == "accepted"]
-    if record.status == "sending" and not accepted:
-        ledger.discard(issue_id)
-        return f"forgot the send of issue {issue_id}: nothing was delivered; it will be rebuilt"
-    raise DigestError(
-        f"issue {issue_id} has already been delivered to {plural(len(accepted), 'batch')} of "
-        "recipients",
-        "a delivered email cannot be called back",
-    )
