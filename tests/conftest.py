@@ -36,3 +36,12 @@ def fake_sendgrid(monkeypatch):
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     with FakeSendGrid(now=NOW.timestamp) as fake:
         yield fake
+
+
+@pytest.fixture
+def site(tmp_path) -> Path:
+    """feeds.yaml of a small newsletter with a local feed and weeknote, sending through
+    SendGrid (tests/test_send.py's write_site)."""
+    from tests.test_send import write_site
+
+    return write_site(tmp_path)

@@ -53,6 +53,8 @@ class DigestGroup(click.Group):
                 for problem in error.problems:
                     click.echo(problem, err=True)
             click.echo(f"Error: {error.message}", err=True)
+            for note in getattr(error, "__notes__", ()):  # what the error leaves behind
+                click.echo(note, err=True)
             if error.hint:
                 click.echo(f"Hint: {error.hint}", err=True)
             ctx.exit(error.exit_code)

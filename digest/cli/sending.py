@@ -85,6 +85,7 @@ def send(
     from digest.curation import curate
     from digest.delivery import send as sending
     from digest.delivery.ledger import Ledger
+    from digest.delivery.lock import send_lock
     from digest.delivery.message import unsubscribe_secret
     from digest.delivery.schedule import schedule_time
     from digest.delivery.subscribers import Subscribers
@@ -107,7 +108,7 @@ def send(
             reports.extend(refresh_sources(config, store, clock(), offline=False))
             return make_preview(config, store, clock(), issue_id, None)
 
-        def sender(heartbeat=lambda: None) -> sending.Sender:
+        def sender(lock=None) -> sending.Sender:
             checker = link_checker(config, store) if config.links.before_send else None
             return sending.Sender(
                 config,
@@ -115,7 +116,7 @@ def send(
                 transport,
                 clock,
                 world().sleep,
-                heartbeat=heartbeat,
+                lock=lock,
                 link_check=checker,
             )
 
@@ -130,8 +131,8 @@ def send(
         if test_to or sandbox or outbox:
             _without_ledger(config, ledger, transport, issue_id, build, test_to, sandbox)
             return
-        with ledger.lock(clock) as heartbeat:
-            result = sender(heartbeat).send_issue(
+        with send_lock(store, clock) as lock:
+            result = sender(lock).send_issue(
                 issue_id,
                 build,
                 Subscribers(store).active,
@@ -232,11 +233,15 @@ def cancel(config_path: str, db_path: str | None, issue_id: str) -> None:
     from digest.core.config import load_config
     from digest.core.store import Store
     from digest.delivery.ledger import Ledger
+    from digest.delivery.lock import send_lock
     from digest.delivery.schedule import cancel_issue
     from digest.delivery.transports import make_transport
 
     config = load_config(config_path)
     transport = make_transport(config, world().now)
-    with Store.open(db_path or config.db_path(), create=False) as store:
+    with (
+        Store.open(db_path or config.db_path(), create=False) as store,
+        send_lock(store, world().now),  # never forget batches a running send is sending
+    ):
         message = cancel_issue(Ledger(store), transport, issue_id, world().now())
     click.echo(message)

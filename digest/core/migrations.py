@@ -161,6 +161,13 @@ MIGRATIONS = (
         PRIMARY KEY (issue, day)
     );
     """,
+    """
+    ALTER TABLE locks ADD COLUMN token INTEGER NOT NULL DEFAULT 0;   -- fencing: one up per taking
+    -- an unknown batch the operator has been told of: only those may be sent again
+    ALTER TABLE send_batches ADD COLUMN reported INTEGER NOT NULL DEFAULT 0;
+    -- JSON list of [email, reason]: recipients SendGrid refused, taken out of the batch
+    ALTER TABLE send_batches ADD COLUMN rejected TEXT NOT NULL DEFAULT '[]';
+    """,
 )
 
 

@@ -224,8 +224,18 @@ class Sending:
     )
     timeout: float = setting(30.0, "seconds to wait for SendGrid to answer one request", positive)
     batch_size: int = setting(1000, "recipients per request (SendGrid allows 1000)", batch_size)
-    max_attempts: int = setting(5, "tries per batch on 5xx, refused connections and 429", positive)
+    max_attempts: int = setting(
+        5, "tries per batch on 429, 503 and refused connections (never sent twice)", positive
+    )
     max_wait: float = setting(60.0, "longest wait for a rate limit to reset, in seconds", positive)
+    batch_budget: float = setting(
+        120.0,
+        "most seconds one batch waits between its tries; then the next run retries it",
+        positive,
+    )
+    stop_after: int = setting(
+        3, "failed requests in a row (no connection, 5xx, no answer) that stop a send", positive
+    )
     category: str = setting("digest", "SendGrid category on every message (with the issue id)")
     groups_to_display: tuple[int, ...] = setting(
         (), "unsubscribe groups shown on SendGrid's preferences page"

@@ -4,37 +4,32 @@ A send starts by freezing the issue (subject, HTML, text, items) and snapshottin
 recipients into numbered batches, in one transaction. Each batch then moves:
 
     pending ──▶ in_flight ──▶ accepted          (202: SendGrid has it; never sent again)
-                    │    └──▶ failed             (429/5xx/refused: not delivered; retried)
-                    └──────▶ unknown            (sent, no answer; an operator decides)
+                    │    └──▶ failed             (not taken or refused: not delivered; retried)
+                    └──────▶ unknown            (maybe taken: no answer, 500; an operator decides)
 
-`in_flight` is committed before the request goes out, so a process killed mid-request leaves
-the batch in_flight, which the next run treats as unknown rather than sending it twice. The
-transaction that accepts the last batch also marks the issue sent and its items as sent.
+`in_flight` is committed before the request goes out, in the transaction that checks the send
+still holds its lock (digest.delivery.lock), so a process killed mid-request leaves the batch
+in_flight, which the next run treats as unknown rather than sending it twice. An unknown batch
+is sent again only once a run has reported it to the operator (`reported`) and they asked for
+it. The transaction that accepts the last batch also marks the issue sent and its items as sent.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import socket
 import sqlite3
-import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from digest.core.errors import DigestError
 from digest.core.models import Issue
 from digest.core.store import Store
+from digest.delivery.lock import SendLock
 from digest.delivery.message import FrozenEmail
 
 SENDABLE = ("pending", "failed")
-LOCK_TTL = timedelta(minutes=15)  # a lock nobody refreshes for this long is abandoned
-
-
-class SendInProgress(DigestError):
-    hint = "wait for it to finish; a crashed send's lock expires after 15 minutes"
+# What SendGrid may have: never sent again without the operator's word, never forgotten.
+MAYBE_DELIVERED = ("accepted", "unknown", "in_flight")
 
 
 @dataclass(frozen=True)
@@ -61,6 +56,7 @@ class Batch:
     message_id: str | None
     attempts: int
     last_error: str | None
+    reported: bool = False  # an unknown batch the operator has been told of
 
 
 class Ledger:
@@ -118,17 +114,21 @@ class Ledger:
                 ],
             )
 
-    def discard(self, issue_id: str) -> None:
-        """Forget a send that delivered nothing (it was refused), so the next one rebuilds."""
+    def discard(self, issue_id: str) -> bool:
+        """Forget a send that cannot have delivered anything (every batch refused or never
+        sent), so the next one rebuilds; a batch SendGrid may have keeps the send. Returns
+        whether it was forgotten."""
+        marks = ", ".join("?" * len(MAYBE_DELIVERED))
         with self.store.transaction() as db:
-            accepted = db.execute(
-                "SELECT count(*) FROM send_batches WHERE issue = ? AND status = 'accepted'",
-                (issue_id,),
+            maybe = db.execute(
+                f"SELECT count(*) FROM send_batches WHERE issue = ? AND status IN ({marks})",
+                (issue_id, *MAYBE_DELIVERED),
             ).fetchone()[0]
-            if accepted:
-                return
+            if maybe:
+                return False
             db.execute("DELETE FROM send_batches WHERE issue = ?", (issue_id,))
             db.execute("DELETE FROM issues WHERE id = ? AND status = 'sending'", (issue_id,))
+            return True
 
     def cancel(self, issue_id: str, now: datetime) -> None:
         with self.store.transaction() as db:
@@ -156,15 +156,40 @@ class Ledger:
             )
             return changed.rowcount
 
-    def mark(self, batch: Batch, status: str, now: datetime, error: str | None = None) -> None:
-        """Move a batch to in_flight (one more attempt), failed or unknown."""
+    def mark(
+        self,
+        batch: Batch,
+        status: str,
+        now: datetime,
+        error: str | None = None,
+        fence: SendLock | None = None,
+    ) -> None:
+        """Move a batch to in_flight (one more attempt), failed or unknown. With `fence`, the
+        send's lock is checked and renewed in the same transaction: LockLost, and no change,
+        when another send has taken it over."""
         attempt = 1 if status == "in_flight" else 0
         with self.store.transaction() as db:
+            if fence is not None:
+                fence.renew(db)
             db.execute(
                 "UPDATE send_batches SET status = ?, attempts = attempts + ?, last_error ="
                 " coalesce(?, last_error), updated = ? WHERE issue = ? AND number = ?",
                 (status, attempt, error, now.isoformat(), batch.issue, batch.number),
             )
+
+    def report_unknown(self, issue_id: str) -> list[int]:
+        """The numbers of the issue's unknown batches, now marked as told to the operator."""
+        with self.store.transaction() as db:
+            db.execute(
+                "UPDATE send_batches SET reported = 1 WHERE issue = ? AND status = 'unknown'",
+                (issue_id,),
+            )
+            rows = db.execute(
+                "SELECT number FROM send_batches WHERE issue = ? AND status = 'unknown'"
+                " ORDER BY number",
+                (issue_id,),
+            )
+            return [row[0] for row in rows]
 
     def accept(self, batch: Batch, message_id: str | None, now: datetime) -> bool:
         """Record a batch as accepted; when it was the last one, mark the issue sent and its
@@ -183,58 +208,6 @@ class Ledger:
                 return False
             _mark_sent(db, batch.issue, now)
             return True
-
-    # the lock
-
-    @contextmanager
-    def lock(
-        self,
-        clock: Callable[[], datetime],
-        wait: float = 2.0,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> Iterator[Callable[[], None]]:
-        """Hold the send lock; yields a function that extends it. Another live holder makes
-        this wait up to `wait` seconds, then raise SendInProgress."""
-        owner = f"{socket.gethostname()}:{os.getpid()}"
-        deadline = time.monotonic() + wait
-        while not self._take_lock(owner, clock()):
-            if time.monotonic() >= deadline:
-                raise SendInProgress("another digest send is in progress")
-            sleep(0.2)
-        try:
-            yield lambda: self._take_lock(owner, clock())
-        finally:
-            with self.store.transaction() as db:
-                db.execute("DELETE FROM locks WHERE name = 'send' AND owner = ?", (owner,))
-
-    def _take_lock(self, owner: str, now: datetime) -> bool:
-        with self.store.transaction() as db:
-            row = db.execute("SELECT owner, expires FROM locks WHERE name = 'send'").fetchone()
-            if row and row["owner"] != owner and not _abandoned(row, now):
-                return False
-            db.execute(
-                "INSERT INTO locks (name, owner, acquired, expires) VALUES ('send', ?, ?, ?)"
-                " ON CONFLICT (name) DO UPDATE SET owner = excluded.owner,"
-                " acquired = excluded.acquired, expires = excluded.expires",
-                (owner, now.isoformat(), (now + LOCK_TTL).isoformat()),
-            )
-            return True
-
-
-def _abandoned(row: sqlite3.Row, now: datetime) -> bool:
-    """A lock whose time ran out, or whose process on this machine has died."""
-    if datetime.fromisoformat(row["expires"]) <= now:
-        return True
-    host, _, pid = row["owner"].rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
 
 
 def _mark_sent(db: sqlite3.Connection, issue_id: str, now: datetime) -> None:
@@ -284,4 +257,5 @@ def _batch(row: sqlite3.Row) -> Batch:
         message_id=row["message_id"],
         attempts=row["attempts"],
         last_error=row["last_error"],
+        reported=bool(row["reported"]),
     )

@@ -51,12 +51,27 @@ def cancel_issue(ledger: Ledger, transport, issue_id: str, now: datetime) -> str
         transport.cancel_batch(record.sendgrid_batch_id)
         ledger.cancel(issue_id, now)
         return f"cancelled the send of issue {issue_id} scheduled for {record.send_at}"
-    accepted = [b for b in ledger.batches(issue_id) if b.status == "accepted"]
-    if record.status == "sending" and not accepted:
-        ledger.discard(issue_id)
-        return f"forgot the send of issue {issue_id}: nothing was delivered; it will be rebuilt"
-    raise DigestError(
-        f"issue {issue_id} has already been delivered to {plural(len(accepted), 'batch')} of "
-        "recipients",
-        "a delivered email cannot be called back",
+    batches = ledger.batches(issue_id)
+    accepted = [b for b in batches if b.status == "accepted"]
+    maybe = [b.number for b in batches if b.status in ("unknown", "in_flight")]
+    if accepted:
+        raise DigestError(
+            f"issue {issue_id} has already been delivered to {plural(len(accepted), 'batch')} "
+            "of recipients",
+            "a delivered email cannot be called back",
+        )
+    if maybe:
+        numbers = ", ".join(map(str, maybe))
+        raise DigestError(
+            f"the send of issue {issue_id} cannot be forgotten: batches {numbers} may have been "
+            "delivered (they were sent and no answer came)",
+            f"look them up in SendGrid's activity feed by custom_args issue={issue_id} and "
+            "batch; digest send --resume --accept-batch N records one that arrived, "
+            "--retry-unknown sends the others again",
+        )
+    ledger.discard(issue_id)
+    return (
+        f"forgot the send of issue {issue_id}: SendGrid accepted none of its "
+        f"{plural(len(batches), 'batch')} (each was refused or never sent), so nothing was "
+        "delivered; it will be rebuilt"
     )

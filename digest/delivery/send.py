@@ -24,19 +24,16 @@ from digest.core.errors import DigestError
 from digest.core.models import WEEKNOTE
 from digest.core.settings import Config
 from digest.core.text import plural
+from digest.delivery.batch import BatchSender
 from digest.delivery.ledger import SENDABLE, Batch, Ledger
-from digest.delivery.message import FrozenEmail, Options, mail_body
-from digest.delivery.transports import Ambiguous, Rejected, Retryable
+from digest.delivery.lock import SendLock
+from digest.delivery.message import FrozenEmail, Options
+from digest.delivery.transports import Rejected
 from digest.email.render import CLIP_SIZE
 from digest.sources.links import refuse_broken
 
 if TYPE_CHECKING:
     from digest.pipeline import Preview
-
-BACKOFF_BASE = 1.0  # seconds before the second attempt; doubles with each further one
-# Attempts in a row, across batches, that found no SendGrid to talk to: then the send stops
-# (to be run again later) instead of trying every batch max_attempts times.
-UNREACHABLE_STREAK = 3
 
 
 class SendPolicyError(DigestError):
@@ -53,7 +50,7 @@ class SendResult:
     recipients: int = 0
     unknown: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
-    unreachable: str | None = None  # why the send stopped early: SendGrid could not be reached
+    stopped: str | None = None  # why the send stopped early: its run of failed requests
 
     @property
     def complete(self) -> bool:
@@ -100,10 +97,8 @@ class Sender:
     clock: Callable[[], datetime]
     sleep: Callable[[float], None]
     jitter: Callable[[], float] = random.random
-    heartbeat: Callable[[], object] = lambda: None  # keeps the send lock while batches go out
+    lock: SendLock | None = None  # the send lock, checked before every request
     link_check: Callable[[object], list] | None = None  # the issue's links, checked
-    # Why each attempt of the current streak could not reach SendGrid at all.
-    _unreachable: list[str] = field(default_factory=list, init=False, repr=False)
 
     def send_issue(
         self,
@@ -229,60 +224,39 @@ class Sender:
     ) -> SendResult:
         record = self.ledger.issue(issue_id)
         _check_same_transport(record, self.transport)
-        self._unreachable = []
         self.ledger.in_flight_to_unknown(issue_id, self.clock())
         options = Options(
             send_at=record.send_at and datetime.fromisoformat(record.send_at),
             batch_id=record.sendgrid_batch_id,
         )
-        for batch in self.ledger.batches(issue_id):
-            if batch.status == "unknown" and batch.number in accept_batches:
-                self.ledger.accept(batch, batch.message_id, self.clock())
-            elif batch.status in SENDABLE or (batch.status == "unknown" and retry_unknown):
-                self._send_batch(batch, record.email, options)
-                self.heartbeat()
-            if len(self._unreachable) >= UNREACHABLE_STREAK:
-                break
-        return self._result(issue_id)
+        sender = BatchSender(
+            self.config, self.ledger, self.transport, self.clock, self.sleep, self.jitter, self.lock
+        )
+        try:
+            for batch in self.ledger.batches(issue_id):
+                if batch.status == "unknown" and batch.number in accept_batches:
+                    self.ledger.accept(batch, batch.message_id, self.clock())
+                elif batch.status in SENDABLE or (retry_unknown and _told(batch)):
+                    sender.send(batch, record.email, options)
+                if sender.stopped:
+                    break
+        except DigestError as exc:
+            raise self._stopped_by(exc, issue_id) from None
+        return self._result(issue_id, sender.failures if sender.stopped else [])
 
-    def _send_batch(self, batch: Batch, content: FrozenEmail, options: Options) -> None:
-        """Send one batch, retrying what cannot have been delivered; stop at what might have."""
-        body = mail_body(content, batch.recipients, self.config, batch.issue, batch.number, options)
-        sending = self.config.sending
-        for attempt in range(1, sending.max_attempts + 1):
-            self.ledger.mark(batch, "in_flight", self.clock())
-            try:
-                accepted = self.transport.send(body)
-            except Retryable as exc:
-                self.ledger.mark(batch, "failed", self.clock(), exc.reason)
-                self._unreachable = [*self._unreachable, exc.reason] if exc.unreachable else []
-                wait = exc.wait if exc.wait is not None else self._backoff(attempt)
-                if (
-                    attempt == sending.max_attempts
-                    or wait > sending.max_wait
-                    or len(self._unreachable) >= UNREACHABLE_STREAK
-                ):
-                    return
-                self.sleep(wait)
-            except Ambiguous as exc:
-                self._unreachable = []
-                self.ledger.mark(batch, "unknown", self.clock(), exc.reason)
-                return
-            except DigestError as exc:  # refused by SendGrid, or an outbox that cannot be written
-                self.ledger.mark(batch, "failed", self.clock(), exc.message)
-                if isinstance(exc, Rejected):
-                    self.ledger.discard(batch.issue)  # only when nothing was delivered yet
-                raise
-            else:
-                self._unreachable = []
-                self.ledger.accept(batch, accepted.message_id, self.clock())
-                return
+    def _stopped_by(self, exc: DigestError, issue_id: str) -> DigestError:
+        """The error that stopped a send, with what the operator must know of the batches it
+        leaves. A refused send is forgotten only when no batch may have been delivered."""
+        if isinstance(exc, Rejected) and self.ledger.discard(issue_id):
+            return exc
+        unknown = self.ledger.report_unknown(issue_id)
+        if unknown:
+            exc.add_note(_unknown_line(issue_id, unknown))
+        return exc
 
-    def _backoff(self, attempt: int) -> float:
-        """Exponential, with jitter so many senders do not retry in step."""
-        return BACKOFF_BASE * 2 ** (attempt - 1) * (0.5 + self.jitter())
-
-    def _result(self, issue_id: str) -> SendResult:
+    def _result(self, issue_id: str, failures: list[str]) -> SendResult:
+        """What the send achieved; the unknown batches it names count as told to the operator
+        from now on, so --retry-unknown may send them again."""
         record = self.ledger.issue(issue_id)
         batches = self.ledger.batches(issue_id)
         result = SendResult(
@@ -292,9 +266,9 @@ class Sender:
             batches=len(batches),
             accepted=sum(b.status == "accepted" for b in batches),
             recipients=sum(len(b.recipients) for b in batches),
-            unknown=[b.number for b in batches if b.status == "unknown"],
+            unknown=self.ledger.report_unknown(issue_id),
             failed=[b.number for b in batches if b.status in SENDABLE],
-            unreachable=self._unreachable[-1] if self._unreachable else None,
+            stopped=f"{failures[-1]}, {len(failures)} times in a row" if failures else None,
         )
         if record.status == "sent":
             result.outcome = "scheduled" if record.send_at else "sent"
@@ -311,10 +285,10 @@ class Sender:
 
 def _incomplete_message(issue_id: str, result: SendResult) -> str:
     parts = [f"issue {issue_id}: {result.accepted} of {plural(result.batches, 'batch')} accepted"]
-    if result.unreachable:
+    if result.stopped:
         parts.append(
-            f"stopped: {result.unreachable}, {UNREACHABLE_STREAK} times in a row; nothing was "
-            "sent twice: run digest send again once SendGrid can be reached, to send the rest"
+            f"stopped: {result.stopped}; nothing was sent twice: run digest send again once "
+            "SendGrid answers, to send the rest"
         )
     elif result.failed:
         parts.append(
@@ -322,13 +296,22 @@ def _incomplete_message(issue_id: str, result: SendResult) -> str:
             "run digest send again to retry them"
         )
     if result.unknown:
-        parts.append(
-            f"batches {_numbers(result.unknown)} unknown (sent, but no answer came): look them "
-            f"up in SendGrid's activity feed by custom_args issue={issue_id} and batch, then "
-            "run digest send --resume with --accept-batch N for each that arrived, and "
-            "--retry-unknown to send the others again"
-        )
+        parts.append(_unknown_line(issue_id, result.unknown))
     return "; ".join(parts)
+
+
+def _unknown_line(issue_id: str, numbers: list[int]) -> str:
+    return (
+        f"batches {_numbers(numbers)} unknown (sent, but no answer came): look them up in "
+        f"SendGrid's activity feed by custom_args issue={issue_id} and batch, then run digest "
+        "send --resume with --accept-batch N for each that arrived, and --retry-unknown to send "
+        "the others again"
+    )
+
+
+def _told(batch: Batch) -> bool:
+    """An unknown batch a run has reported to the operator: only those may be sent again."""
+    return batch.status == "unknown" and batch.reported
 
 
 def _numbers(numbers: list[int]) -> str:

@@ -5,10 +5,15 @@ SendGrid transport is an error, never the outbox.
 Both take the request body digest built (one batch of recipients) and either accept it,
 returning SendGrid's message id, or raise one of three failures that say what a retry may do:
 
-- `Retryable`: SendGrid answered 429 or 5xx, or the request never left (connection refused):
-  nothing was delivered, so sending again is safe;
-- `Ambiguous`: the request was sent and no answer came (timeout, dropped connection). SendGrid
-  has no idempotency key, so it may or may not have been accepted; only an operator can decide;
+- `Retryable`: nothing was accepted, so sending again is safe. The request never left
+  (connection refused), or SendGrid said it did not take it: 429 (rate limited), 503 (service
+  unavailable: by HTTP's definition the server did not handle the request) and 408 (it did not
+  receive the whole request);
+- `Ambiguous`: the request was sent and SendGrid may have queued it. No answer came (timeout,
+  dropped connection), or one that promises nothing: the specification of mail/send documents
+  500 as "internal server error" and says nothing of whether the mail was queued, and 502/504
+  come from a gateway whose upstream may have taken it. SendGrid has no idempotency key, so only
+  an operator, looking the batch up in the activity feed, can decide;
 - `Rejected` (a DigestError): 400/401/403/413 and the like. Sending again cannot help.
 
 The outbox writes a batch whole or not at all; when it cannot, it raises `OutboxError`.
@@ -54,15 +59,15 @@ REJECTED_HINTS = {
 
 class Retryable(Exception):
     """Not delivered; safe to send again, after `wait` seconds if SendGrid said so.
-    `unreachable`: no connection could be made at all (as opposed to SendGrid answering that
-    it is busy)."""
+    `rate_limited`: SendGrid is well and asks for patience (429), which is no sign of an
+    outage; every other Retryable is one (no connection, unavailable)."""
 
-    def __init__(self, reason: str, wait: float | None = None, unreachable: bool = False):
+    def __init__(self, reason: str, wait: float | None = None, rate_limited: bool = False):
         reason = fold(reason)  # SendGrid's words: no control character reaches the ledger
         super().__init__(reason)
         self.reason = reason
         self.wait = wait
-        self.unreachable = unreachable
+        self.rate_limited = rate_limited
 
 
 class Ambiguous(Exception):
@@ -157,7 +162,7 @@ class SendGridTransport:
             # urllib wraps what fails while connecting and writing the request: it never
             # arrived whole, so SendGrid cannot have accepted it.
             reason = f"could not reach SendGrid at {self.host} ({exc.reason})"
-            raise Retryable(reason, unreachable=True) from None
+            raise Retryable(reason) from None
         except (OSError, http.client.HTTPException) as exc:
             # Raised while waiting for the answer (a timeout, a dropped connection): the
             # request was sent.
@@ -165,13 +170,19 @@ class SendGridTransport:
             raise Ambiguous(f"no answer from SendGrid after sending ({reason})") from None
 
 
+NOT_TAKEN = (408, 503)  # answers that say the request was not handled: safe to send again
+
+
 def _classify_http(exc, now: datetime) -> Exception:
     status = exc.status_code
     detail = _error_messages(exc)
     if status == 429:
-        return Retryable(f"HTTP 429 rate limited{detail}", _rate_limit_wait(exc.headers, now))
-    if status >= 500 or status == 408:
+        wait = _rate_limit_wait(exc.headers, now)
+        return Retryable(f"HTTP 429 rate limited{detail}", wait, rate_limited=True)
+    if status in NOT_TAKEN:
         return Retryable(f"HTTP {status}{detail}")
+    if status >= 500:
+        return Ambiguous(f"HTTP {status}{detail}; SendGrid may have queued it")
     hint = REJECTED_HINTS.get(status, "see SendGrid's message above")
     return Rejected(f"SendGrid answered HTTP {status}{detail}", hint)
 

@@ -1,0 +1,223 @@
+"""Bad luck during a send, against the fake SendGrid and a real ledger: a refusal after an
+unanswered batch, a cancel after a dropped answer, a process killed mid-request, a lock taken
+over while the send was paused, and a SendGrid that is down. Every reader gets one copy at most,
+and exactly one once the operator has settled what the ledger says is unknown."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from datetime import timedelta
+
+import pytest
+
+from digest.core.config import load_config
+from digest.core.store import Store
+from digest.delivery.ledger import Ledger
+from digest.delivery.lock import LockLost, SendInProgress, send_lock
+from digest.delivery.send import Sender
+from digest.delivery.subscribers import Subscribers
+from digest.delivery.transports import Ambiguous, Retryable, SendGridTransport
+from digest.pipeline import fetch_sources
+from digest.publish.preview import make_preview
+from tests.samples import NOW
+from tests.test_send import invoke, subscribe, write_site
+
+ISSUE = "2026-W48"
+
+
+def statuses(config) -> dict[int, str]:
+    db = sqlite3.connect(config.db_path())
+    return dict(db.execute("SELECT number, status FROM send_batches"))
+
+
+def in_process(config, fake, store, clock=lambda: NOW, **sender):
+    """A Sender over the real SendGrid client, and the build a send calls."""
+    transport = SendGridTransport(fake.api_key, fake.host, 0.5, clock=clock)
+    fetch_sources(config, store, NOW)
+    build = lambda issue: make_preview(config, store, NOW, issue, None)  # noqa: E731
+    return Sender(config, Ledger(store), transport, clock, lambda seconds: None, **sender), build
+
+
+def test_a_refusal_after_an_unanswered_batch_keeps_the_send_and_mails_nobody_twice(
+    tmp_path, fake_sendgrid
+):
+    site = write_site(tmp_path, "  batch_size: 100\n")
+    config = load_config(site)
+    addresses = subscribe(config, 200)
+    fake_sendgrid.fail_next("drop_after", "400")  # batch 1 arrives unanswered, batch 2 refused
+    refused = invoke(fake_sendgrid, "send", "-c", site)
+    assert refused.exit_code == 2, refused.output
+    assert "SendGrid answered HTTP 400" in refused.output
+    assert "batches 1 unknown (sent, but no answer came)" in refused.output
+    assert statuses(config) == {1: "unknown", 2: "failed"}
+    cron = invoke(fake_sendgrid, "send", "-c", site)  # next week's cron, nobody has looked
+    assert cron.exit_code == 1 and "batches 1 unknown" in cron.output
+    assert fake_sendgrid.deliveries() == dict.fromkeys(addresses, 1)
+    settled = invoke(fake_sendgrid, "send", "-c", site, "--resume", "--accept-batch", "1")
+    assert settled.exit_code == 0 and "sent: 200 recipients in 2 batches" in settled.output
+    assert fake_sendgrid.deliveries() == dict.fromkeys(addresses, 1)
+
+
+def test_a_send_refused_outright_is_forgotten_and_rebuilt(site, fake_sendgrid):
+    config = load_config(site)
+    subscribe(config, 2)
+    fake_sendgrid.fail_next("400")
+    assert invoke(fake_sendgrid, "send", "-c", site).exit_code == 2
+    db = sqlite3.connect(config.db_path())
+    assert db.execute("SELECT count(*) FROM issues").fetchone() == (0,)
+
+
+def test_cancel_after_a_dropped_answer_says_the_batch_may_have_arrived(site, fake_sendgrid):
+    config = load_config(site)
+    subscribe(config, 2)
+    fake_sendgrid.fail_next("drop_after")
+    assert invoke(fake_sendgrid, "send", "-c", site).exit_code == 1
+    cancel = invoke(fake_sendgrid, "cancel", "-c", site, ISSUE)
+    assert cancel.exit_code == 1
+    assert "cannot be forgotten: batches 1 may have been delivered" in cancel.output
+    assert "--accept-batch N" in cancel.output and "nothing was delivered" not in cancel.output
+    assert statuses(config) == {1: "unknown"}
+    again = invoke(fake_sendgrid, "send", "-c", site)
+    assert again.exit_code == 1 and len(fake_sendgrid.accepted) == 1
+
+
+def test_cancel_forgets_a_send_whose_every_batch_was_refused_or_never_sent(tmp_path, fake_sendgrid):
+    site = write_site(tmp_path, "  batch_size: 1\n  stop_after: 1\n")
+    config = load_config(site)
+    subscribe(config, 3)
+    fake_sendgrid.fail_next("503")
+    assert invoke(fake_sendgrid, "send", "-c", site).exit_code == 1
+    assert statuses(config) == {1: "failed", 2: "pending", 3: "pending"}
+    cancel = invoke(fake_sendgrid, "cancel", "-c", site, ISSUE)
+    assert cancel.exit_code == 0, cancel.output
+    assert "SendGrid accepted none of its 3 batches" in cancel.output
+    assert statuses(config) == {}
+
+
+class KilledAfterSending:
+    """The process dies (here: KeyboardInterrupt) once its request is out."""
+
+    def __init__(self, inner):
+        self.inner, self.name, self.destination = inner, inner.name, inner.destination
+
+    def send(self, body):
+        self.inner.send(body)
+        raise KeyboardInterrupt
+
+
+def test_retry_unknown_sends_again_only_batches_a_run_has_reported(site, fake_sendgrid):
+    config = load_config(site)
+    addresses = subscribe(config, 2)
+    with Store.open(config.db_path()) as store:
+        sender, build = in_process(config, fake_sendgrid, store)
+        sender.transport = KilledAfterSending(sender.transport)
+        with pytest.raises(KeyboardInterrupt):
+            sender.send_issue(ISSUE, build, Subscribers(store).active)
+    assert statuses(config) == {1: "in_flight"}
+    first = invoke(fake_sendgrid, "send", "-c", site, "--resume", "--retry-unknown")
+    assert first.exit_code == 1 and "batches 1 unknown" in first.output
+    assert fake_sendgrid.deliveries() == dict.fromkeys(addresses, 1), "sent unseen"
+    # The operator has now been told, looked, and found nothing: sending it again is theirs.
+    fake_sendgrid.accepted.clear()
+    second = invoke(fake_sendgrid, "send", "-c", site, "--resume", "--retry-unknown")
+    assert second.exit_code == 0 and fake_sendgrid.deliveries() == dict.fromkeys(addresses, 1)
+
+
+class TakenOverAfterFirstBatch:
+    """After the first batch, the send is paused for 16 minutes and a second send takes the
+    lock over: what a suspended laptop or Ctrl-Z makes of a send."""
+
+    def __init__(self, inner, config, later, stack):
+        self.inner, self.name, self.destination = inner, inner.name, inner.destination
+        self.config, self.later, self.stack = config, later, stack
+
+    def send(self, body):
+        accepted = self.inner.send(body)
+        if not self.stack._exit_callbacks:
+            other = self.stack.enter_context(Store.open(self.config.db_path()))
+            self.stack.enter_context(send_lock(other, lambda: self.later, wait=0))
+        return accepted
+
+
+def test_a_send_that_lost_its_lock_stops_before_its_next_request(tmp_path, fake_sendgrid):
+    site = write_site(tmp_path, "  batch_size: 10\n")
+    config = load_config(site)
+    addresses = subscribe(config, 30)
+    later = NOW + timedelta(minutes=16)
+    with Store.open(config.db_path()) as store, contextlib.ExitStack() as other:
+        with send_lock(store, lambda: NOW) as lock:
+            sender, build = in_process(config, fake_sendgrid, store, lock=lock)
+            sender.transport = TakenOverAfterFirstBatch(sender.transport, config, later, other)
+            with pytest.raises(LockLost, match="took over the send lock"):
+                sender.send_issue(ISSUE, build, Subscribers(store).active)
+        assert statuses(config) == {1: "accepted", 2: "pending", 3: "pending"}
+        assert len(fake_sendgrid.accepted) == 1
+    finished = invoke(fake_sendgrid, "send", "-c", site, now=later)
+    assert finished.exit_code == 0, finished.output
+    assert fake_sendgrid.deliveries() == dict.fromkeys(addresses, 1)
+
+
+def test_the_lock_is_not_taken_from_a_live_send_and_tokens_never_repeat(site):
+    config = load_config(site)
+    with Store.open(config.db_path()) as store:
+        with (
+            send_lock(store, lambda: NOW) as first,
+            pytest.raises(SendInProgress, match="another digest send is in progress"),
+            send_lock(store, lambda: NOW, wait=0),
+        ):
+            pass
+        with send_lock(store, lambda: NOW) as second:
+            assert second.token == first.token + 1
+
+
+def test_a_sendgrid_answering_503_stops_the_send_after_three_requests(tmp_path, fake_sendgrid):
+    site = write_site(tmp_path, "  batch_size: 10\n")
+    config = load_config(site)
+    addresses = subscribe(config, 100)
+    fake_sendgrid.fail_randomly(rate=1.0, kinds=("503",))
+    stopped = invoke(fake_sendgrid, "send", "-c", site)
+    assert stopped.exit_code == 1
+    assert "stopped: HTTP 503: fake fault: HTTP 503, 3 times in a row" in stopped.output
+    assert fake_sendgrid.mail_send_count == 3
+    assert set(statuses(config).values()) == {"failed", "pending"}
+    fake_sendgrid.faults = None
+    resumed = invoke(fake_sendgrid, "send", "-c", site)
+    assert resumed.exit_code == 0 and fake_sendgrid.deliveries() == dict.fromkeys(addresses, 1)
+
+
+def test_a_sendgrid_that_never_answers_costs_three_batches_not_all(tmp_path, fake_sendgrid):
+    site = write_site(tmp_path, "  batch_size: 10\n")
+    config = load_config(site)
+    subscribe(config, 100)
+    fake_sendgrid.fail_randomly(rate=1.0, kinds=("slow",))
+    stopped = invoke(fake_sendgrid, "send", "-c", site)
+    assert stopped.exit_code == 1 and "3 times in a row" in stopped.output
+    assert fake_sendgrid.mail_send_count == 3
+    assert statuses(config) == {n: "unknown" if n <= 3 else "pending" for n in range(1, 11)}
+    assert "batches 1, 2, 3 unknown" in stopped.output
+
+
+@pytest.mark.parametrize(
+    ("fault", "failure"),
+    [
+        ("503", Retryable),
+        ("408", Retryable),
+        ("429", Retryable),
+        ("500", Ambiguous),
+        ("502", Ambiguous),
+        ("504", Ambiguous),
+        ("drop_after", Ambiguous),
+    ],
+)
+def test_what_each_answer_lets_a_retry_do(fake_sendgrid, site, fault, failure):
+    """503, 408 and 429 say the request was not handled; the specification promises nothing
+    about a 500, and a gateway's 502 or 504 may follow an upstream that took it."""
+    from digest.delivery.message import FrozenEmail, mail_body
+
+    config = load_config(site)
+    body = mail_body(FrozenEmail("S", "<p>h</p>", "t"), [("a@example.org", None)], config, "x", 1)
+    transport = SendGridTransport(fake_sendgrid.api_key, fake_sendgrid.host, 0.5, clock=lambda: NOW)
+    fake_sendgrid.fail_next(fault)
+    with pytest.raises(failure):
+        transport.send(body)
