@@ -6,6 +6,8 @@ and exactly one once the operator has settled what the ledger says is unknown.""
 from __future__ import annotations
 
 import contextlib
+import json
+import re
 import sqlite3
 from datetime import timedelta
 
@@ -21,6 +23,7 @@ from digest.delivery.transports import Ambiguous, Retryable, SendGridTransport
 from digest.pipeline import fetch_sources
 from digest.publish.preview import make_preview
 from tests.samples import NOW
+from tests.samples import cli as invoke_cli
 from tests.test_send import invoke, subscribe, write_site
 
 ISSUE = "2026-W48"
@@ -221,3 +224,52 @@ def test_what_each_answer_lets_a_retry_do(fake_sendgrid, site, fault, failure):
     fake_sendgrid.fail_next(fault)
     with pytest.raises(failure):
         transport.send(body)
+
+
+def test_one_address_sendgrid_refuses_is_taken_out_and_everyone_else_is_mailed(
+    tmp_path, fake_sendgrid
+):
+    site = write_site(tmp_path, "  batch_size: 100\n")
+    config = load_config(site)
+    addresses = subscribe(config, 300)
+    bad = "reader00049@example.c"  # from a list imported before addresses were checked
+    db = sqlite3.connect(config.db_path())
+    with db:
+        db.execute(
+            "INSERT INTO subscribers (email, status, created, updated) VALUES (?, 'active', ?, ?)",
+            (bad, NOW.isoformat(), NOW.isoformat()),
+        )
+    result = invoke(fake_sendgrid, "send", "-c", site)
+    assert result.exit_code == 0, result.output
+    assert "sent: 300 recipients in 4 batches" in result.output
+    assert "SendGrid refused 1 address, now marked rejected" in result.output
+    assert fake_sendgrid.deliveries() == dict.fromkeys(addresses, 1)
+    rejected = invoke(fake_sendgrid, "subscribers", "list", "--status", "rejected", "-c", site)
+    assert rejected.output.splitlines()[1].split()[:3] == [bad, "rejected", "send"]
+    (issue,) = json.loads(invoke(fake_sendgrid, "status", "-c", site, "--json").output)
+    (refused,) = [r for batch in issue["batches"] for r in batch["rejected"]]
+    assert refused["email"] == bad and "Does not contain a valid address" in refused["reason"]
+    table = invoke(fake_sendgrid, "status", "-c", site).output
+    assert re.search(r"sent .* 4/4 +300 +1 +sendgrid", table), table
+
+
+def test_a_refusal_of_an_address_and_of_something_else_refuses_the_whole_send(site, fake_sendgrid):
+    config = load_config(site)
+    subscribe(config, 2)
+    config_text = site.read_text().replace("  unsubscribe_group: 42\n", "  unsubscribe_group: 7\n")
+    site.write_text(config_text)  # a group SendGrid does not have: the request is wrong too
+    db = sqlite3.connect(config.db_path())
+    with db:
+        db.execute(
+            "INSERT INTO subscribers (email, status, created, updated) VALUES (?, 'active', ?, ?)",
+            ("x@example.c", NOW.isoformat(), NOW.isoformat()),
+        )
+    refused = invoke(fake_sendgrid, "send", "-c", site)
+    assert refused.exit_code == 2 and "personalizations.2.to.0.email" in refused.output
+    assert "asm.group_id" in refused.output and not fake_sendgrid.accepted
+
+
+def test_subscribers_add_refuses_an_address_with_no_real_top_level_domain(site):
+    result = invoke_cli("subscribers", "add", "x@example.c", "-c", site)
+    assert result.exit_code == 2
+    assert "there is no top-level domain .c" in result.output

@@ -167,6 +167,21 @@ MIGRATIONS = (
     ALTER TABLE send_batches ADD COLUMN reported INTEGER NOT NULL DEFAULT 0;
     -- JSON list of [email, reason]: recipients SendGrid refused, taken out of the batch
     ALTER TABLE send_batches ADD COLUMN rejected TEXT NOT NULL DEFAULT '[]';
+    -- a subscriber may now be `rejected`: SendGrid refused the address. SQLite cannot change a
+    -- CHECK, so the table is made again.
+    CREATE TABLE subscribers_new (
+        email TEXT PRIMARY KEY,         -- normalised: trimmed, lower case
+        name TEXT,
+        status TEXT NOT NULL DEFAULT 'active'
+            CHECK (status IN ('active', 'unsubscribed', 'bounced', 'complained', 'rejected')),
+        source TEXT,                    -- what last set the status: cli, import:FILE, sync, send
+        created TEXT NOT NULL,
+        updated TEXT NOT NULL
+    );
+    INSERT INTO subscribers_new SELECT email, name, status, source, created, updated
+        FROM subscribers;
+    DROP TABLE subscribers;
+    ALTER TABLE subscribers_new RENAME TO subscribers;
     """,
 )
 

@@ -221,6 +221,7 @@ def show_status(rows: list, as_json: bool) -> None:
                 "batches": [
                     {k: getattr(b, k) for k in ("number", "status", "message_id", "attempts")}
                     | {"recipients": len(b.recipients), "last_error": b.last_error}
+                    | {"rejected": [{"email": e, "reason": why} for e, why in b.rejected]}
                     for b in batches
                 ],
             }
@@ -243,9 +244,19 @@ def show_status(rows: list, as_json: bool) -> None:
                 when,
                 f"{accepted}/{len(batches)}",
                 str(sum(len(b.recipients) for b in batches)),
+                str(sum(len(b.rejected) for b in batches)),
                 record.transport or "unrecorded",  # sends from before digest recorded it
                 ids[:60] + ("…" if len(ids) > 60 else ""),
             )
         )
-    columns = ("issue", "status", "when", "batches", "recipients", "transport", "message ids")
-    _plain_table(table, columns, right=(3, 4))
+    columns = (
+        "issue",
+        "status",
+        "when",
+        "batches",
+        "recipients",
+        "rejected",
+        "transport",
+        "message ids",
+    )
+    _plain_table(table, columns, right=(3, 4, 5))

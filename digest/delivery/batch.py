@@ -4,9 +4,11 @@ outcome leaves in the ledger.
 A try that cannot have been delivered (digest.delivery.transports.Retryable) is tried again
 after a wait, within sending.max_attempts, sending.max_wait for one wait and
 sending.batch_budget for all of them; one that may have been (Ambiguous) is left unknown at
-once, for the operator. Across batches, failed requests in a row (no connection, 5xx, no answer;
-a rate limit is no failure) are counted: after sending.stop_after of them the send stops, so an
-outage costs a few requests, not every batch's every try.
+once, for the operator. A refusal of some recipients' addresses takes them out of the batch
+(and off the list) and sends the rest at once: one bad address never holds up the others.
+Across batches, failed requests in a row (no connection, 5xx, no answer; a rate limit is no
+failure) are counted: after sending.stop_after of them the send stops, so an outage costs a few
+requests, not every batch's every try.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from digest.core.settings import Config
 from digest.delivery.ledger import Batch, Ledger
 from digest.delivery.lock import SendLock
 from digest.delivery.message import FrozenEmail, Options, mail_body
-from digest.delivery.transports import Ambiguous, Retryable
+from digest.delivery.transports import Ambiguous, RejectedRecipients, Retryable
 
 BACKOFF_BASE = 1.0  # seconds before the second try; doubles with each further one
 
@@ -62,6 +64,15 @@ class BatchSender:
                     return
                 self.sleep(wait)
                 waited += wait
+            except RejectedRecipients as exc:  # nothing sent: try again without them
+                self.failures = []
+                batch = self.ledger.reject(batch, exc.reasons, self.clock())
+                if not batch.recipients:
+                    self.ledger.accept(batch, None, self.clock())
+                    return
+                body = mail_body(
+                    content, batch.recipients, self.config, batch.issue, batch.number, options
+                )
             except Ambiguous as exc:
                 self.ledger.mark(batch, "unknown", self.clock(), exc.reason)
                 self.failures = [*self.failures, exc.reason]

@@ -16,10 +16,11 @@ it. The transaction that accepts the last batch also marks the issue sent and it
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from digest.core.models import Issue
@@ -57,6 +58,7 @@ class Batch:
     attempts: int
     last_error: str | None
     reported: bool = False  # an unknown batch the operator has been told of
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # (email, SendGrid's reason)
 
 
 class Ledger:
@@ -177,6 +179,33 @@ class Ledger:
                 (status, attempt, error, now.isoformat(), batch.issue, batch.number),
             )
 
+    def reject(self, batch: Batch, reasons: dict[int, str], now: datetime) -> Batch:
+        """Take the recipients SendGrid refused (by their index in the batch) out of it, record
+        them and their reasons on it, and mark them `rejected` on the list, so no later week
+        tries them; all in one transaction. Returns the batch as it now is: failed, with the
+        others left to send."""
+        refused = [(batch.recipients[i][0], why) for i, why in sorted(reasons.items())]
+        kept = [r for i, r in enumerate(batch.recipients) if i not in reasons]
+        rejected = [*batch.rejected, *refused]
+        error = f"SendGrid refused {len(refused)} address(es): " + "; ".join(
+            f"{email}: {why}" for email, why in refused
+        )
+        stamp = now.isoformat()
+        with self.store.transaction() as db:
+            db.execute(
+                "UPDATE send_batches SET recipients = ?, rejected = ?, status = 'failed',"
+                " last_error = ?, updated = ? WHERE issue = ? AND number = ?",
+                (json.dumps(kept), json.dumps(rejected), error, stamp, batch.issue, batch.number),
+            )
+            db.executemany(
+                "UPDATE subscribers SET status = 'rejected', source = 'send', updated = ?"
+                " WHERE email = ?",
+                [(stamp, email) for email, _ in refused],
+            )
+        return dataclasses.replace(
+            batch, recipients=kept, rejected=rejected, status="failed", last_error=error
+        )
+
     def report_unknown(self, issue_id: str) -> list[int]:
         """The numbers of the issue's unknown batches, now marked as told to the operator."""
         with self.store.transaction() as db:
@@ -258,4 +287,5 @@ def _batch(row: sqlite3.Row) -> Batch:
         attempts=row["attempts"],
         last_error=row["last_error"],
         reported=bool(row["reported"]),
+        rejected=[tuple(pair) for pair in json.loads(row["rejected"])],
     )

@@ -51,6 +51,7 @@ class SendResult:
     unknown: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
     stopped: str | None = None  # why the send stopped early: its run of failed requests
+    rejected: int = 0  # recipients SendGrid refused, taken out of their batches
 
     @property
     def complete(self) -> bool:
@@ -269,6 +270,7 @@ class Sender:
             unknown=self.ledger.report_unknown(issue_id),
             failed=[b.number for b in batches if b.status in SENDABLE],
             stopped=f"{failures[-1]}, {len(failures)} times in a row" if failures else None,
+            rejected=sum(len(b.rejected) for b in batches),
         )
         if record.status == "sent":
             result.outcome = "scheduled" if record.send_at else "sent"
@@ -280,6 +282,11 @@ class Sender:
             )
         else:
             result.message = _incomplete_message(issue_id, result)
+        if result.rejected:
+            result.message += (
+                f"; SendGrid refused {plural(result.rejected, 'address')}, now "
+                "marked rejected: digest subscribers list --status rejected shows them"
+            )
         return result
 
 

@@ -17,18 +17,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
+from email_validator import EmailNotValidError, validate_email
+
 from digest.core.errors import DigestError
 from digest.core.store import Store
 from digest.core.text import fold
 
-STATUSES = ("active", "unsubscribed", "bounced", "complained")
+# `rejected`: SendGrid refused the address when a send gave it (digest.delivery.batch).
+STATUSES = ("active", "unsubscribed", "bounced", "complained", "rejected")
 COLUMNS = ("email", "name", "status", "source", "created", "updated")
 ADDRESS_HINT = "an address looks like someone@example.org"
 
-# RFC 5322 dot-atom: the unquoted form every real list uses. Quoted local parts ("a b"@x) are
-# legal but so rare, and so often a paste error, that refusing them is the kinder rule.
-LOCAL_PART = re.compile(r"[\w!#$%&'*+/=?^`{|}~-]+(?:\.[\w!#$%&'*+/=?^`{|}~-]+)*", re.ASCII)
-DOMAIN_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+# Every top-level domain has two or more letters (or is an internationalised xn-- one): a
+# shorter or numeric one is a typo that SendGrid refuses at send time.
+TOP_LEVEL = re.compile(r"[a-z]{2,63}|xn--[a-z0-9-]{1,59}")
 
 # Excel, LibreOffice and Google Sheets run a CSV cell that starts with one of these as a formula
 # (CSV injection); a leading quote makes them show the cell as text instead.
@@ -75,43 +77,31 @@ def normalise_email(raw: str) -> str:
 
 
 def _address_problem(address: str) -> str | None:
+    """Why `address` is no address to send to, or None. email-validator judges the syntax
+    (no DNS lookup); quoted local parts ("a b"@x) and bracketed IP addresses are legal but so
+    rare, and so often a paste error, that refusing them is the kinder rule."""
     if not address:
         return "it is empty"
     # SendGrid documents no SMTPUTF8 support, so a non-ASCII address would fail at send time;
     # an internationalised domain can still be written in its ASCII (xn--) form.
     if not address.isascii():
         return "only ASCII addresses can be sent to; write an international domain as xn--…"
-    if any(char.isspace() for char in address):
-        return "it contains a space"
-    if len(address) > 254:
-        return "longer than 254 characters"
-    local, at, domain = address.rpartition("@")
-    if not at:
-        return "it has no @"
-    if "@" in local:
-        return "it has more than one @"
-    if not local:
-        return "nothing before the @"
-    if len(local) > 64:
-        return "more than 64 characters before the @"
-    if not LOCAL_PART.fullmatch(local):
-        return "unexpected characters or dots before the @"
-    return _domain_problem(domain.lower())
-
-
-def _domain_problem(domain: str) -> str | None:
-    if not domain:
-        return "nothing after the @"
-    labels = domain.split(".")
-    if len(labels) < 2:
-        return "the domain needs a dot, like example.org"
-    if "" in labels:
-        return "the domain has an empty part (two dots together, or a dot at an end)"
-    bad = next((label for label in labels if not DOMAIN_LABEL.fullmatch(label)), None)
-    if bad is not None:
-        return f"{bad!r} is not a valid domain part (letters, digits and inner hyphens)"
-    if labels[-1].isdigit():
-        return "the domain ends in a number; IP addresses are not accepted"
+    try:
+        valid = validate_email(
+            address,
+            check_deliverability=False,
+            allow_smtputf8=False,
+            allow_quoted_local=False,
+            allow_domain_literal=False,
+        )
+    except EmailNotValidError as exc:
+        text = str(exc).rstrip(".")
+        return text[:1].lower() + text[1:]
+    if len(valid.local_part) > 64:
+        return "more than 64 characters before the @, the most RFC 5321 allows"
+    top = valid.ascii_domain.rpartition(".")[2].lower()
+    if not TOP_LEVEL.fullmatch(top):
+        return f"there is no top-level domain .{top}: each has two or more letters"
     return None
 
 

@@ -14,7 +14,10 @@ returning SendGrid's message id, or raise one of three failures that say what a 
   500 as "internal server error" and says nothing of whether the mail was queued, and 502/504
   come from a gateway whose upstream may have taken it. SendGrid has no idempotency key, so only
   an operator, looking the batch up in the activity feed, can decide;
-- `Rejected` (a DigestError): 400/401/403/413 and the like. Sending again cannot help.
+- `Rejected` (a DigestError): 400/401/403/413 and the like. Sending again cannot help;
+- `RejectedRecipients`: a 400 whose every error names a recipient's address
+  (`personalizations.50.to.0.email: Does not contain a valid address`). Nothing was sent, and
+  the same request without those recipients can go.
 
 The outbox writes a batch whole or not at all; when it cannot, it raises `OutboxError`.
 
@@ -34,6 +37,7 @@ import itertools
 import json
 import logging
 import os
+import re
 import urllib.error
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -83,6 +87,15 @@ class Rejected(DigestError):
     """SendGrid refused the request; the same request will be refused again."""
 
     exit_code = 2
+
+
+class RejectedRecipients(Exception):
+    """SendGrid refused the request for these recipients' addresses only: `reasons` maps the
+    index of each one's personalization to SendGrid's words."""
+
+    def __init__(self, reasons: dict[int, str]):
+        super().__init__(f"{len(reasons)} recipients refused")
+        self.reasons = reasons
 
 
 class MissingKey(DigestError):
@@ -173,9 +186,17 @@ class SendGridTransport:
 NOT_TAKEN = (408, 503)  # answers that say the request was not handled: safe to send again
 
 
+# The field SendGrid names for a recipient's address: personalizations.50.to.0.email
+RECIPIENT_FIELD = re.compile(r"personalizations\.(\d+)\.(?:to|cc|bcc)\.\d+\.email")
+
+
 def _classify_http(exc, now: datetime) -> Exception:
     status = exc.status_code
-    detail = _error_messages(exc)
+    errors = _errors(exc)
+    detail = _error_messages(errors)
+    recipients = _refused_recipients(errors) if status == 400 else None
+    if recipients:
+        return RejectedRecipients(recipients)
     if status == 429:
         wait = _rate_limit_wait(exc.headers, now)
         return Retryable(f"HTTP 429 rate limited{detail}", wait, rate_limited=True)
@@ -187,16 +208,29 @@ def _classify_http(exc, now: datetime) -> Exception:
     return Rejected(f"SendGrid answered HTTP {status}{detail}", hint)
 
 
-def _error_messages(exc) -> str:
+def _errors(exc) -> list[dict]:
+    """SendGrid's error objects from an answer's body; none when it has no readable ones."""
     try:
         errors = json.loads(exc.body)["errors"]
-        text = "; ".join(
-            f"{e.get('field')}: {e.get('message')}" if e.get("field") else str(e.get("message"))
-            for e in errors
-        )
     except (ValueError, KeyError, TypeError):
-        return ""
+        return []
+    return [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
+
+
+def _error_messages(errors: list[dict]) -> str:
+    text = "; ".join(
+        f"{e.get('field')}: {e.get('message')}" if e.get("field") else str(e.get("message"))
+        for e in errors
+    )
     return f": {text}" if text else ""
+
+
+def _refused_recipients(errors: list[dict]) -> dict[int, str] | None:
+    """Personalization index → SendGrid's reason, when every error is about an address."""
+    found = [(RECIPIENT_FIELD.fullmatch(str(e.get("field"))), e) for e in errors]
+    if not found or not all(match for match, _ in found):
+        return None
+    return {int(match[1]): fold(str(e.get("message"))) for match, e in found}
 
 
 def _rate_limit_wait(headers, now: datetime) -> float | None:
