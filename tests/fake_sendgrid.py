@@ -64,26 +64,29 @@ STATS_METRICS = (
     "unsubscribe_drops",
     "unsubscribes",
 )
-# What a full-access key is granted, in part: GET /v3/scopes lists these.
+# What a full-access key is granted, in part (every scope an endpoint below needs): GET
+# /v3/scopes lists these. The names are those of SendGrid's list of API key permissions; that
+# sender_verification_eligible guards the verified senders is what keys made for the purpose
+# carry, as the list itself does not say.
 DEFAULT_SCOPES = (
     "mail.send",
-    "asm.groups.read",
-    "asm.groups.suppressions.read",
-    "categories.stats.read",
-    "suppression.read",
-    "user.scheduled_sends.read",
+    "mail.batch.create",
+    "mail.batch.read",
     "user.scheduled_sends.create",
-    "verified_senders.read",
+    "user.scheduled_sends.read",
+    "user.scheduled_sends.update",
+    "user.scheduled_sends.delete",
+    "asm.groups.read",
+    "asm.groups.suppressions.create",
+    "asm.groups.suppressions.read",
+    "asm.groups.suppressions.delete",
+    "suppression.unsubscribes.read",
+    "suppression.bounces.read",
+    "suppression.spam_reports.read",
+    "categories.stats.read",
+    "sender_verification_eligible",
     "whitelabel.read",
 )
-# The scope each read endpoint below needs (SendGrid answers 403 without it). The names of
-# the permissions follow SendGrid's scope list; which one guards verified_senders is assumed.
-ENDPOINT_SCOPES = {
-    "verified_senders": "verified_senders.read",
-    "whitelabel": "whitelabel.read",
-    "asm_group": "asm.groups.read",
-    "category_stats": "categories.stats.read",
-}
 
 # Fault kinds understood by the server. Any other 3-digit string of 400..599 answers with that
 # status and an error body.
@@ -231,6 +234,8 @@ class FakeSendGrid:
         self.authenticated_domains: dict[str, bool] = {}  # domain -> DNS records valid
         self.category_stats: dict[tuple[str, str], dict[str, int]] = {}  # (category, day)
         self.api_faults: dict[str, int] = {}  # path -> status answered instead (429, 500, …)
+        self.raw_answers: dict[str, bytes] = {}  # path -> a 200 with this body (not JSON, say)
+        self.group_names: dict[int, str] = {}  # group id -> its name, when not "Weekly digest"
         self.ip_pools: set[str] = set()
         self.now = now
         self.latency = latency
@@ -248,6 +253,7 @@ class FakeSendGrid:
         self.bounces: list[dict] = []
         self.spam_reports: list[dict] = []
         self.max_page_size = 500  # limit above this is clamped; no limit → one page this size
+        self.default_page_size = 500  # of the senders and domains, when no limit is given
         # scheduling state
         self.batches: set[str] = set()
         self.scheduled_sends: dict[str, str] = {}  # batch_id -> "pause" | "cancel"
@@ -891,6 +897,10 @@ class _Validator:
 # -- HTTP ------------------------------------------------------------------------------------
 
 
+class _Answered(Exception):
+    """The handler has written its answer itself."""
+
+
 class _Reply(Exception):
     """Raised inside a route to answer; carries status, JSON body (or None) and headers."""
 
@@ -904,7 +914,8 @@ class _Reply(Exception):
 def _make_handler(fake: FakeSendGrid):
     routes: list[tuple[re.Pattern[str], dict[str, Callable]]] = []
 
-    def route(pattern: str, **methods: Callable) -> None:
+    def route(pattern: str, **methods: tuple[Callable, str | None]) -> None:
+        """`methods`: HTTP method → (handler, the scope SendGrid requires of the key)."""
         routes.append((re.compile(pattern), methods))
 
     class Handler(BaseHTTPRequestHandler):
@@ -942,11 +953,14 @@ def _make_handler(fake: FakeSendGrid):
             try:
                 self.raw = self.read_body()
                 self.check_auth()
-                handler = self.find_route()
+                handler, scope = self.find_route()
+                self.require_scope(scope)
                 self.injected_status()
                 handler(self)
             except _Reply as reply:
                 self.respond(reply.status, reply.body, reply.headers)
+            except _Answered:
+                self.record.status = 200
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True
 
@@ -972,7 +986,7 @@ def _make_handler(fake: FakeSendGrid):
                     error_body("The provided authorization grant is invalid, expired, or revoked"),
                 )
 
-        def find_route(self) -> Callable:
+        def find_route(self) -> tuple[Callable, str | None]:
             for pattern, methods in routes:
                 match = pattern.fullmatch(self.route_path)
                 if match:
@@ -986,6 +1000,13 @@ def _make_handler(fake: FakeSendGrid):
         def injected_status(self) -> None:
             with fake.lock:
                 status = fake.api_faults.get(self.route_path)
+                raw = fake.raw_answers.get(self.route_path)
+            if raw is not None:
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+                raise _Answered
             if status == 429:
                 raise _Reply(
                     429,
@@ -995,9 +1016,9 @@ def _make_handler(fake: FakeSendGrid):
             if status is not None:
                 raise _Reply(status, error_body(f"fake fault: HTTP {status}"))
 
-        def require_scope(self, endpoint: str) -> None:
+        def require_scope(self, scope: str | None) -> None:
             with fake.lock:
-                granted = ENDPOINT_SCOPES[endpoint] in fake.scopes
+                granted = scope is None or scope in fake.scopes
             if not granted:
                 raise _Reply(403, {"errors": [{"field": None, "message": "access forbidden"}]})
 
@@ -1173,21 +1194,22 @@ def _make_handler(fake: FakeSendGrid):
                     raise _Reply(404, error_body("batch id not found", "batch_id"))
             raise _Reply(204)
 
+        def number(self, name: str, default: int | None) -> int | None:
+            """A whole-number query parameter; 400 for anything else."""
+            values = self.query.get(name)
+            if not values:
+                return default
+            try:
+                value = int(values[-1])
+            except ValueError:
+                value = -1
+            if value < 0:
+                raise _Reply(400, error_body(f"{name} must be a non-negative integer", name))
+            return value
+
         def page(self, items: list) -> list:
             """Apply limit/offset (and start_time/end_time on `created`) from the query."""
-
-            def number(name: str, default: int | None) -> int | None:
-                values = self.query.get(name)
-                if not values:
-                    return default
-                try:
-                    value = int(values[-1])
-                except ValueError:
-                    value = -1
-                if value < 0:
-                    raise _Reply(400, error_body(f"{name} must be a non-negative integer", name))
-                return value
-
+            number = self.number
             start = number("start_time", None)
             end = number("end_time", None)
             if start is not None or end is not None:
@@ -1202,16 +1224,12 @@ def _make_handler(fake: FakeSendGrid):
             return items[offset : offset + limit]
 
         def group_suppressions(self) -> None:
+            """The whole list at once: the endpoint takes no paging parameters (and, like
+            SendGrid, ignores any it is given)."""
             group_id = int(self.params[0])
             with fake.lock:
-                if group_id not in fake.asm_groups and group_id not in fake.group_suppressions:
-                    raise _Reply(404, error_body(f"group {group_id} not found", "group_id"))
                 items = list(fake.group_suppressions.get(group_id, ()))
-            raise _Reply(200, self.page_strings(items))
-
-        def page_strings(self, items: list[str]) -> list[str]:
-            wrapped = [{"email": e, "created": 0} for e in items]
-            return [item["email"] for item in self.page(wrapped)]
+            raise _Reply(200, items)
 
         def add_group_suppressions(self) -> None:
             group_id = int(self.params[0])
@@ -1240,11 +1258,10 @@ def _make_handler(fake: FakeSendGrid):
                 raise _Reply(200, {"scopes": list(fake.scopes)})
 
         def verified_senders(self) -> None:
-            self.require_scope("verified_senders")
             with fake.lock:
                 senders = [(e, True) for e in sorted(fake.verified_senders)]
                 senders += [(e, False) for e in sorted(fake.unverified_senders)]
-            results = [
+            everyone = [
                 {
                     "id": 1000 + n,
                     "nickname": email.partition("@")[0],
@@ -1260,35 +1277,47 @@ def _make_handler(fake: FakeSendGrid):
                 }
                 for n, (email, verified) in enumerate(senders)
             ]
-            raise _Reply(200, {"results": results})
+            after = self.number("lastSeenID", None)
+            later = [s for s in everyone if after is None or s["id"] > after]
+            raise _Reply(200, {"results": later[: self.number("limit", fake.default_page_size)]})
 
         def authenticated_domains(self) -> None:
-            self.require_scope("whitelabel")
             with fake.lock:
                 domains = sorted(fake.authenticated_domains.items())
-            raise _Reply(
-                200,
-                [
-                    {
-                        "id": 500 + n,
-                        "user_id": 7,
-                        "subdomain": "em1234",
-                        "domain": domain,
-                        "username": "digest",
-                        "ips": [],
-                        "custom_spf": False,
-                        "default": n == 0,
-                        "legacy": False,
-                        "automatic_security": True,
-                        "valid": valid,
-                        "dns": {},
-                    }
-                    for n, (domain, valid) in enumerate(domains)
-                ],
-            )
+            everyone = [
+                {
+                    "id": 500 + n,
+                    "user_id": 7,
+                    "subdomain": "em1234",
+                    "domain": domain,
+                    "username": "digest",
+                    "ips": [],
+                    "custom_spf": False,
+                    "default": n == 0,
+                    "legacy": False,
+                    "automatic_security": True,
+                    "valid": valid,
+                    "dns": {
+                        name: {
+                            "valid": valid,
+                            "type": "cname",
+                            "host": f"{prefix}.{domain}",
+                            "data": f"{prefix}.dkim.sendgrid.example",
+                        }
+                        for name, prefix in (
+                            ("mail_cname", "em1234"),
+                            ("dkim1", "s1._domainkey"),
+                            ("dkim2", "s2._domainkey"),
+                        )
+                    },
+                }
+                for n, (domain, valid) in enumerate(domains)
+            ]
+            offset = self.number("offset", 0)
+            limit = self.number("limit", fake.default_page_size)
+            raise _Reply(200, everyone[offset : offset + limit])
 
         def asm_group(self) -> None:
-            self.require_scope("asm_group")
             group_id = int(self.params[0])
             with fake.lock:
                 known = group_id in fake.asm_groups
@@ -1299,7 +1328,7 @@ def _make_handler(fake: FakeSendGrid):
                 200,
                 {
                     "id": group_id,
-                    "name": "Weekly digest",
+                    "name": fake.group_names.get(group_id, "Weekly digest"),
                     "description": "The weekly community digest",
                     "is_default": False,
                     "unsubscribes": unsubscribes,
@@ -1336,7 +1365,6 @@ def _make_handler(fake: FakeSendGrid):
         def category_stats(self) -> None:
             """One entry per day of the window, each with every category's metrics (zeros on
             days nothing happened), as with aggregated_by=day."""
-            self.require_scope("category_stats")
             categories, start, end = self.stats_query()
             days = []
             day = start
@@ -1351,22 +1379,30 @@ def _make_handler(fake: FakeSendGrid):
                 day += datetime.timedelta(days=1)
             raise _Reply(200, days)
 
-    route(r"/v3/mail/send", POST=Handler.mail_send)
-    route(r"/v3/mail/batch", POST=Handler.create_batch)
-    route(r"/v3/mail/batch/([^/]+)", GET=Handler.get_batch)
-    route(r"/v3/user/scheduled_sends", GET=Handler.list_scheduled, POST=Handler.create_scheduled)
+    scheduled = "user.scheduled_sends"
+    route(r"/v3/mail/send", POST=(Handler.mail_send, "mail.send"))
+    route(r"/v3/mail/batch", POST=(Handler.create_batch, "mail.batch.create"))
+    route(r"/v3/mail/batch/([^/]+)", GET=(Handler.get_batch, "mail.batch.read"))
+    route(
+        r"/v3/user/scheduled_sends",
+        GET=(Handler.list_scheduled, f"{scheduled}.read"),
+        POST=(Handler.create_scheduled, f"{scheduled}.create"),
+    )
     route(
         r"/v3/user/scheduled_sends/([^/]+)",
-        GET=Handler.get_scheduled,
-        PATCH=Handler.update_scheduled,
-        DELETE=Handler.delete_scheduled,
+        GET=(Handler.get_scheduled, f"{scheduled}.read"),
+        PATCH=(Handler.update_scheduled, f"{scheduled}.update"),
+        DELETE=(Handler.delete_scheduled, f"{scheduled}.delete"),
     )
     route(
         r"/v3/asm/groups/(\d+)/suppressions",
-        GET=Handler.group_suppressions,
-        POST=Handler.add_group_suppressions,
+        GET=(Handler.group_suppressions, "asm.groups.suppressions.read"),
+        POST=(Handler.add_group_suppressions, "asm.groups.suppressions.create"),
     )
-    route(r"/v3/asm/groups/(\d+)/suppressions/([^/]+)", DELETE=Handler.remove_group_suppression)
+    route(
+        r"/v3/asm/groups/(\d+)/suppressions/([^/]+)",
+        DELETE=(Handler.remove_group_suppression, "asm.groups.suppressions.delete"),
+    )
 
     def suppression_list(attr: str) -> Callable:
         def handler(self: Handler) -> None:
@@ -1377,10 +1413,10 @@ def _make_handler(fake: FakeSendGrid):
         return handler
 
     for name in ("unsubscribes", "bounces", "spam_reports"):
-        route(rf"/v3/suppression/{name}", GET=suppression_list(name))
-    route(r"/v3/scopes", GET=Handler.get_scopes)
-    route(r"/v3/verified_senders", GET=Handler.verified_senders)
-    route(r"/v3/whitelabel/domains", GET=Handler.authenticated_domains)
-    route(r"/v3/asm/groups/(\d+)", GET=Handler.asm_group)
-    route(r"/v3/categories/stats", GET=Handler.category_stats)
+        route(rf"/v3/suppression/{name}", GET=(suppression_list(name), f"suppression.{name}.read"))
+    route(r"/v3/scopes", GET=(Handler.get_scopes, None))  # any key may read its own
+    route(r"/v3/verified_senders", GET=(Handler.verified_senders, "sender_verification_eligible"))
+    route(r"/v3/whitelabel/domains", GET=(Handler.authenticated_domains, "whitelabel.read"))
+    route(r"/v3/asm/groups/(\d+)", GET=(Handler.asm_group, "asm.groups.read"))
+    route(r"/v3/categories/stats", GET=(Handler.category_stats, "categories.stats.read"))
     return Handler

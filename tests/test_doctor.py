@@ -12,7 +12,7 @@ from digest.core.models import Issue
 from digest.core.store import Store
 from digest.delivery.ledger import Ledger
 from digest.delivery.message import FrozenEmail
-from digest.ops.doctor import Check, lines
+from digest.ops.checklist import Check, lines
 from tests.fake_sendgrid import FakeSendGrid
 from tests.samples import NOW, cli, rss
 from tests.server import Reply
@@ -101,6 +101,9 @@ def test_a_ready_digest_passes_every_check(site, env, fake_sendgrid):
         "key scope mail.send",
         "sender verified",
         "unsubscribe group",
+        "scopes for send --schedule and cancel",
+        "scopes for stats",
+        "scopes for subscribers sync",
         "feed Partner news",
         "weeknote",
         "last run",
@@ -110,8 +113,7 @@ def test_a_ready_digest_passes_every_check(site, env, fake_sendgrid):
     assert "issue 2026-W47 sent" in checks["last run"]["hint"]
     assert fake_sendgrid.api_key not in result.output
     paths = {r.path for r in fake_sendgrid.requests}
-    assert paths == {"/v3/scopes", "/v3/verified_senders", "/v3/whitelabel/domains",
-                     "/v3/asm/groups/42"}  # fmt: skip
+    assert paths == {"/v3/scopes", "/v3/verified_senders", "/v3/asm/groups/42"}
 
 
 def test_the_table_marks_each_line_and_ends_with_the_verdict(site, env):
@@ -145,6 +147,9 @@ def test_missing_key_fails_and_every_sendgrid_check_says_it_could_not_run(site, 
         "key scope mail.send": "not checked: no API key in SENDGRID_API_KEY",
         "sender verified": "not checked: no API key in SENDGRID_API_KEY",
         "unsubscribe group": "not checked: no API key in SENDGRID_API_KEY",
+        "scopes for send --schedule and cancel": "not checked: no API key in SENDGRID_API_KEY",
+        "scopes for stats": "not checked: no API key in SENDGRID_API_KEY",
+        "scopes for subscribers sync": "not checked: no API key in SENDGRID_API_KEY",
     }
 
 
@@ -172,8 +177,8 @@ def test_an_unverified_sender_without_an_authenticated_domain(site, env, fake_se
     assert result.exit_code == 1
     assert failing(checks) == {
         "sender verified": "digest@community.example is not a verified sender and "
-        "community.example is not an authenticated domain: verify one in SendGrid "
-        "(Settings → Sender Authentication)"
+        "community.example is not an authenticated domain (looked up: verified senders and "
+        "authenticated domains): verify one in SendGrid (Settings → Sender Authentication)"
     }
 
 
@@ -191,7 +196,7 @@ def test_a_missing_unsubscribe_group(site, env, fake_sendgrid):
     assert result.exit_code == 1
     assert list(failing(checks)) == ["unsubscribe group"]
     hint = checks["unsubscribe group"]["hint"]
-    assert hint.startswith("group 42: SendGrid answered HTTP 404")
+    assert hint.startswith("group 42 does not exist: create it in SendGrid")
     assert "fix email.unsubscribe_group" in hint
 
 
@@ -290,3 +295,69 @@ def test_plain_and_unicode_marks():
         "not ready: 1 checks failed",
     ]
     assert lines(checks, unicode=True)[:2] == ["✓ a   fine", "✗ bb  fix"]
+
+
+# Restricted keys: what a plain send needs is enough to be ready
+
+
+def test_a_key_with_only_mail_send_is_ready_and_names_what_each_feature_lacks(
+    site, env, fake_sendgrid
+):
+    fake_sendgrid.scopes = ["mail.send"]
+    result, checks = doctor(site, env)
+    assert result.exit_code == 0, result.output
+    assert checks["key scope mail.send"]["ok"] is True
+    for name in ("sender verified", "unsubscribe group"):
+        assert checks[name]["skipped"] is True and checks[name]["hint"].startswith("not checked")
+    assert "sender_verification_eligible" in checks["sender verified"]["hint"]
+    assert "asm.groups.read" in checks["unsubscribe group"]["hint"]
+    assert checks["scopes for send --schedule and cancel"]["hint"] == (
+        "missing mail.batch.create, user.scheduled_sends.read, user.scheduled_sends.create, "
+        "user.scheduled_sends.update: digest send --schedule and cancel would be refused; "
+        "grant them to the key in SendGrid (Settings → API Keys)"
+    )
+    assert checks["scopes for stats"]["hint"].startswith("missing categories.stats.read:")
+    assert checks["scopes for subscribers sync"]["hint"].startswith(
+        "missing asm.groups.suppressions.read, suppression.unsubscribes.read, "
+        "suppression.bounces.read, suppression.spam_reports.read:"
+    )
+    assert {r.path for r in fake_sendgrid.requests} == {"/v3/scopes"}
+
+
+def test_a_key_that_may_not_read_senders_is_judged_by_its_domains(site, env, fake_sendgrid):
+    fake_sendgrid.scopes.remove("sender_verification_eligible")
+    fake_sendgrid.verified_senders.clear()
+    fake_sendgrid.authenticated_domains["community.example"] = True
+    result, checks = doctor(site, env)
+    assert result.exit_code == 0
+    assert checks["sender verified"]["hint"] == "community.example is an authenticated domain"
+    assert not fake_sendgrid.requests_to("/v3/verified_senders")
+
+
+def test_senders_and_domains_are_read_through_every_page(site, env, fake_sendgrid):
+    fake_sendgrid.verified_senders = {f"other{n:03d}@elsewhere.example" for n in range(250)}
+    fake_sendgrid.default_page_size = 20  # SendGrid's own page when asked for none
+    fake_sendgrid.authenticated_domains = {f"a{n:03d}.example": True for n in range(230)}
+    fake_sendgrid.authenticated_domains["community.example"] = True  # sorts last
+    result, checks = doctor(site, env)
+    assert result.exit_code == 0, checks["sender verified"]
+    assert checks["sender verified"]["hint"] == "community.example is an authenticated domain"
+    assert len(fake_sendgrid.requests_to("/v3/verified_senders")) == 3  # 100 + 100 + 50
+    assert len(fake_sendgrid.requests_to("/v3/whitelabel/domains")) == 3  # 231 domains
+
+
+def test_a_group_name_with_terminal_escapes_is_shown_folded(site, env, fake_sendgrid):
+    fake_sendgrid.group_names[42] = "Weekly \x1b[2Jdigest\x07"
+    _, checks = doctor(site, env)
+    assert checks["unsubscribe group"]["hint"] == "group 42 (Weekly [2Jdigest)"
+    assert "\x1b" not in cli("doctor", "-c", site, env=env).output
+
+
+def test_an_answer_that_is_not_json_is_one_failing_line(site, env, fake_sendgrid):
+    fake_sendgrid.raw_answers["/v3/scopes"] = b"<html>502 Bad Gateway from a proxy</html>"
+    result, checks = doctor(site, env)
+    assert result.exit_code == 1
+    assert checks["SendGrid reachable"]["hint"].startswith(
+        "SendGrid's answer to GET /v3/scopes is not JSON ('<html>502 Bad Gateway"
+    )
+    assert "Traceback" not in result.output

@@ -526,12 +526,14 @@ def test_batch_schedule_and_cancel(fake, sg):
 # -- suppressions -------------------------------------------------------------------------------
 
 
-def test_group_suppressions(fake, sg):
-    fake.suppress(42, "gone@example.com", "left@example.com")
+def test_group_suppressions_come_whole_whatever_paging_is_asked(fake, sg):
+    fake.suppress(42, *(f"gone{n}@example.com" for n in range(700)))
+    everyone = [f"gone{n}@example.com" for n in range(700)]
     response = sg.client.asm.groups._(42).suppressions.get()
-    assert json.loads(response.body) == ["gone@example.com", "left@example.com"]
-    with pytest.raises(sg_errors.NotFoundError):
-        sg.client.asm.groups._(99).suppressions.get()
+    assert json.loads(response.body) == everyone
+    paged = sg.client.asm.groups._(42).suppressions.get(query_params={"limit": 5, "offset": 500})
+    assert json.loads(paged.body) == everyone  # the endpoint takes no paging parameters
+    assert json.loads(sg.client.asm.groups._(99).suppressions.get().body) == []
 
 
 @pytest.mark.parametrize("kind", ["unsubscribes", "bounces", "spam_reports"])

@@ -12,7 +12,14 @@ from datetime import UTC, datetime
 import pytest
 
 from digest.core.settings import Config, EmailSettings, Newsletter, Sending, Theme, Tracking
-from digest.delivery.message import FrozenEmail, Options, categories, mail_body, one_line
+from digest.delivery.message import (
+    FrozenEmail,
+    Options,
+    categories,
+    issue_category,
+    mail_body,
+    one_line,
+)
 from digest.delivery.transports import (
     MissingKey,
     OutboxError,
@@ -54,7 +61,7 @@ def test_one_personalization_per_recipient_text_before_html():
     assert body["from"] == {"email": "digest@community.example", "name": "Community Digest"}
     assert body["reply_to"] == {"email": "hello@community.example"}
     assert body["subject"] == CONTENT.subject
-    assert body["categories"] == ["2026-W48", "digest"]
+    assert body["categories"] == ["digest:digest:2026-W48", "digest"]
     assert body["custom_args"] == {"issue": "2026-W48", "batch": "3"}
     assert body["tracking_settings"]["subscription_tracking"] == {"enable": False}
     assert "asm" not in body and "mail_settings" not in body and "send_at" not in body
@@ -190,6 +197,16 @@ def test_categories_are_ascii_unique_and_short():
     assert categories("2026-W48", "2026-W48") == ["2026-W48"]
     assert categories("2026-W48", "café " + "x" * 300) == ["2026-W48", ("caf " + "x" * 300)[:255]]
     assert categories("2026-W48", "ü") == ["2026-W48"]
+
+
+def test_each_newsletter_counts_its_issues_under_its_own_category():
+    assert issue_category(config(), "2026-W48") == "digest:digest:2026-W48"
+    other = dataclasses.replace(config(), newsletter=Newsletter("Care & Quality Weekly", "", ""))
+    assert issue_category(other, "2026-W48") == "digest:care-and-quality-weekly:2026-W48"
+    named = config(list_id="Team News")
+    assert issue_category(named, "2026-W48") == "digest:team-news:2026-W48"
+    resumed = mail_body(CONTENT, PEOPLE, named, "2026-W48", 1, Options(category="2026-W48"))
+    assert resumed["categories"] == ["2026-W48", "digest"]  # a send started before categories
 
 
 def test_outbox_writes_the_request_and_one_eml_per_recipient(tmp_path):

@@ -186,6 +186,7 @@ def test_test_send_touches_neither_ledger_nor_subscribers(site, fake_sendgrid):
     assert result.exit_code == 0, result.output
     (request,) = fake_sendgrid.accepted
     assert request.body["subject"].startswith("[TEST] The widening gaps report")
+    assert request.body["categories"] == ["digest:test-digest:test", "digest"]
     assert [p["to"][0]["email"] for p in request.body["personalizations"]] == [
         "ed@example.org",
         "me@example.org",

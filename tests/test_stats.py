@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from digest.core.config import load_config
 from digest.core.settings import Tracking
 from digest.core.store import Store
 from digest.ops.stats import Figures, IssueStats, parse, sparkline, table
@@ -157,8 +158,8 @@ def test_a_refused_key_is_one_error_and_keeps_what_was_stored(site, env):
     result = cli("stats", "-c", site, env={**env, "SENDGRID_API_KEY": "SG.wrong"})
     assert result.exit_code == 1
     assert result.output.splitlines() == [
-        "Error: SendGrid answered HTTP 401: The provided authorization grant is invalid, "
-        "expired, or revoked",
+        "Error: GET /v3/categories/stats: SendGrid answered HTTP 401: The provided "
+        "authorization grant is invalid, expired, or revoked",
         "Hint: check the API key in the environment variable named by sending.key_env; what "
         "was stored before is kept (digest stats --offline shows it)",
     ]
@@ -171,8 +172,8 @@ def test_rate_limited_and_server_errors_are_one_line(site, env, fake_sendgrid):
         result = cli("stats", "-c", site, env=env)
         assert result.exit_code == 1
         error, hint = result.output.splitlines()
-        assert error.startswith(f"Error: HTTP {status}")
-        assert hint.startswith("Hint: SendGrid is busy or unreachable: run again later")
+        assert error.startswith(f"Error: GET /v3/categories/stats: HTTP {status}")
+        assert hint.startswith("Hint: SendGrid is busy or out of reach: try again in a few")
 
 
 def test_a_stats_answer_of_another_shape_is_an_error():
@@ -180,3 +181,16 @@ def test_a_stats_answer_of_another_shape_is_an_error():
         parse({"errors": []}, "2026-W47", Tracking())
     days = parse([{"date": "2026-11-20", "stats": [{"name": "other"}]}], "2026-W47", Tracking())
     assert days == {}
+
+
+def test_a_send_records_its_category_and_stats_asks_for_that_one(tmp_path, fake_sendgrid):
+    from tests.test_send import invoke, subscribe, write_site
+
+    site = write_site(tmp_path)
+    subscribe(load_config(site), 2)
+    assert invoke(fake_sendgrid, "send", "-c", site).exit_code == 0
+    (accepted,) = fake_sendgrid.accepted
+    assert accepted.body["categories"] == ["digest:test-digest:2026-W48", "digest"]
+    assert invoke(fake_sendgrid, "stats", "-c", site).exit_code == 0
+    (asked,) = fake_sendgrid.requests_to("/v3/categories/stats")
+    assert asked.query["categories"] == ["digest:test-digest:2026-W48"]

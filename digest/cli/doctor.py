@@ -20,13 +20,14 @@ def doctor(config_path: str, db_path: str | None, as_json: bool) -> None:
 
     Exit status: 0 ready to send, 1 not (each failing line says what to do)."""
     from digest.core import output
-    from digest.ops import doctor as core
+    from digest.ops import checklist
+    from digest.ops.doctor import diagnose
 
-    checks = core.diagnose(config_path, db_path, world().now())
+    checks = diagnose(config_path, db_path, world().now())
     if as_json:
-        click.echo(json.dumps(core.as_json(checks), indent=2, ensure_ascii=False))
+        click.echo(json.dumps(checklist.as_json(checks), indent=2, ensure_ascii=False))
     else:
-        for line in core.lines(checks, unicode=output.is_terminal()):
+        for line in checklist.lines(checks, unicode=output.is_terminal()):
             click.echo(line)
-    if not core.ready(checks):
+    if not checklist.ready(checks):
         raise SystemExit(EXIT_FAILED)

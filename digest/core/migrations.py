@@ -163,6 +163,8 @@ MIGRATIONS = (
     """,
     """
     ALTER TABLE locks ADD COLUMN token INTEGER NOT NULL DEFAULT 0;   -- fencing: one up per taking
+    -- the SendGrid category of the issue's messages (digest:LIST:ISSUE); older sends: the id
+    ALTER TABLE issues ADD COLUMN category TEXT;
     -- an unknown batch the operator has been told of: only those may be sent again
     ALTER TABLE send_batches ADD COLUMN reported INTEGER NOT NULL DEFAULT 0;
     -- JSON list of [email, reason]: recipients SendGrid refused, taken out of the batch

@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 
 REQUIRED = dataclasses.MISSING
 TRANSPORTS = ("sendgrid", "outbox")
+REGIONS = ("global", "eu")  # SendGrid's API hosts: api.sendgrid.com, api.eu.sendgrid.com
+MAX_GROUPS_TO_DISPLAY = 25  # SendGrid's limit for asm.groups_to_display
 
 
 def setting(default=REQUIRED, doc: str = "", check=None):
@@ -77,6 +79,16 @@ def batch_size(value: int) -> str | None:
 
 def transport(value: str) -> str | None:
     return None if value in TRANSPORTS else "sendgrid or outbox"
+
+
+def region(value: str) -> str | None:
+    return None if value in REGIONS else "global or eu"
+
+
+def few_groups(value: tuple[int, ...]) -> str | None:
+    if len(value) <= MAX_GROUPS_TO_DISPLAY:
+        return None
+    return f"at most {MAX_GROUPS_TO_DISPLAY} groups, SendGrid's limit"
 
 
 def regex(value: str) -> str | None:
@@ -222,6 +234,9 @@ class Sending:
     key_env: str = setting(
         "SENDGRID_API_KEY", "environment variable holding the SendGrid API key (never the key)"
     )
+    region: str = setting(
+        "global", "SendGrid's region: global, or eu for an EU-pinned account", region
+    )
     timeout: float = setting(30.0, "seconds to wait for SendGrid to answer one request", positive)
     batch_size: int = setting(1000, "recipients per request (SendGrid allows 1000)", batch_size)
     max_attempts: int = setting(
@@ -236,9 +251,14 @@ class Sending:
     stop_after: int = setting(
         3, "failed requests in a row (no connection, 5xx, no answer) that stop a send", positive
     )
-    category: str = setting("digest", "SendGrid category on every message (with the issue id)")
+    category: str = setting("digest", "SendGrid category on every message (with the issue's)")
+    list_id: str | None = setting(
+        None,
+        "this newsletter's name in its issues' SendGrid categories (digest:LIST:ISSUE); "
+        "default: its title, as a slug",
+    )
     groups_to_display: tuple[int, ...] = setting(
-        (), "unsubscribe groups shown on SendGrid's preferences page"
+        (), "unsubscribe groups shown on SendGrid's preferences page (at most 25)", few_groups
     )
     one_click_url: str | None = setting(
         None,

@@ -44,6 +44,7 @@ class IssueRecord:
     sendgrid_batch_id: str | None
     transport: str | None  # sendgrid or outbox; None for sends older than this column
     destination: str | None  # SendGrid's host or the outbox folder
+    category: str  # SendGrid's category of its messages (the bare id for sends before it)
     email: FrozenEmail
     issue: dict  # the whole issue as `digest build` writes it (themes, items, intro, sources)
 
@@ -86,15 +87,17 @@ class Ledger:
         transport: tuple[str, str],
         send_at: datetime | None = None,
         sendgrid_batch_id: str | None = None,
+        category: str | None = None,
     ) -> None:
         """Freeze the issue and split the recipients into pending batches, all at once.
-        `transport` is (name, destination): where every batch of this send goes."""
+        `transport` is (name, destination): where every batch of this send goes; `category`
+        the SendGrid category every batch carries."""
         stamp = now.isoformat()
         with self.store.transaction() as db:
             db.execute(
                 "INSERT INTO issues (id, status, subject, started_at, html, text, issue_json,"
-                " send_at, sendgrid_batch_id, transport, destination)"
-                " VALUES (?, 'sending', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " send_at, sendgrid_batch_id, transport, destination, category)"
+                " VALUES (?, 'sending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     issue.id,
                     content.subject,
@@ -105,6 +108,7 @@ class Ledger:
                     send_at and send_at.isoformat(),
                     sendgrid_batch_id,
                     *transport,
+                    category,
                 ),
             )
             db.executemany(
@@ -272,6 +276,7 @@ def _record(row: sqlite3.Row) -> IssueRecord:
         sendgrid_batch_id=row["sendgrid_batch_id"],
         transport=row["transport"],
         destination=row["destination"],
+        category=row["category"] or row["id"],
         email=FrozenEmail(row["subject"] or "", row["html"] or "", row["text"] or ""),
         issue=json.loads(row["issue_json"] or "{}"),
     )

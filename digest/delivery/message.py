@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from digest.core.settings import Config
+from digest.core.text import normalise_heading
 from digest.delivery.unsubscribe import TOKEN_PLACEHOLDER, one_click_link, signing_secret
 
 MAX_SCHEDULE_AHEAD = timedelta(hours=72)
@@ -37,6 +38,7 @@ class Options:
     sandbox: bool = False
     send_at: datetime | None = None
     batch_id: str | None = None  # SendGrid's, for scheduled sends
+    category: str | None = None  # the issue's, as its send recorded it; default issue_category
     subject_prefix: str = ""  # "[TEST] " for test sends
 
 
@@ -62,7 +64,9 @@ def mail_body(
             {"type": "text/plain", "value": content.text},
             {"type": "text/html", "value": content.html},
         ],
-        "categories": categories(issue_id, sending.category),
+        "categories": categories(
+            options.category or issue_category(config, issue_id), sending.category
+        ),
         "custom_args": {"issue": issue_id, "batch": str(batch)},
         "tracking_settings": {
             "click_tracking": {"enable": sending.tracking.clicks, "enable_text": False},
@@ -133,10 +137,19 @@ def unsubscribe_headers(address: str, config: Config, secret: bytes | None) -> d
     return headers
 
 
-def categories(issue_id: str, tag: str) -> list[str]:
-    """The issue id and the configured tag: ASCII only, unique, at most 255 characters."""
+def issue_category(config: Config, issue_id: str) -> str:
+    """The category that counts one issue of this newsletter in SendGrid's statistics:
+    digest:LIST:ISSUE, LIST being sending.list_id or the newsletter's title as a slug, so two
+    newsletters on one account never count each other's mail; a test send's ISSUE is `test`."""
+    name = config.sending.list_id or config.newsletter.title
+    slug = re.sub(r"[^a-z0-9]+", "-", normalise_heading(name)).strip("-") or "newsletter"
+    return f"digest:{slug}:{issue_id}"
+
+
+def categories(*names: str) -> list[str]:
+    """The categories given: ASCII only, unique, at most 255 characters each."""
     found = []
-    for category in (issue_id, tag):
+    for category in names:
         ascii_only = one_line(category).encode("ascii", "ignore").decode()[:255].strip()
         if ascii_only and ascii_only not in found:
             found.append(ascii_only)

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from digest.core.errors import DigestError
 from digest.core.settings import Config
-from digest.delivery.message import FrozenEmail, Options, mail_body
+from digest.delivery.message import (
+    FrozenEmail,
+    Options,
+    categories,
+    issue_category,
+    mail_body,
+)
 from digest.delivery.transports import Ambiguous, Retryable
 
 
@@ -17,6 +23,8 @@ def send_test(
     options = Options(sandbox=sandbox, subject_prefix="[TEST] ")
     body = mail_body(content, [(a, None) for a in addresses], config, issue_id, 0, options)
     body["custom_args"]["batch"] = "test"
+    # Its own category: a test counted in the issue's statistics would read as readers' opens.
+    body["categories"] = categories(issue_category(config, "test"), config.sending.category)
     return _send_once(transport, body, "the test send").message_id
 
 

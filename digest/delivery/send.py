@@ -27,7 +27,7 @@ from digest.core.text import plural
 from digest.delivery.batch import BatchSender
 from digest.delivery.ledger import SENDABLE, Batch, Ledger
 from digest.delivery.lock import SendLock
-from digest.delivery.message import FrozenEmail, Options
+from digest.delivery.message import FrozenEmail, Options, issue_category
 from digest.delivery.transports import Rejected
 from digest.email.render import CLIP_SIZE
 from digest.sources.links import refuse_broken
@@ -135,8 +135,17 @@ class Sender:
         batch_id = self.transport.create_batch() if send_at else None
         size, transport = self.config.sending.batch_size, self.transport
         where = (transport.name, transport.destination)
+        category = issue_category(self.config, issue_id)
         self.ledger.start(
-            ready.issue, ready.content, ready.people, size, self.clock(), where, send_at, batch_id
+            ready.issue,
+            ready.content,
+            ready.people,
+            size,
+            self.clock(),
+            where,
+            send_at,
+            batch_id,
+            category,
         )
         return None
 
@@ -229,6 +238,7 @@ class Sender:
         options = Options(
             send_at=record.send_at and datetime.fromisoformat(record.send_at),
             batch_id=record.sendgrid_batch_id,
+            category=record.category,
         )
         sender = BatchSender(
             self.config, self.ledger, self.transport, self.clock, self.sleep, self.jitter, self.lock

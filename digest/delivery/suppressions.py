@@ -10,12 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from digest.core.errors import DigestError
 from digest.core.settings import Config
 from digest.delivery.subscribers import MarkReport, Subscribers
-from digest.delivery.transports import Ambiguous, Retryable
 
-PAGE = 500  # SendGrid's largest page of a suppression list
+PAGE = 500  # SendGrid's largest page of a global suppression list
 # (what the list is called, its API path, the status its addresses get). Later lists win, so an
 # address that complained is marked complained even if it also unsubscribed.
 GLOBAL_LISTS = (
@@ -40,32 +38,33 @@ def sync_suppressions(
     lists = []
     group = config.email.unsubscribe_group
     if group:
-        lists.append(
-            (f"unsubscribe group {group}", f"asm/groups/{group}/suppressions", "unsubscribed")
-        )
-    lists += GLOBAL_LISTS
-    results = []
-    for name, path, status in lists:
-        emails = _read_all(transport, path)
-        marked = subscribers.mark(emails, status, "sync", now)
-        results.append(ListSync(name, len(emails), marked))
-    return results
+        # The group's list comes whole, as plain addresses: the endpoint takes no paging.
+        answer = transport.get_json(f"asm/groups/{group}/suppressions", {})
+        lists.append((f"unsubscribe group {group}", _addresses(answer), "unsubscribed"))
+    lists += [(name, _read_pages(transport, path), status) for name, path, status in GLOBAL_LISTS]
+    return [
+        ListSync(name, len(emails), subscribers.mark(emails, status, "sync", now))
+        for name, emails, status in lists
+    ]
 
 
-def _read_all(transport, path: str) -> list[str]:
-    """Every address of a list, page by page; the group list is plain addresses, the global
-    lists are objects with an `email`."""
+def _read_pages(transport, path: str) -> list[str]:
+    """Every address of a global list (objects with an `email`), page by page."""
     emails: list[str] = []
     offset = 0
     while True:
-        try:
-            page = transport.get_json(path, {"limit": PAGE, "offset": offset})
-        except (Retryable, Ambiguous) as exc:
-            raise DigestError(
-                f"could not read SendGrid's {path}: {exc.reason}", "run the sync again later"
-            ) from None
-        page = page or []
-        emails += [entry if isinstance(entry, str) else entry.get("email", "") for entry in page]
+        page = transport.get_json(path, {"limit": PAGE, "offset": offset})
+        page = page if isinstance(page, list) else []
+        emails += _addresses(page)
         if len(page) < PAGE:
             return emails
         offset += PAGE
+
+
+def _addresses(entries: object) -> list[str]:
+    """The addresses of a list's entries, plain strings or objects with an `email`; anything
+    else in an answer is skipped (mark() counts what is not an address)."""
+    if not isinstance(entries, list):
+        return []
+    found = (e.get("email") if isinstance(e, dict) else e for e in entries)
+    return [e for e in found if isinstance(e, str)]

@@ -50,6 +50,8 @@ from digest.core.settings import Config
 from digest.core.text import fold
 
 DEFAULT_HOST = "https://api.sendgrid.com"
+REGION_HOSTS = {"global": DEFAULT_HOST, "eu": "https://api.eu.sendgrid.com"}
+MAX_ANSWER = 20_000_000  # bytes of a JSON answer digest reads; SendGrid's lists are far smaller
 FOLD_AT = 78  # RFC 5322's recommended line length; a longer word stays whole (up to 998)
 HOST_VARIABLE = "SENDGRID_API_HOST"
 REJECTED_HINTS = {
@@ -87,6 +89,19 @@ class Rejected(DigestError):
     """SendGrid refused the request; the same request will be refused again."""
 
     exit_code = 2
+
+    def __init__(self, message: str, hint: str | None = None, status: int | None = None):
+        super().__init__(message, hint)
+        self.status = status
+
+
+class ApiError(DigestError):
+    """A request of digest's own to SendGrid's API (not mail/send) that failed or whose answer
+    cannot be read. `status` is SendGrid's HTTP status when it answered with an error."""
+
+    def __init__(self, message: str, hint: str, status: int | None = None):
+        super().__init__(message, hint)
+        self.status = status
 
 
 class RejectedRecipients(Exception):
@@ -148,21 +163,66 @@ class SendGridTransport:
         return Accepted(fold(response.headers.get("X-Message-Id") or "") or None)
 
     def create_batch(self) -> str:
-        """A SendGrid batch id, which lets a scheduled send be cancelled."""
-        response = self._call(lambda: self._client.mail.batch.post())
-        return json.loads(response.body)["batch_id"]
+        """A SendGrid batch id, which lets a scheduled send be cancelled. A batch id that was
+        made but whose answer was lost is never used, which costs nothing."""
+        answer = self._api("POST", "mail/batch")
+        batch_id = answer.get("batch_id") if isinstance(answer, dict) else None
+        if not isinstance(batch_id, str) or not batch_id.isascii() or not batch_id.isalnum():
+            raise ApiError(
+                "SendGrid's answer to POST /v3/mail/batch holds no batch id",
+                "nothing was sent: run the send again in a few minutes",
+            )
+        return batch_id
 
     def cancel_batch(self, batch_id: str) -> None:
-        body = {"batch_id": batch_id, "status": "cancel"}
-        self._call(lambda: self._client.user.scheduled_sends.post(request_body=body))
+        """Cancel a scheduled send, however often asked: a batch already cancelled stays so, a
+        paused one is changed to cancelled (SendGrid refuses a second POST for a batch)."""
+        try:
+            stops = self._api("GET", f"user/scheduled_sends/{batch_id}")
+        except ApiError as exc:
+            if exc.status != 404:  # 404: nothing paused or cancelled yet
+                raise
+            stops = []
+        stops = stops if isinstance(stops, list) else []
+        status = {stop.get("status") for stop in stops if isinstance(stop, dict)}
+        if "cancel" in status:
+            return
+        if "pause" in status:
+            self._api("PATCH", f"user/scheduled_sends/{batch_id}", {"status": "cancel"})
+        else:
+            self._api("POST", "user/scheduled_sends", {"batch_id": batch_id, "status": "cancel"})
 
     def get_json(self, path: str, params: Mapping[str, str | int]) -> object:
-        """GET /v3/<path> and decode the answer (for the suppression lists)."""
+        """GET /v3/<path>, decoded; ApiError when it fails or cannot be read."""
+        return self._api("GET", path, params=params)
+
+    def _api(self, method: str, path: str, body: dict | None = None, params=None) -> object:
+        """One request to /v3/<path> that is not mail/send, its answer decoded (None when it
+        has none); every failure an ApiError naming the endpoint."""
         endpoint = self._client
         for part in path.strip("/").split("/"):
             endpoint = endpoint._(part)
-        response = self._call(lambda: endpoint.get(query_params=dict(params)))
-        return json.loads(response.body or b"null")
+        call = getattr(endpoint, method.lower())
+        where = f"{method} /v3/{path}"
+        kwargs = {"query_params": dict(params)} if params else {}
+        if body is not None:
+            kwargs["request_body"] = body
+        try:
+            response = self._call(lambda: call(**kwargs))
+        except (Retryable, Ambiguous) as exc:
+            raise ApiError(
+                f"{where}: {exc.reason}",
+                "SendGrid is busy or out of reach: try again in a few minutes",
+            ) from None
+        except Rejected as exc:
+            hint = (
+                "the API key lacks the permission (scope) for it: digest doctor lists what "
+                "each feature needs"
+                if exc.status == 403
+                else exc.hint
+            )
+            raise ApiError(f"{where}: {exc.message}", hint, exc.status) from None
+        return _json_answer(response.body, where)
 
     def _call(self, request):
         from python_http_client.exceptions import HTTPError
@@ -205,7 +265,27 @@ def _classify_http(exc, now: datetime) -> Exception:
     if status >= 500:
         return Ambiguous(f"HTTP {status}{detail}; SendGrid may have queued it")
     hint = REJECTED_HINTS.get(status, "see SendGrid's message above")
-    return Rejected(f"SendGrid answered HTTP {status}{detail}", hint)
+    return Rejected(f"SendGrid answered HTTP {status}{detail}", hint, status)
+
+
+def _json_answer(body: bytes | None, where: str) -> object:
+    """An answer's JSON; ApiError for one too large or not JSON at all (a proxy's HTML page,
+    a truncated body, nesting deep enough to exhaust the parser)."""
+    if not body:
+        return None
+    if len(body) > MAX_ANSWER:
+        raise ApiError(
+            f"SendGrid's answer to {where} is {len(body):,} bytes, more than digest reads",
+            "check sending.region and SENDGRID_API_HOST: that is no answer of SendGrid's",
+        )
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        excerpt = fold(body[:80].decode("utf-8", "replace"))
+        raise ApiError(
+            f"SendGrid's answer to {where} is not JSON ({excerpt!r})",
+            "check sending.region and SENDGRID_API_HOST, or try again in a few minutes",
+        ) from None
 
 
 def _errors(exc) -> list[dict]:
@@ -369,5 +449,7 @@ def sendgrid_transport(
             f"export {variable} with a SendGrid API key (never in feeds.yaml), or set "
             "sending.transport: outbox to write the messages to a folder instead",
         )
-    host = environ.get(HOST_VARIABLE, "").strip() or DEFAULT_HOST
+    # SENDGRID_API_HOST points digest at another host (a proxy, a test server); otherwise the
+    # region's.
+    host = environ.get(HOST_VARIABLE, "").strip() or REGION_HOSTS[config.sending.region]
     return SendGridTransport(key, host, config.sending.timeout, clock=clock)

@@ -20,7 +20,6 @@ import os
 import sqlite3
 import tempfile
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -32,34 +31,18 @@ from digest.core.models import Source
 from digest.core.settings import Config, Feed
 from digest.core.store import ENVIRONMENT_FAILURES, Store
 from digest.curation import curate
-from digest.delivery.transports import Ambiguous, Retryable, sendgrid_transport
+from digest.delivery.transports import sendgrid_transport
+from digest.ops.checklist import Check, not_run
+from digest.ops.sendgrid_checks import sendgrid_checks
 from digest.sources.feeds import parse_feed_safely
 from digest.sources.fetch import Fetcher, make_client
 from digest.sources.guard import Resolver, system_resolver
 
 STALE_RUN = timedelta(days=8)  # a weekly cron that has missed a run
-SENDGRID_CHECKS = (
-    "SendGrid reachable",
-    "key scope mail.send",
-    "sender verified",
-    "unsubscribe group",
-)
 CRON_HINT = (
     "check that cron or the systemd timer still runs digest send (deploy/ has the recipes; "
     "systemctl list-timers digest.timer, crontab -l)"
 )
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    ok: bool
-    hint: str  # on a pass, what was found; on a failure, what to do
-    skipped: bool = False  # does not apply to this config (counts as ok)
-
-
-def not_run(name: str, why: str) -> Check:
-    return Check(name, False, f"not checked: {why}")
 
 
 def diagnose(
@@ -171,100 +154,6 @@ def _rolled_back_write(store: Store) -> None:
         db.execute("ROLLBACK")
 
 
-def sendgrid_checks(
-    config: Config, environ: Mapping[str, str], connect: Callable[[Config], object]
-) -> list[Check]:
-    """The key's variable, then what SendGrid says of the key, the sender and the group."""
-    if config.sending.transport == "outbox":
-        why = "skipped: sending.transport is outbox (messages go to a folder; nothing is emailed)"
-        return [Check("SendGrid", True, why, skipped=True)]
-    variable = config.sending.key_env
-    if not environ.get(variable, "").strip():
-        hint = f"export {variable} with a SendGrid API key (sending.key_env names the variable)"
-        return [
-            Check(f"{variable} is set", False, hint),
-            *(not_run(name, f"no API key in {variable}") for name in SENDGRID_CHECKS),
-        ]
-    checks = [Check(f"{variable} is set", True, "the key is not shown")]
-    api = connect(config)
-    try:
-        scopes = _get(api, "scopes")
-    except DigestError as exc:
-        checks.append(Check(SENDGRID_CHECKS[0], False, f"{exc.message}; {exc.hint}"))
-        return checks + [not_run(name, "SendGrid did not answer") for name in SENDGRID_CHECKS[1:]]
-    checks.append(Check(SENDGRID_CHECKS[0], True, f"{getattr(api, 'host', 'SendGrid')} answered"))
-    granted = scopes.get("scopes") if isinstance(scopes, dict) else None
-    has_send = isinstance(granted, list) and "mail.send" in granted
-    checks.append(
-        Check(
-            SENDGRID_CHECKS[1],
-            has_send,
-            "granted"
-            if has_send
-            else f"the key in {variable} cannot send mail: create one with the Mail Send "
-            "permission (Settings → API Keys)",
-        )
-    )
-    return [*checks, sender_check(config, api), group_check(config, api)]
-
-
-def _get(api, path: str, params: dict | None = None) -> object:
-    """A GET to SendGrid, its failures as DigestErrors with a hint."""
-    try:
-        return api.get_json(path, params or {})
-    except (Retryable, Ambiguous) as exc:
-        raise DigestError(exc.reason, "check the network, or SendGrid's status page") from None
-
-
-def sender_check(config: Config, api) -> Check:
-    """The From address is a verified single sender, or its domain is authenticated."""
-    name = SENDGRID_CHECKS[2]
-    address = email.utils.parseaddr(config.newsletter.sender)[1].lower()
-    domain = address.rpartition("@")[2]
-    try:
-        senders = _get(api, "verified_senders", {"limit": 100})
-        domains = _get(api, "whitelabel/domains", {"limit": 200})
-    except DigestError as exc:
-        return Check(name, False, f"{exc.message}; {exc.hint}")
-    results = senders.get("results") if isinstance(senders, dict) else None
-    for sender in results if isinstance(results, list) else []:
-        if not isinstance(sender, dict) or sender.get("verified") is not True:
-            continue
-        if str(sender.get("from_email", "")).lower() == address:
-            return Check(name, True, f"{address} is a verified sender")
-    for entry in domains if isinstance(domains, list) else []:
-        if not isinstance(entry, dict) or entry.get("valid") is not True:
-            continue
-        authenticated = str(entry.get("domain", "")).lower()
-        if authenticated and (domain == authenticated or domain.endswith("." + authenticated)):
-            return Check(name, True, f"{domain} is an authenticated domain")
-    return Check(
-        name,
-        False,
-        f"{address} is not a verified sender and {domain} is not an authenticated domain: "
-        "verify one in SendGrid (Settings → Sender Authentication)",
-    )
-
-
-def group_check(config: Config, api) -> Check:
-    name = SENDGRID_CHECKS[3]
-    group = config.email.unsubscribe_group
-    if group is None:
-        why = "skipped: no email.unsubscribe_group (the unsubscribe link is your own)"
-        return Check(name, True, why, skipped=True)
-    try:
-        found = _get(api, f"asm/groups/{group}")
-    except DigestError as exc:
-        return Check(
-            name,
-            False,
-            f"group {group}: {exc.message}; create the group in SendGrid (Suppressions → "
-            "Unsubscribe Groups) or fix email.unsubscribe_group",
-        )
-    title = found.get("name") if isinstance(found, dict) else None
-    return Check(name, True, f"group {group}" + (f" ({title})" if title else ""))
-
-
 async def source_checks(config, store, now, client, resolver) -> list[Check]:
     """Every enabled feed, and the weeknote rule, fetched into memory at once."""
     async with contextlib.AsyncExitStack() as stack:
@@ -374,24 +263,3 @@ def last_run_check(store: Store, now: datetime) -> Check:
     if age > STALE_RUN:
         return Check(name, False, f"{summary}: {CRON_HINT}")
     return Check(name, True, summary)
-
-
-def ready(checks: list[Check]) -> bool:
-    return all(check.ok for check in checks)
-
-
-def as_json(checks: list[Check]) -> dict:
-    return {"ready": ready(checks), "checks": [asdict(check) for check in checks]}
-
-
-def lines(checks: list[Check], unicode: bool) -> list[str]:
-    """One line per check: a mark, the name and the hint; then the verdict."""
-    marks = ("✓", "✗", "-") if unicode else ("ok  ", "FAIL", "skip")
-    width = max(len(check.name) for check in checks)
-    out = []
-    for check in checks:
-        mark = marks[2] if check.skipped else marks[0] if check.ok else marks[1]
-        out.append(f"{mark} {check.name:<{width}}  {check.hint}")
-    failed = sum(not check.ok for check in checks)
-    out.append("ready to send" if not failed else f"not ready: {failed} checks failed")
-    return out

@@ -1,5 +1,6 @@
 """`digest stats`: what SendGrid counted for each sent issue, from the category every message
-of an issue carries (its id; digest.delivery.message).
+of an issue carries (digest:LIST:ISSUE, recorded by its send; the bare id for sends before
+that; digest.delivery.message).
 
 Rules: statistics are asked for the issues the ledger has as sent through SendGrid (an issue
 written to the outbox has none), one request per issue, from its send day to today
@@ -15,11 +16,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
+from typing import NamedTuple
 
 from digest.core.errors import DigestError
 from digest.core.settings import Tracking
 from digest.core.store import Store
-from digest.delivery.transports import Ambiguous, Retryable
 
 OLDEST = timedelta(days=390)  # SendGrid keeps category statistics for 13 months
 TREND = 8  # issues in the trend
@@ -81,11 +82,18 @@ class IssueStats:
         return total
 
 
-def sent_issues(store: Store, issue_id: str | None = None) -> list[tuple[str, datetime]]:
-    """(issue, sent at) of the issues sent through SendGrid, oldest first: the last TREND, or
-    up to and including `issue_id`."""
+class SentIssue(NamedTuple):
+    id: str
+    sent_at: datetime
+    category: str  # of its messages: digest:LIST:ISSUE, or the bare id for older sends
+
+
+def sent_issues(store: Store, issue_id: str | None = None) -> list[SentIssue]:
+    """The issues sent through SendGrid, oldest first: the last TREND, or up to and including
+    `issue_id`."""
     rows = store.db.execute(
-        "SELECT id, sent_at FROM issues WHERE status = 'sent' AND coalesce(transport, '')"
+        "SELECT id, sent_at, coalesce(category, id) AS category FROM issues"
+        " WHERE status = 'sent' AND coalesce(transport, '')"
         " != 'outbox' AND (? IS NULL OR id <= ?) ORDER BY id DESC LIMIT ?",
         (issue_id, issue_id, TREND),
     ).fetchall()
@@ -94,7 +102,10 @@ def sent_issues(store: Store, issue_id: str | None = None) -> list[tuple[str, da
             f"issue {issue_id} was not sent through SendGrid",
             "digest status lists the issues sent; the outbox has no statistics",
         )
-    return [(row["id"], datetime.fromisoformat(row["sent_at"])) for row in reversed(rows)]
+    return [
+        SentIssue(row["id"], datetime.fromisoformat(row["sent_at"]), row["category"])
+        for row in reversed(rows)
+    ]
 
 
 def window(sent_at: datetime, today: date) -> tuple[date, date]:
@@ -103,43 +114,37 @@ def window(sent_at: datetime, today: date) -> tuple[date, date]:
     return min(start, today), today
 
 
-def fetch(api, issue_id: str, sent_at: datetime, today: date, tracking: Tracking) -> dict:
+def fetch(api, issue: SentIssue, today: date, tracking: Tracking) -> dict:
     """SendGrid's daily counts for the issue's category, as {day: Figures}."""
-    start, end = window(sent_at, today)
+    start, end = window(issue.sent_at, today)
     params = {
-        "categories": issue_id,
+        "categories": issue.category,
         "start_date": start.isoformat(),
         "end_date": end.isoformat(),
         "aggregated_by": "day",
     }
     try:
         body = api.get_json("categories/stats", params)
-    except DigestError as exc:  # SendGrid refused: 401, 403, 400
+    except DigestError as exc:  # refused, busy, out of reach, or no readable answer
         raise StatsError(exc.message, f"{exc.hint}; {_KEPT}") from None
-    except Retryable as exc:
-        raise StatsError(
-            exc.reason, f"SendGrid is busy or unreachable: run again later; {_KEPT}"
-        ) from None
-    except Ambiguous as exc:
-        raise StatsError(exc.reason, f"run again later; {_KEPT}") from None
-    return parse(body, issue_id, tracking)
+    return parse(body, issue.category, tracking)
 
 
 _KEPT = "what was stored before is kept (digest stats --offline shows it)"
 
 
-def parse(body: object, issue_id: str, tracking: Tracking) -> dict[str, Figures]:
+def parse(body: object, category: str, tracking: Tracking) -> dict[str, Figures]:
     """The days of a /v3/categories/stats answer: [{date, stats: [{name, metrics}]}]."""
     if not isinstance(body, list):
-        raise StatsError(f"SendGrid's statistics for {issue_id} are not a list", _KEPT)
+        raise StatsError(f"SendGrid's statistics for {category} are not a list", _KEPT)
     days = {}
     for entry in body:
         day = entry.get("date") if isinstance(entry, dict) else None
         stats = entry.get("stats") if isinstance(entry, dict) else None
         if not isinstance(day, str) or not isinstance(stats, list):
-            raise StatsError(f"SendGrid's statistics for {issue_id} have an entry without a date")
+            raise StatsError(f"SendGrid's statistics for {category} have an entry without a date")
         for stat in stats:
-            if isinstance(stat, dict) and stat.get("name") == issue_id:
+            if isinstance(stat, dict) and stat.get("name") == category:
                 days[day] = _figures(stat.get("metrics"), tracking)
     return days
 
@@ -175,14 +180,14 @@ def save(store: Store, issue_id: str, days: dict[str, Figures], now: datetime) -
 
 def refresh(api, store: Store, issues, tracking: Tracking, now: datetime) -> None:
     """Fetch and store each issue's statistics; the first failure stops, keeping the rest."""
-    for issue_id, sent_at in issues:
-        save(store, issue_id, fetch(api, issue_id, sent_at, now.date(), tracking), now)
+    for issue in issues:
+        save(store, issue.id, fetch(api, issue, now.date(), tracking), now)
 
 
 def load(store: Store, issues) -> list[IssueStats]:
     """What is stored for `issues` ((id, sent at), oldest first)."""
     result = []
-    for issue_id, sent_at in issues:
+    for issue_id, sent_at, _ in issues:
         rows = store.db.execute(
             "SELECT * FROM issue_stats WHERE issue = ? ORDER BY day", (issue_id,)
         ).fetchall()
