@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import pytest
 
 from digest.core.settings import Config, EmailSettings, Newsletter, Sending, Theme, Tracking
+from digest.delivery.connect import MissingKey, make_transport
 from digest.delivery.message import (
     FrozenEmail,
     Options,
@@ -20,13 +21,8 @@ from digest.delivery.message import (
     mail_body,
     one_line,
 )
-from digest.delivery.transports import (
-    MissingKey,
-    OutboxError,
-    OutboxTransport,
-    SendGridTransport,
-    make_transport,
-)
+from digest.delivery.outbox import OutboxError, OutboxTransport
+from digest.delivery.transports import SendGridTransport
 from digest.delivery.unsubscribe import MissingSecret, read_token
 
 CONTENT = FrozenEmail("Digest: 25 November 2026", "<html><body><p>Hi</p></body></html>", "Hi")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlite3
 
 from digest.core.config import load_config
-from digest.delivery.transports import REGION_HOSTS, sendgrid_transport
+from digest.delivery.connect import REGION_HOSTS, sendgrid_transport
 from tests.samples import NOW, cli
 from tests.test_send import invoke, subscribe, write_site
 

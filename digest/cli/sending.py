@@ -84,12 +84,12 @@ def send(
     from digest.core.store import Store
     from digest.curation import curate
     from digest.delivery import send as sending
+    from digest.delivery.connect import make_transport
     from digest.delivery.ledger import Ledger
     from digest.delivery.lock import send_lock
     from digest.delivery.message import unsubscribe_secret
     from digest.delivery.schedule import schedule_time
     from digest.delivery.subscribers import Subscribers
-    from digest.delivery.transports import make_transport
 
     config = for_run(load_config(config_path), False, no_enrich)
     clock = world().now
@@ -232,10 +232,10 @@ def cancel(config_path: str, db_path: str | None, issue_id: str) -> None:
     delivered nothing."""
     from digest.core.config import load_config
     from digest.core.store import Store
+    from digest.delivery.connect import make_transport
     from digest.delivery.ledger import Ledger
     from digest.delivery.lock import send_lock
     from digest.delivery.schedule import cancel_issue
-    from digest.delivery.transports import make_transport
 
     config = load_config(config_path)
     transport = make_transport(config, world().now)

@@ -24,7 +24,7 @@ def stats(
     from digest.core import output
     from digest.core.config import load_config
     from digest.core.store import Store
-    from digest.delivery.transports import sendgrid_transport
+    from digest.delivery.connect import sendgrid_transport
     from digest.ops import stats as core
 
     config = load_config(config_path)

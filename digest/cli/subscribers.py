@@ -168,8 +168,8 @@ def sync(config_path, db_path) -> None:
     unsubscribes, bounces and spam reports. Needs the SendGrid API key."""
     from digest.core.config import load_config
     from digest.core.store import Store
+    from digest.delivery.connect import sendgrid_transport
     from digest.delivery.suppressions import sync_suppressions
-    from digest.delivery.transports import sendgrid_transport
 
     config = load_config(config_path)
     transport = sendgrid_transport(config, world().now)

@@ -1,9 +1,7 @@
-"""Where a mail/send request goes: SendGrid's v3 API, or an outbox folder on disk, as
-`sending.transport` says. Nothing switches between them on its own: without its key, the
-SendGrid transport is an error, never the outbox.
-
-Both take the request body digest built (one batch of recipients) and either accept it,
-returning SendGrid's message id, or raise one of three failures that say what a retry may do:
+"""SendGrid's v3 API as digest's transport; the outbox (digest.delivery.outbox) is the other, and
+digest.delivery.connect picks one. Both take the request body digest built (one batch of
+recipients) and either accept it, returning SendGrid's message id, or raise a failure that says
+what a retry may do:
 
 - `Retryable`: nothing was accepted, so sending again is safe. The request never left
   (connection refused), or SendGrid said it did not take it: 429 (rate limited), 503 (service
@@ -19,41 +17,27 @@ returning SendGrid's message id, or raise one of three failures that say what a 
   (`personalizations.50.to.0.email: Does not contain a valid address`). Nothing was sent, and
   the same request without those recipients can go.
 
-The outbox writes a batch whole or not at all; when it cannot, it raises `OutboxError`.
-
-The API key is read from the environment by `make_transport` and held only by the client; it is
-never printed, logged or written (the HTTP client's debug log, which shows headers, is silenced).
+The API key is read from the environment (digest.delivery.connect) and held only by the client;
+it is never printed, logged or written (the HTTP client's debug log, which shows headers, is
+silenced).
 """
 
 from __future__ import annotations
 
-import contextlib
-import email.header
-import email.message
-import email.policy
-import email.utils
 import http.client
-import itertools
 import json
 import logging
-import os
 import re
 import urllib.error
-import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 from digest.core.errors import DigestError
-from digest.core.settings import Config
 from digest.core.text import fold
 
 DEFAULT_HOST = "https://api.sendgrid.com"
-REGION_HOSTS = {"global": DEFAULT_HOST, "eu": "https://api.eu.sendgrid.com"}
 MAX_ANSWER = 20_000_000  # bytes of a JSON answer digest reads; SendGrid's lists are far smaller
-FOLD_AT = 78  # RFC 5322's recommended line length; a longer word stays whole (up to 998)
-HOST_VARIABLE = "SENDGRID_API_HOST"
 REJECTED_HINTS = {
     400: "SendGrid rejected the request; the errors above say which field",
     401: "check the API key in the environment variable named by sending.key_env",
@@ -111,21 +95,6 @@ class RejectedRecipients(Exception):
     def __init__(self, reasons: dict[int, str]):
         super().__init__(f"{len(reasons)} recipients refused")
         self.reasons = reasons
-
-
-class MissingKey(DigestError):
-    """The SendGrid transport has no API key: nothing can be sent, and nothing is recorded."""
-
-    exit_code = 2
-
-
-class OutboxError(DigestError):
-    """The outbox folder cannot be written; nothing of the batch was left in it."""
-
-    hint = (
-        "free some disk space or make the folder writable (sending.outbox), then run the "
-        "command again"
-    )
 
 
 @dataclass(frozen=True)
@@ -323,133 +292,3 @@ def _rate_limit_wait(headers, now: datetime) -> float | None:
     if reset.isdigit():
         return max(0.0, int(reset) - now.timestamp())
     return None
-
-
-class OutboxTransport:
-    """Writes each request as JSON and each message it would deliver as an .eml file
-    (multipart/alternative, text first), so the whole flow runs with no SendGrid account."""
-
-    name = "outbox"
-
-    def __init__(self, folder: Path):
-        self.folder = folder
-        self.destination = str(folder)
-        self._numbers = itertools.count(1)
-
-    def delivered(self, messages: int) -> str:
-        return f"{messages} messages written to {self.folder}/ (nothing was emailed)"
-
-    def send(self, body: dict) -> Accepted:
-        args = body.get("custom_args", {})
-        stem = f"{args.get('issue', 'test')}-batch{args.get('batch', '0')}-{uuid.uuid4().hex[:8]}"
-        request = json.dumps(body, indent=2, ensure_ascii=False)
-        messages = (
-            (f"{stem}-{n:04d}.eml", _eml(body, personalization).as_string())
-            for n, personalization in enumerate(body["personalizations"], 1)
-        )
-        self._write_all([(f"{stem}.json", request), *messages])
-        return Accepted(f"outbox-{stem}")
-
-    def create_batch(self) -> str:
-        return f"outbox-batch-{next(self._numbers)}"
-
-    def cancel_batch(self, batch_id: str) -> None:
-        self._write_all([(f"cancelled-{batch_id}.txt", batch_id + "\n")])
-
-    def _write_all(self, files: Iterable[tuple[str, str]]) -> None:
-        """Every file or none: each is written as .partial, and renamed once all are."""
-        partials: list[Path] = []
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            for name, text in files:
-                partials.append(self.folder / f"{name}.partial")
-                partials[-1].write_text(text, encoding="utf-8")
-            for partial in partials:
-                partial.replace(partial.with_suffix(""))
-        except OSError as exc:
-            for partial in partials:
-                with contextlib.suppress(OSError):
-                    partial.unlink(missing_ok=True)
-            where = exc.filename or self.folder
-            raise OutboxError(f"cannot write the outbox: {where}: {exc.strerror}") from None
-
-
-def _eml(body: dict, personalization: dict) -> email.message.EmailMessage:
-    message = email.message.EmailMessage(policy=email.policy.SMTP)
-    sender = body["from"]
-    message["From"] = email.utils.formataddr((sender.get("name", ""), sender["email"]))
-    message["To"] = ", ".join(
-        email.utils.formataddr((to.get("name", ""), to["email"])) for to in personalization["to"]
-    )
-    message["Subject"] = WrittenHeader("Subject", personalization.get("subject", body["subject"]))
-    if "reply_to" in body:
-        message["Reply-To"] = body["reply_to"]["email"]
-    for name, value in {**body.get("headers", {}), **personalization.get("headers", {})}.items():
-        message[name] = WrittenHeader(name, value)
-    contents = {part["type"]: part["value"] for part in body["content"]}
-    message.set_content(contents["text/plain"])
-    message.add_alternative(contents["text/html"], subtype="html")
-    return message
-
-
-class WrittenHeader(str):
-    """A header value the email package writes as folded here instead of refolding it itself.
-
-    Its own folder turns a long URL into RFC 2047 encoded words, which List-Unsubscribe must
-    not carry (clients read the <URL> in it literally), and before a non-ASCII word it can
-    write an empty encoded word (=?utf-8?q??=). Here an ASCII value is only folded at spaces,
-    and any other is encoded whole by the older `email.header` encoder, which does neither.
-    The email package keeps any value with a `name` and a `fold()` as it is."""
-
-    name: str
-
-    def __new__(cls, name: str, value: str):
-        header = super().__new__(cls, value)
-        header.name = name
-        return header
-
-    def fold(self, *, policy) -> str:
-        if not self.isascii():
-            encoded = email.header.Header(str(self), "utf-8", header_name=self.name)
-            return f"{self.name}: {encoded.encode(linesep=policy.linesep)}{policy.linesep}"
-        lines, words = [], str(self).split(" ")
-        line = f"{self.name}: {words[0]}"
-        for word in words[1:]:
-            # A folded line may not be only white space, so a run of spaces is never split.
-            if word and len(line) + 1 + len(word) > FOLD_AT and line.strip():
-                lines.append(line)
-                line = ""
-            line += " " + word
-        return policy.linesep.join([*lines, line.rstrip()]) + policy.linesep
-
-
-def make_transport(
-    config: Config,
-    clock: Callable[[], datetime],
-    outbox: Path | None = None,
-    environ: Mapping[str, str] = os.environ,
-):
-    """The transport `sending.transport` names; `outbox` writes to that folder instead."""
-    if outbox is not None:
-        return OutboxTransport(outbox)
-    if config.sending.transport == "outbox":
-        return OutboxTransport(config.path.parent / config.sending.outbox)
-    return sendgrid_transport(config, clock, environ)
-
-
-def sendgrid_transport(
-    config: Config, clock: Callable[[], datetime], environ: Mapping[str, str] = os.environ
-) -> SendGridTransport:
-    """SendGrid's API with the key from the environment variable sending.key_env names."""
-    variable = config.sending.key_env
-    key = environ.get(variable, "").strip()
-    if not key:
-        raise MissingKey(
-            f"{variable} is not set",
-            f"export {variable} with a SendGrid API key (never in feeds.yaml), or set "
-            "sending.transport: outbox to write the messages to a folder instead",
-        )
-    # SENDGRID_API_HOST points digest at another host (a proxy, a test server); otherwise the
-    # region's.
-    host = environ.get(HOST_VARIABLE, "").strip() or REGION_HOSTS[config.sending.region]
-    return SendGridTransport(key, host, config.sending.timeout, clock=clock)

@@ -31,7 +31,7 @@ from digest.core.models import Source
 from digest.core.settings import Config, Feed
 from digest.core.store import ENVIRONMENT_FAILURES, Store
 from digest.curation import curate
-from digest.delivery.transports import sendgrid_transport
+from digest.delivery.connect import sendgrid_transport
 from digest.ops.checklist import Check, not_run
 from digest.ops.sendgrid_checks import sendgrid_checks
 from digest.sources.feeds import parse_feed_safely
