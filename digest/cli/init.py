@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from digest.cli.base import world
-from digest.core.settings import http_url, mailbox
+from digest.core.validators import http_url, mailbox
 
 
 class Checked(click.ParamType):

@@ -9,17 +9,27 @@ all follow from them.
 from __future__ import annotations
 
 import dataclasses
-import re
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+
+from digest.core.validators import (
+    batch_size,
+    colour,
+    few_groups,
+    http_url,
+    mailbox,
+    positive,
+    regex,
+    region,
+    share,
+    source_location,
+    time_zone,
+    transport,
+)
 
 REQUIRED = dataclasses.MISSING
-TRANSPORTS = ("sendgrid", "outbox")
-REGIONS = ("global", "eu")  # SendGrid's API hosts: api.sendgrid.com, api.eu.sendgrid.com
-MAX_GROUPS_TO_DISPLAY = 25  # SendGrid's limit for asm.groups_to_display
 
 
 def setting(default=REQUIRED, doc: str = "", check=None):
@@ -30,73 +40,6 @@ def setting(default=REQUIRED, doc: str = "", check=None):
     if dataclasses.is_dataclass(default):
         return field(default_factory=lambda: default, metadata=meta)
     return field(default=default, metadata=meta)
-
-
-# Checks take a parsed value and return what was expected, or None when the value is fine.
-
-
-def positive(value: float) -> str | None:
-    return None if value > 0 else "a number above 0"
-
-
-def http_url(value: str) -> str | None:
-    parts = urlsplit(value)
-    ok = parts.scheme in ("http", "https") and parts.hostname and not re.search(r"\s", value)
-    return None if ok else "an http(s):// URL"
-
-
-def source_location(value: str) -> str | None:
-    """An http(s) URL, a file: URL or a local path (checked against the disk later)."""
-    if "://" not in value and not value.startswith("file:"):
-        return None if value.strip() and "\n" not in value else "a URL or a local path"
-    if urlsplit(value).scheme == "file":
-        return None
-    return http_url(value) and "an http(s):// URL, a file: URL or a local path"
-
-
-def mailbox(value: str) -> str | None:
-    ok = re.fullmatch(r"(?:[^<>]*<)?[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+>?", value.strip())
-    return None if ok else "an address like 'Name <digest@example.org>'"
-
-
-def time_zone(value: str) -> str | None:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        return "an IANA time zone such as Europe/London"
-    return None
-
-
-def colour(value: str) -> str | None:
-    return None if re.fullmatch(r"#[0-9a-fA-F]{6}", value) else "a colour like '#1d70b8'"
-
-
-def batch_size(value: int) -> str | None:
-    return None if 1 <= value <= 1000 else "a whole number from 1 to 1000"
-
-
-def transport(value: str) -> str | None:
-    return None if value in TRANSPORTS else "sendgrid or outbox"
-
-
-def region(value: str) -> str | None:
-    return None if value in REGIONS else "global or eu"
-
-
-def few_groups(value: tuple[int, ...]) -> str | None:
-    if len(value) <= MAX_GROUPS_TO_DISPLAY:
-        return None
-    return f"at most {MAX_GROUPS_TO_DISPLAY} groups, SendGrid's limit"
-
-
-def regex(value: str) -> str | None:
-    try:
-        re.compile(value)
-    except re.error as exc:
-        return f"a valid regular expression ({exc})"
-    return None
 
 
 @dataclass(frozen=True)
@@ -279,10 +222,6 @@ class Sending:
         True, "refuse to send when the weeknote could not be fetched (--force overrides)"
     )
     outbox: str = setting("outbox", "folder of the outbox transport, beside feeds.yaml")
-
-
-def share(value: float) -> str | None:
-    return None if 0 <= value <= 1 else "a share from 0 to 1, such as 0.1"
 
 
 @dataclass(frozen=True)

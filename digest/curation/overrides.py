@@ -29,9 +29,10 @@ import yaml
 from digest.core.config_reader import Reader, known, node_at, repeats
 from digest.core.errors import ConfigError
 from digest.core.models import IssueItem
-from digest.core.settings import Config, http_url, setting
+from digest.core.settings import Config, setting
 from digest.core.text import normalise_heading
 from digest.core.urls import canonical_url
+from digest.core.validators import http_url
 from digest.core.yaml_syntax import compose_yaml
 
 ISSUE_ID = re.compile(r"\d{4}-W(0[1-9]|[1-4]\d|5[0-3])")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from digest.core.errors import DigestError
-from digest.core.settings import http_url, mailbox
+from digest.core.validators import http_url, mailbox
 
 CONFIG_NAME, OVERRIDES_NAME, TEMPLATES_NAME = "feeds.yaml", "overrides.yaml", "templates"
 SAMPLE_WEEKNOTE, SAMPLE_FEEDS = "weeknote.html", "feeds"
