@@ -273,3 +273,74 @@ def test_subscribers_add_refuses_an_address_with_no_real_top_level_domain(site):
     result = invoke_cli("subscribers", "add", "x@example.c", "-c", site)
     assert result.exit_code == 2
     assert "there is no top-level domain .c" in result.output
+
+
+# Someone hears about it: notify.email
+
+
+def editor_notices(fake) -> list[dict]:
+    return [a.body for a in fake.accepted if a.body["custom_args"].get("batch") == "notice"]
+
+
+def test_a_send_that_sendgrid_stops_tells_the_editor_what_to_run(tmp_path, fake_sendgrid):
+    site = write_site(tmp_path, "  batch_size: 10\n")
+    site.write_text(site.read_text() + "notify:\n  email: Editor <editor@community.example>\n")
+    config = load_config(site)
+    subscribe(config, 100)
+    fake_sendgrid.fail_next("503", "503", "503")  # down for the send, back for the notice
+    stopped = invoke(fake_sendgrid, "send", "-c", site)
+    assert stopped.exit_code == 1 and "3 times in a row" in stopped.output
+    (notice,) = editor_notices(fake_sendgrid)
+    assert notice["personalizations"] == [
+        {"to": [{"email": "editor@community.example", "name": "Editor"}]}
+    ]
+    assert notice["subject"] == "digest: issue 2026-W48 was not completely sent"
+    text = notice["content"][0]["value"]
+    assert "stopped: HTTP 503" in text and "run digest send again once SendGrid answers" in text
+    assert f"digest status --config {site}" in text
+    assert notice["categories"] == ["digest:test-digest:notice"]
+    assert set(statuses(config).values()) == {"failed", "pending"}  # resumable
+
+
+def test_a_refused_send_tells_the_editor_and_a_notice_that_cannot_go_is_a_warning(
+    tmp_path, fake_sendgrid
+):
+    site = write_site(tmp_path, "  require_weeknote: true\n", weeknote="https://127.0.0.1:9/w")
+    site.write_text(site.read_text() + "notify:\n  email: editor@community.example\n")
+    subscribe(load_config(site), 1)
+    refused = invoke(fake_sendgrid, "send", "-c", site)
+    assert refused.exit_code == 1 and "the weeknote could not be fetched" in refused.output
+    (notice,) = editor_notices(fake_sendgrid)
+    assert notice["subject"] == "digest: issue 2026-W48 was not sent"
+    assert "What to do: fix the weeknote source" in notice["content"][0]["value"]
+    fake_sendgrid.fail_randomly(rate=1.0, kinds=("503",))
+    again = invoke(fake_sendgrid, "send", "-c", site)
+    assert again.exit_code == 1
+    assert "Warning: could not tell editor@community.example: HTTP 503" in again.output
+
+
+def test_a_send_against_a_sendgrid_answering_503_stops_within_a_minute(tmp_path, fake_sendgrid):
+    config = load_config(write_site(tmp_path, "  batch_size: 1000\n"))
+    subscribe(config, 5000)
+    fake_sendgrid.fail_randomly(rate=1.0, kinds=("503",))
+    waits: list[float] = []
+    with Store.open(config.db_path()) as store:
+        sender, build = in_process(config, fake_sendgrid, store)
+        sender.sleep = waits.append
+        result = sender.send_issue(ISSUE, build, Subscribers(store).active)
+    assert not result.complete and result.stopped.endswith("3 times in a row")
+    assert fake_sendgrid.mail_send_count == 3 and sum(waits) < 60
+    assert set(statuses(config).values()) == {"failed", "pending"}
+
+
+def test_digest_notify_tells_the_editor_through_the_outbox(tmp_path):
+    site = write_site(tmp_path, "  transport: outbox\n")
+    no_one = invoke_cli("notify", "-c", site, "the weekly send failed")
+    assert no_one.exit_code == 2 and "notify.email is not set" in no_one.output
+    site.write_text(site.read_text() + "notify:\n  email: editor@community.example\n")
+    told = invoke_cli("notify", "-c", site, "the weekly send failed")
+    assert told.exit_code == 0 and told.output == "told editor@community.example\n"
+    (eml,) = (tmp_path / "outbox").glob("*.eml")
+    message = eml.read_text()
+    assert "To: editor@community.example" in message
+    assert "Subject: digest: the weekly send failed" in message

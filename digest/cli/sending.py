@@ -21,6 +21,7 @@ from digest.cli.base import (
     valid_issue_id,
     world,
 )
+from digest.core.errors import DigestError
 
 
 @click.command()
@@ -131,18 +132,26 @@ def send(
         if test_to or sandbox or outbox:
             _without_ledger(config, ledger, transport, issue_id, build, test_to, sandbox)
             return
-        with send_lock(store, clock) as lock:
-            result = sender(lock).send_issue(
-                issue_id,
-                build,
-                Subscribers(store).active,
-                force=force,
-                resume_only=resume,
-                retry_unknown=retry_unknown,
-                accept_batches=frozenset(accept_batches),
-                send_at=send_at,
-            )
+        try:
+            with send_lock(store, clock) as lock:
+                result = sender(lock).send_issue(
+                    issue_id,
+                    build,
+                    Subscribers(store).active,
+                    force=force,
+                    resume_only=resume,
+                    retry_unknown=retry_unknown,
+                    accept_batches=frozenset(accept_batches),
+                    send_at=send_at,
+                )
+        except DigestError as exc:
+            lines = [exc.message, *getattr(exc, "__notes__", ()), f"What to do: {exc.hint}"]
+            _tell_editor(config, transport, f"issue {issue_id} was not sent", lines, issue_id)
+            raise
         click.echo(result.message)
+        if not result.complete:
+            what = f"issue {issue_id} was not completely sent"
+            _tell_editor(config, transport, what, [result.message], issue_id)
         if publish and result.complete:
             _publish(config, store)
     _source_failures(reports)
@@ -150,6 +159,16 @@ def send(
         raise SystemExit(EXIT_FAILED)
     if any(report.failed for report in reports):
         raise SystemExit(EXIT_PARTIAL)
+
+
+def _tell_editor(config, transport, subject: str, lines: list[str], issue_id: str) -> None:
+    """Mail notify.email what went wrong; when that fails too, say so on stderr."""
+    from digest.delivery.notify import notify
+
+    lines = [*lines, f"Where it stands: digest status --config {config.path}"]
+    problem = notify(config, transport, subject, lines, issue_id, world().now())
+    if problem:
+        click.echo(f"Warning: {problem}", err=True)
 
 
 def _source_failures(reports) -> None:
@@ -245,3 +264,29 @@ def cancel(config_path: str, db_path: str | None, issue_id: str) -> None:
     ):
         message = cancel_issue(Ledger(store), transport, issue_id, world().now())
     click.echo(message)
+
+
+@click.command(name="notify")
+@config_option
+@click.argument("message")
+def notify_editor(config_path: str, message: str) -> None:
+    """Mail notify.email MESSAGE, through sending.transport: for a job that failed where digest
+    could not say so itself (systemd's OnFailure= unit in deploy/, a crash, a killed process).
+
+    Exit status: 0 told, 1 the message could not go, 2 notify.email is not set."""
+    from digest.core.config import load_config
+    from digest.delivery.connect import make_transport
+    from digest.delivery.notify import NobodyToTell, notify
+
+    config = load_config(config_path)
+    if not config.notify.email:
+        raise NobodyToTell(
+            "notify.email is not set, so there is nobody to tell",
+            "set notify.email in feeds.yaml to the editor's address",
+        )
+    transport = make_transport(config, world().now)
+    lines = [message, f"Where it stands: digest status --config {config.path}"]
+    problem = notify(config, transport, message, lines, "notice", world().now())
+    if problem:
+        raise DigestError(problem, "check sending.transport and the key, then run it again")
+    click.echo(f"told {config.notify.email}")

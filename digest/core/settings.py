@@ -296,6 +296,13 @@ class FetchSettings:
 
 
 @dataclass(frozen=True)
+class Notify:
+    email: str | None = setting(
+        None, "who is mailed when a send fails, is held or stops early", mailbox
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     newsletter: Newsletter = setting(doc="who sends the digest and how it is titled")
     themes: tuple[Theme, ...] = setting(doc="the themes, in the order the email shows them")
@@ -305,6 +312,7 @@ class Config:
     branding: Branding = setting(Branding(), "how the email looks")
     email: EmailSettings = setting(EmailSettings(), "templates, links and footer of the email")
     sending: Sending = setting(Sending(), "how digest send delivers the issue")
+    notify: Notify = setting(Notify(), "who hears when a send goes wrong")
     links: LinkCheck = setting(LinkCheck(), "how digest links checks the issue's links")
     enrich: Enrich = setting(Enrich(), "how linked pages are read to tidy the issue's items")
     archive: ArchiveSettings = setting(ArchiveSettings(), "the web archive of sent issues")

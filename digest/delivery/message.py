@@ -58,7 +58,7 @@ def mail_body(
         "personalizations": [
             _personalization(address, name, config, secret) for address, name in recipients
         ],
-        "from": _address(config.newsletter.sender),
+        "from": address(config.newsletter.sender),
         "subject": one_line(options.subject_prefix + content.subject),
         "content": [
             {"type": "text/plain", "value": content.text},
@@ -76,7 +76,7 @@ def mail_body(
         },
     }
     if config.newsletter.reply_to:
-        body["reply_to"] = _address(config.newsletter.reply_to)
+        body["reply_to"] = address(config.newsletter.reply_to)
     if config.email.unsubscribe_group:
         body["asm"] = {"group_id": config.email.unsubscribe_group}
         if sending.groups_to_display:
@@ -161,9 +161,10 @@ def one_line(value: str) -> str:
     return _LINE_BREAKS.sub(" ", value).strip()
 
 
-def _address(mailbox: str) -> dict:
-    name, address = email.utils.parseaddr(mailbox)
-    result = {"email": address}
+def address(mailbox: str) -> dict:
+    """An address object of mail/send from "Name <address>"."""
+    name, bare = email.utils.parseaddr(mailbox)
+    result = {"email": bare}
     if name:
         result["name"] = one_line(name)
     return result
