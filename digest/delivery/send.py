@@ -4,10 +4,12 @@ The flow, under the send lock:
 1. the week's issue already sent (or cancelled)? Say so and stop;
 2. not started? Build and render it, apply the policies (enough items, a weeknote), snapshot
    the active subscribers into batches and freeze the content: the ledger's `start`;
-3. send every pending or failed batch, retrying what is safe to retry; a batch left unknown by
-   a timeout or a killed process is recorded as accepted when listed in `accept_batches`, or
-   sent again with `retry_unknown`, once an operator has checked SendGrid's activity feed for
-   it (each message carries custom_args issue and batch).
+3. send every pending or failed batch (digest.delivery.batch), stopping after a run of failed
+   requests; a batch left unknown by a timeout, a 500 or a killed process is recorded as
+   accepted when listed in `accept_batches`, or sent again with `retry_unknown` once a run has
+   reported it and an operator has checked SendGrid's activity feed for it (each message
+   carries custom_args issue and batch). A refusal forgets the send only when no batch may
+   have been delivered.
 
 Nothing here reads the clock or sleeps directly: both are passed in, like the transport.
 """
