@@ -1,10 +1,13 @@
-"""Benchmark `digest send` to 100,000 subscribers through the fake SendGrid with 50 ms latency.
+"""Benchmark `digest send` to 100,000 subscribers through the fake SendGrid with 50 ms latency,
+one batch at a time and with batches side by side (sending.parallel).
 
 Set-up (not timed): a small site (one local feed and a weeknote page), 100,000 subscribers
 imported from a CSV, and the fake SendGrid API of the test suite on 127.0.0.1 answering every
-request after 50 ms. Then `python -m digest send` runs in its own process, as cron runs it, and
-the benchmark prints its wall time, its CPU time, its peak RSS (from os.wait4), the number of
-mail/send requests the fake received, and whether every subscriber got exactly one message.
+request after 50 ms. Then `python -m digest send` runs in its own process, as cron runs it, once
+with sending.parallel 1 and once with the default 4, each on a fresh state database; the
+benchmark prints each one's wall time, CPU time, peak RSS (from os.wait4), the mail/send
+requests the fake received and whether every subscriber got exactly one message, and the ratio
+of the two wall times.
 
 Run from the repository root: `.venv/bin/python bench/send_bench.py [--subscribers N]`.
 """
@@ -28,6 +31,8 @@ from tests.test_send import subscribe, write_site  # noqa: E402
 
 LATENCY = 0.05
 TARGETS = {"requests": 100, "wall": 10.0, "rss_mb": 300.0}
+PARALLEL = (1, 4)  # one batch at a time, and the default
+SPEED_UP = 3.0  # the side-by-side send at least this many times faster
 
 
 def run_send(site: Path, fake: FakeSendGrid) -> tuple[float, float, float, str]:
@@ -53,30 +58,47 @@ def run_send(site: Path, fake: FakeSendGrid) -> tuple[float, float, float, str]:
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, output
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--subscribers", type=int, default=100_000)
-    args = parser.parse_args()
+def one_send(parallel: int, subscribers: int) -> tuple[dict, bool, str]:
+    """Figures of one send with `parallel` batches at once, whether everyone got one copy,
+    and what the send printed."""
     with tempfile.TemporaryDirectory(prefix="digest-send-bench-") as tmp:
-        site = write_site(Path(tmp))
+        site = write_site(Path(tmp), f"  parallel: {parallel}\n")
         started = time.perf_counter()
-        addresses = subscribe(load_config(site), args.subscribers)
+        addresses = subscribe(load_config(site), subscribers)
         print(f"{len(addresses):,} subscribers imported in {time.perf_counter() - started:.1f} s")
         with FakeSendGrid(latency=LATENCY) as fake:
             wall, cpu, rss, output = run_send(site, fake)
             requests = len(fake.requests_to("/v3/mail/send"))
             deliveries = fake.deliveries()
+            times = [accepted.time for accepted in fake.accepted]
     once = set(deliveries) == set(addresses) and set(deliveries.values()) == {1}
-    print(output.strip())
+    # The batches' own time, without the build before them: first acceptance to last.
+    batches = max(times) - min(times) + LATENCY
+    figures = {"requests": requests, "wall": wall, "rss_mb": rss, "cpu": cpu, "batches": batches}
+    return figures, once, output
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subscribers", type=int, default=100_000)
+    args = parser.parse_args()
+    runs = {parallel: one_send(parallel, args.subscribers) for parallel in PARALLEL}
     machine = f"{platform.machine()}, Python {platform.python_version()}"
     print(f"\n{machine}, {LATENCY * 1000:.0f} ms latency per request")
-    figures = {"requests": requests, "wall": wall, "rss_mb": rss}
-    for name, value in figures.items():
-        verdict = "met" if value <= TARGETS[name] else "MISSED"
-        print(f"  {name:9} {value:10.1f}   target <= {TARGETS[name]:g}: {verdict}")
-    print(f"  cpu       {cpu:10.1f} s")
-    print(f"  exactly one message per subscriber: {'yes' if once else 'NO'}")
-    return 0 if once else 1
+    for parallel, (figures, once, output) in runs.items():
+        print(f"\nsending.parallel {parallel}: {output.strip()}")
+        for name, target in TARGETS.items():
+            verdict = "met" if figures[name] <= target else "MISSED"
+            print(f"  {name:9} {figures[name]:10.1f}   target <= {target:g}: {verdict}")
+        print(f"  cpu       {figures['cpu']:10.1f} s")
+        print(f"  batches   {figures['batches']:10.1f} s, first acceptance to last")
+        print(f"  exactly one message per subscriber: {'yes' if once else 'NO'}")
+    print()
+    for figure in ("batches", "wall"):
+        ratio = runs[PARALLEL[0]][0][figure] / runs[PARALLEL[-1]][0][figure]
+        verdict = "met" if ratio >= SPEED_UP else "MISSED"
+        print(f"side by side, {figure}: {ratio:.1f}x faster (target >= {SPEED_UP:g}x: {verdict})")
+    return 0 if all(once for _, once, _ in runs.values()) else 1
 
 
 if __name__ == "__main__":

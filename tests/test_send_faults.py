@@ -5,10 +5,12 @@ and exactly one once the operator has settled what the ledger says is unknown.""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import sqlite3
+import threading
+import time
+from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -98,11 +100,18 @@ def test_cancel_forgets_a_send_whose_every_batch_was_refused_or_never_sent(tmp_p
     assert statuses(config) == {}
 
 
-class KilledAfterSending:
-    """The process dies (here: KeyboardInterrupt) once its request is out."""
+class Wrapped:
+    """A transport around the real one: what it does not say differently, the real one does."""
 
     def __init__(self, inner):
-        self.inner, self.name, self.destination = inner, inner.name, inner.destination
+        self.inner = inner
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+class KilledAfterSending(Wrapped):
+    """The process dies (here: KeyboardInterrupt) once its request is out."""
 
     def send(self, body):
         self.inner.send(body)
@@ -127,19 +136,23 @@ def test_retry_unknown_sends_again_only_batches_a_run_has_reported(site, fake_se
     assert second.exit_code == 0 and fake_sendgrid.deliveries() == dict.fromkeys(addresses, 1)
 
 
-class TakenOverAfterFirstBatch:
-    """After the first batch, the send is paused for 16 minutes and a second send takes the
-    lock over: what a suspended laptop or Ctrl-Z makes of a send."""
+class TakenOverAfterFirstBatch(Wrapped):
+    """After the first batch the send is paused for 16 minutes, and another send takes the
+    lock over (and is done with it): what a suspended laptop or Ctrl-Z makes of a send."""
 
-    def __init__(self, inner, config, later, stack):
-        self.inner, self.name, self.destination = inner, inner.name, inner.destination
-        self.config, self.later, self.stack = config, later, stack
+    def __init__(self, inner, config, later):
+        super().__init__(inner)
+        self.config, self.later, self.taken = config, later, False
 
     def send(self, body):
         accepted = self.inner.send(body)
-        if not self.stack._exit_callbacks:
-            other = self.stack.enter_context(Store.open(self.config.db_path()))
-            self.stack.enter_context(send_lock(other, lambda: self.later, wait=0))
+        if not self.taken:
+            self.taken = True
+            with (
+                Store.open(self.config.db_path()) as other,
+                send_lock(other, lambda: self.later, wait=0),
+            ):
+                pass
         return accepted
 
 
@@ -148,14 +161,13 @@ def test_a_send_that_lost_its_lock_stops_before_its_next_request(tmp_path, fake_
     config = load_config(site)
     addresses = subscribe(config, 30)
     later = NOW + timedelta(minutes=16)
-    with Store.open(config.db_path()) as store, contextlib.ExitStack() as other:
-        with send_lock(store, lambda: NOW) as lock:
-            sender, build = in_process(config, fake_sendgrid, store, lock=lock)
-            sender.transport = TakenOverAfterFirstBatch(sender.transport, config, later, other)
-            with pytest.raises(LockLost, match="took over the send lock"):
-                sender.send_issue(ISSUE, build, Subscribers(store).active)
-        assert statuses(config) == {1: "accepted", 2: "pending", 3: "pending"}
-        assert len(fake_sendgrid.accepted) == 1
+    with Store.open(config.db_path()) as store, send_lock(store, lambda: NOW) as lock:
+        sender, build = in_process(config, fake_sendgrid, store, lock=lock)
+        sender.transport = TakenOverAfterFirstBatch(sender.transport, config, later)
+        with pytest.raises(LockLost, match="took over the send lock"):
+            sender.send_issue(ISSUE, build, Subscribers(store).active)
+    assert statuses(config) == {1: "accepted", 2: "pending", 3: "pending"}
+    assert len(fake_sendgrid.accepted) == 1
     finished = invoke(fake_sendgrid, "send", "-c", site, now=later)
     assert finished.exit_code == 0, finished.output
     assert fake_sendgrid.deliveries() == dict.fromkeys(addresses, 1)
@@ -197,8 +209,9 @@ def test_a_sendgrid_that_never_answers_costs_three_batches_not_all(tmp_path, fak
     stopped = invoke(fake_sendgrid, "send", "-c", site)
     assert stopped.exit_code == 1 and "3 times in a row" in stopped.output
     assert fake_sendgrid.mail_send_count == 3
-    assert statuses(config) == {n: "unknown" if n <= 3 else "pending" for n in range(1, 11)}
-    assert "batches 1, 2, 3 unknown" in stopped.output
+    unknown = sorted(n for n, status in statuses(config).items() if status == "unknown")
+    assert len(unknown) == 3 and Counter(statuses(config).values()) == {"unknown": 3, "pending": 7}
+    assert f"batches {', '.join(map(str, unknown))} unknown" in stopped.output
 
 
 @pytest.mark.parametrize(
@@ -344,3 +357,69 @@ def test_digest_notify_tells_the_editor_through_the_outbox(tmp_path):
     message = eml.read_text()
     assert "To: editor@community.example" in message
     assert "Subject: digest: the weekly send failed" in message
+
+
+# Batches side by side (sending.parallel)
+
+
+class Counting(Wrapped):
+    """Counts the requests under way at once; each takes a moment."""
+
+    def __init__(self, inner):
+        super().__init__(inner)
+        self.guard, self.now, self.most = threading.Lock(), 0, 0
+
+    def send(self, body):
+        with self.guard:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        try:
+            time.sleep(0.05)
+            return self.inner.send(body)
+        finally:
+            with self.guard:
+                self.now -= 1
+
+
+@pytest.mark.parametrize("parallel", [1, 4])
+def test_batches_go_side_by_side_and_everyone_gets_one_copy(tmp_path, fake_sendgrid, parallel):
+    config = load_config(write_site(tmp_path, f"  batch_size: 10\n  parallel: {parallel}\n"))
+    addresses = subscribe(config, 200)
+    with Store.open(config.db_path()) as store:
+        sender, build = in_process(config, fake_sendgrid, store)
+        sender.transport = counting = Counting(sender.transport)
+        result = sender.send_issue(ISSUE, build, Subscribers(store).active)
+    assert result.outcome == "sent" and counting.most == parallel
+    assert fake_sendgrid.deliveries() == dict.fromkeys(addresses, 1)
+
+
+class RateLimitedOnce(Wrapped):
+    """SendGrid's first answer is a rate limit; no request may go while it is waited out."""
+
+    def __init__(self, inner):
+        super().__init__(inner)
+        self.limited, self.pausing, self.during_pause = False, threading.Event(), 0
+
+    def send(self, body):
+        if not self.limited:
+            self.limited = True
+            raise Retryable("HTTP 429 rate limited", wait=5, rate_limited=True)
+        self.during_pause += self.pausing.is_set()
+        return self.inner.send(body)
+
+    def sleep(self, seconds: float) -> None:
+        self.pausing.set()
+        time.sleep(0.3)  # long enough for another worker to try, were it let through
+        self.pausing.clear()
+
+
+def test_a_rate_limit_one_batch_meets_holds_every_worker(tmp_path, fake_sendgrid):
+    config = load_config(write_site(tmp_path, "  batch_size: 10\n  parallel: 4\n"))
+    addresses = subscribe(config, 100)
+    with Store.open(config.db_path()) as store:
+        sender, build = in_process(config, fake_sendgrid, store)
+        sender.transport = limited = RateLimitedOnce(sender.transport)
+        sender.sleep = limited.sleep
+        result = sender.send_issue(ISSUE, build, Subscribers(store).active)
+    assert result.outcome == "sent" and limited.during_pause == 0
+    assert fake_sendgrid.deliveries() == dict.fromkeys(addresses, 1)

@@ -82,9 +82,9 @@ def test_killed_half_way_then_run_again_reaches_everyone_once(tmp_path, fake_sen
 
 
 def test_two_sends_started_together_send_once(tmp_path, fake_sendgrid):
-    site = write_site(tmp_path, "  batch_size: 100\n")
+    site = write_site(tmp_path, "  batch_size: 25\n")
     addresses = subscribe(load_config(site), 2000)
-    fake_sendgrid.latency = 0.15  # 20 batches: longer than the 2 s the second one waits
+    fake_sendgrid.latency = 0.25  # 80 batches, 4 at a time: far longer than the second waits
     first, second = start_send(site, fake_sendgrid), start_send(site, fake_sendgrid)
     outcomes = sorted([finish(first), finish(second)])
     (ok, sent), (busy, refused) = outcomes

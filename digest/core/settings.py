@@ -19,6 +19,7 @@ from digest.core.validators import (
     colour,
     few_groups,
     http_url,
+    in_flight,
     mailbox,
     positive,
     regex,
@@ -193,6 +194,9 @@ class Sending:
     )
     stop_after: int = setting(
         3, "failed requests in a row (no connection, 5xx, no answer) that stop a send", positive
+    )
+    parallel: int = setting(
+        4, "batches sent at once (1 to 16), each waiting for its own answer", in_flight
     )
     category: str = setting("digest", "SendGrid category on every message (with the issue's)")
     list_id: str | None = setting(

@@ -53,6 +53,10 @@ def batch_size(value: int) -> str | None:
     return None if 1 <= value <= 1000 else "a whole number from 1 to 1000"
 
 
+def in_flight(value: int) -> str | None:
+    return None if 1 <= value <= 16 else "a whole number from 1 to 16"
+
+
 def transport(value: str) -> str | None:
     return None if value in TRANSPORTS else "sendgrid or outbox"
 

@@ -245,14 +245,13 @@ class Sender:
         sender = BatchSender(
             self.config, self.ledger, self.transport, self.clock, self.sleep, self.jitter, self.lock
         )
+        for batch in self.ledger.batches(issue_id):
+            if batch.status == "unknown" and batch.number in accept_batches:
+                self.ledger.accept(batch, batch.message_id, self.clock())
+        batches = self.ledger.batches(issue_id)
+        todo = [b for b in batches if b.status in SENDABLE or (retry_unknown and _told(b))]
         try:
-            for batch in self.ledger.batches(issue_id):
-                if batch.status == "unknown" and batch.number in accept_batches:
-                    self.ledger.accept(batch, batch.message_id, self.clock())
-                elif batch.status in SENDABLE or (retry_unknown and _told(batch)):
-                    sender.send(batch, record.email, options)
-                if sender.stopped:
-                    break
+            sender.send_all(todo, record.email, options)
         except DigestError as exc:
             raise self._stopped_by(exc, issue_id) from None
         return self._result(issue_id, sender.failures if sender.stopped else [])
