@@ -19,7 +19,6 @@ never printed, logged or written (the HTTP client's debug log, which shows heade
 
 from __future__ import annotations
 
-import contextlib
 import email.header
 import email.message
 import email.policy
@@ -37,6 +36,7 @@ from datetime import datetime
 from pathlib import Path
 
 from digest.core.errors import DigestError
+from digest.core.files import write_files
 from digest.core.settings import Config
 from digest.core.text import fold
 
@@ -232,19 +232,11 @@ class OutboxTransport:
         self._write_all([(f"cancelled-{batch_id}.txt", batch_id + "\n")])
 
     def _write_all(self, files: Iterable[tuple[str, str]]) -> None:
-        """Every file or none: each is written as .partial, and renamed once all are."""
-        partials: list[Path] = []
+        """Every file or none, none of them half-written (digest.core.files.write_files)."""
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            for name, text in files:
-                partials.append(self.folder / f"{name}.partial")
-                partials[-1].write_text(text, encoding="utf-8")
-            for partial in partials:
-                partial.replace(partial.with_suffix(""))
+            write_files({self.folder / name: text for name, text in files})
         except OSError as exc:
-            for partial in partials:
-                with contextlib.suppress(OSError):
-                    partial.unlink(missing_ok=True)
             where = exc.filename or self.folder
             raise OutboxError(f"cannot write the outbox: {where}: {exc.strerror}") from None
 

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import os
 import re
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +28,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from digest.core.errors import DigestError, RenderError
+from digest.core.files import write_file
 from digest.core.settings import Config
 from digest.core.store import Store
 from digest.core.text import fold, long_date, plural, short_date
@@ -411,16 +410,8 @@ def _write_if_changed(path: Path, content: bytes) -> bool:
             return False
     except FileNotFoundError:
         path.parent.mkdir(parents=True, exist_ok=True)
-    # Through a temporary file and a rename, so a web server never serves half a page.
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(content)
-        os.chmod(temporary, 0o644)  # mkstemp makes it private; a web server must read it
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    # Whole or not at all, so a web server never serves half a page; readable by that server.
+    write_file(path, content, mode=0o644)
     return True
 
 
