@@ -173,7 +173,7 @@ def sync(config_path, db_path) -> None:
 
     config = load_config(config_path)
     transport = sendgrid_transport(config, world().now)
-    with Store.open(db_path or config.db_path()) as store:
+    with Store.open(db_path or config.db_path(), create=False) as store:
         results = sync_suppressions(transport, Subscribers(store), config, _now())
     for result in results:
         report = result.report
@@ -201,7 +201,7 @@ def unsubscribe(token: str, config_path, db_path) -> None:
 
     config = load_config(config_path)
     secret = signing_secret(config.sending.unsubscribe_key_env)
-    with Store.open(db_path or config.db_path()) as store:
+    with Store.open(db_path or config.db_path(), create=False) as store:
         result = unsubscribe_by_token(Subscribers(store), token, secret, _now())
     if result.previous is None:
         click.echo(f"{result.email} is not on the list; nothing to do")

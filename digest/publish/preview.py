@@ -179,7 +179,7 @@ def page_renderer(
     def render() -> PreviewPage:
         config = load_config(config_path)
         now = clock()
-        with Store.open(db_path or config.db_path()) as store:
+        with Store.open(db_path or config.db_path(), create=False) as store:
             preview = make_preview(config, store, now, issue_id, templates)
             checked = cached_results(issue_links(preview.issue), config, store, now)
         save_preview(preview, preview_folder(config, out))
