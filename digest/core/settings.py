@@ -2,8 +2,8 @@
 
 Each field's type drives parsing (digest.core.config_reader), its `setting()` metadata carries
 the default, a one-line description and an optional check, and a class's `conflict()` names what
-is wrong between its keys. Validation, `digest check` and the README's configuration reference
-all follow from them.
+is wrong between its keys (`conflict_keys`, when it is about some of them only). Validation,
+`digest check` and the README's configuration reference all follow from them.
 """
 
 from __future__ import annotations
@@ -128,6 +128,8 @@ class Weeknote:
     )
     category: str | None = setting(None, "with feed: category a weeknote post carries")
     selector: str | None = setting(None, "CSS selector of the article body on the page")
+
+    conflict_keys: typing.ClassVar = ("url", "feed")
 
     def conflict(self) -> str | None:
         if (self.url is None) == (self.feed is None):
