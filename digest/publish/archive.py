@@ -102,7 +102,7 @@ class WebTheme:
 @dataclass(frozen=True)
 class WebIssue:
     id: str
-    subject: str
+    subject: str  # as it was sent: the index's line and the page's title
     sent: datetime  # when readers got it, in the newsletter's time zone
     date: str  # "25 November 2026"
     intro: str
@@ -110,7 +110,6 @@ class WebIssue:
     weeknote_title: str | None
     themes: tuple[WebTheme, ...]
     lead: tuple[WebItem, ...] = ()  # the editor's picks, in order
-    headline: str = ""  # the first pick's title, else the themes' names: the index's line
 
 
 @dataclass(frozen=True)
@@ -200,7 +199,6 @@ def web_issue(record: IssueRecord, sent: datetime, config: Config) -> WebIssue:
         weeknote_title=issue.get("weeknote_title"),
         themes=themes,
         lead=lead,
-        headline=lead[0].title if lead else ", ".join(theme.name for theme in themes),
     )
 
 
