@@ -17,6 +17,7 @@ import click
 import pytest
 
 from digest.cli import main
+from digest.delivery.unsubscribe import TokenKeys, make_token
 from tests.samples import cli, config_text
 
 ROOT = Path(__file__).parent.parent
@@ -49,7 +50,7 @@ RUNS = [
     (("subscribers", "count"), None),
     (("subscribers", "export", "backup.csv"), None),
     (("subscribers", "sync"), None),
-    (("subscribers", "unsubscribe", "--token", "x.y"), None),
+    (("subscribers", "unsubscribe"), None),
     (("themes", "learn", "weeknote.html"), "digest themes learn"),
     (("themes", "show"), None),
     (("themes", "evaluate"), None),
@@ -58,6 +59,11 @@ ENVIRONMENT = {
     "SENDGRID_API_KEY": "SG.not-a-real-key",
     "SENDGRID_API_HOST": "http://127.0.0.1:9",  # never reached: the database is refused first
     "DIGEST_UNSUBSCRIBE_SECRET": "a-long-test-secret-0123456789",
+    # A valid token of the list (its identity: newsletter.title), so that only the missing
+    # database is left to refuse.
+    "DIGEST_UNSUBSCRIBE_TOKEN": make_token(
+        "ann@example.org", TokenKeys("Test digest", b"a-long-test-secret-0123456789")
+    ),
 }
 
 

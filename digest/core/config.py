@@ -189,13 +189,19 @@ def config_warnings(config: Config) -> list[str]:
     """What a valid config still lacks for bulk mail; `digest check` shows these as warnings."""
     email, sending = config.email, config.sending
     ways = (email.unsubscribe_group, email.unsubscribe_url, sending.one_click_url)
-    if any(ways) or sending.unsubscribe_mailto:
-        return []
-    return [
-        "no unsubscribe is configured, so messages carry no List-Unsubscribe header: set "
-        "email.unsubscribe_group (SendGrid), or sending.one_click_url, email.unsubscribe_url "
-        "or sending.unsubscribe_mailto"
-    ]
+    if not (any(ways) or sending.unsubscribe_mailto):
+        return [
+            "no unsubscribe is configured, so messages carry no List-Unsubscribe header: set "
+            "email.unsubscribe_group (SendGrid), or sending.one_click_url, "
+            "email.unsubscribe_url or sending.unsubscribe_mailto"
+        ]
+    if "{token}" in (sending.one_click_url or "") and not sending.list_id:
+        return [
+            f"sending.list_id is not set, so unsubscribe tokens are signed for the list "
+            f"{config.newsletter.title!r} (newsletter.title): renaming the newsletter would "
+            "break the links in mail already sent; set sending.list_id to keep them working"
+        ]
+    return []
 
 
 def _format_error(text: str, fields: dict[str, str]) -> str | None:

@@ -79,6 +79,20 @@ def transport(value: str) -> str | None:
     return None if value in TRANSPORTS else "sendgrid or outbox"
 
 
+def iso_date(value: str) -> str | None:
+    from datetime import date
+
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return "a date like 2027-03-31"
+    return None
+
+
+def one_line(value: str) -> str | None:
+    return None if value.strip() and value.isprintable() else "one line of text"
+
+
 def regex(value: str) -> str | None:
     try:
         re.compile(value)
@@ -241,6 +255,23 @@ class Sending:
     unsubscribe_key_env: str = setting(
         "DIGEST_UNSUBSCRIBE_SECRET",
         "environment variable holding the secret that signs {token} (never the secret)",
+    )
+    unsubscribe_previous_key_env: str = setting(
+        "DIGEST_UNSUBSCRIBE_PREVIOUS_SECRET",
+        "environment variable holding the secrets used before the last rotation, separated by "
+        "spaces: tokens they signed are accepted until unsubscribe_previous_until",
+    )
+    unsubscribe_previous_until: str | None = setting(
+        None,
+        "the grace period's last day (YYYY-MM-DD, in newsletter.timezone): tokens signed with "
+        "a previous secret are refused after it",
+        iso_date,
+    )
+    list_id: str | None = setting(
+        None,
+        "the list's identity, signed into every {token} so that another list's tokens are "
+        "refused; default: newsletter.title (keep it once mail has gone out)",
+        one_line,
     )
     unsubscribe_mailto: str | None = setting(
         None, "address for List-Unsubscribe mail requests", mailbox
