@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from digest.core.files import write_file
 from digest.core.models import (
     WEEKNOTE,
     WEEKNOTE_FEED,
@@ -244,11 +245,7 @@ def save_issue(issue: Issue, folder: Path) -> Path:
     """Write the issue as `<folder>/<id>.json`, whole or not at all."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{issue.id}.json"
-    partial = path.with_suffix(".json.partial")
-    partial.write_text(
-        issue.to_json(indent=None), encoding="utf-8"
-    )  # `digest build --json` indents
-    partial.replace(path)
+    write_file(path, issue.to_json(indent=None))  # `digest build --json` indents
     return path
 
 

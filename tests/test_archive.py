@@ -196,14 +196,15 @@ def test_a_scheduled_issue_appears_once_its_send_time_has_come(tmp_path, config,
     assert not (tmp_path / "site/issues/2026-W48").exists()
 
 
-def test_the_index_lists_issues_newest_first_with_date_subject_and_theme_counts(site):
+def test_the_index_lists_issues_newest_first_by_subject_and_date_with_their_themes(site):
     rows = page(site, "index.html").select("ol.issues > li")
-    assert texts(rows) == [
-        # The headline is the themes (or the first pick), never the subject's date again.
-        f"18 November 2026 — {VIDEO}, {HEALTH} {VIDEO} (4) · {HEALTH} (1)",
-        f"11 November 2026 — {HEALTH}, {VIDEO} {HEALTH} (4) · {VIDEO} (2)",
-        f"4 November 2026 — {HEALTH}, {CARE} {HEALTH} (2) · {CARE} (1)",
+    # The subject each was sent with, its date, and its themes beneath.
+    assert [[texts([line])[0] for line in row.select("a.item, .meta")] for row in rows] == [
+        ["Weekly: 2026-W47", "18 November 2026", f"{VIDEO} (4) · {HEALTH} (1)"],
+        ["Weekly: 2026-W46", "11 November 2026", f"{HEALTH} (4) · {VIDEO} (2)"],
+        ["Weekly: 2026-W45", "4 November 2026", f"{HEALTH} (2) · {CARE} (1)"],
     ]
+    assert rows[0].time["datetime"] == "2026-11-18T08:00:00+00:00"
     assert [row.a["href"] for row in rows] == [
         "issues/2026-W47/",
         "issues/2026-W46/",
@@ -249,7 +250,7 @@ def test_an_issue_page_shows_every_item_including_those_over_the_cap(site):
 
 def test_an_issue_page_has_the_intro_the_weeknote_link_and_the_date(site):
     soup = page(site, "issues/2026-W47/index.html")
-    assert soup.title.string == f"{VIDEO}, {HEALTH} · {TITLE}, 18 November 2026"
+    assert soup.title.string == f"Weekly: 2026-W47 · {TITLE}, 18 November 2026"
     assert soup.h1.string == TITLE
     assert soup.find("time").string == "18 November 2026"
     assert soup.find("p", string="The intro of 2026-W47.")
@@ -528,7 +529,7 @@ def test_an_issue_page_opens_with_the_picks_once_and_pages_say_1_issue(tmp_path,
     assert soup.find("main").get_text().count(pick.title) == 1
     assert soup.find("a", string="Subscribe")["href"] == "https://c.example/join"
     index = page(tmp_path / "s", "index.html")
-    assert f"— {pick.title}" in index.select("ol.issues > li")[0].get_text()
+    assert index.select("ol.issues > li")[0].a.get_text() == "Weekly: 2026-W50"  # not the pick
     care = page(tmp_path / "s", f"themes/{slug(CARE)}/index.html")
     assert care.find("header").find("p").get_text() == f"2 items in 2 issues of {TITLE}"
 

@@ -5,8 +5,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from digest.cli import main
 from digest.core.settings import settings
 from tests.samples import cli, rss
@@ -117,32 +115,6 @@ def test_db_path_from_the_environment(server, make_config, tmp_path):
     env = {"DIGEST_DB": str(tmp_path / "env.db")}
     result = cli("fetch", "-c", path, env=env)
     assert result.exit_code == 0 and (tmp_path / "env.db").exists()
-
-
-@pytest.mark.parametrize(
-    "command",
-    [
-        ("status",),
-        ("subscribers", "list"),
-        ("subscribers", "count"),
-        ("subscribers", "export"),
-        ("subscribers", "remove", "ann@example.org"),
-        ("preview", "--offline"),
-        ("build", "--offline"),
-        ("archive",),
-        ("links",),
-        ("cancel", "2026-W48"),
-    ],
-)
-def test_commands_that_only_read_refuse_a_database_that_does_not_exist(make_config, command):
-    path = make_config(
-        [], extra="email:\n  archive_url: https://digest.example\nsending:\n  transport: outbox\n"
-    )
-    missing = path.parent / "typo.db"
-    result = invoke(*command, "-c", path, "--db", missing)
-    assert result.exit_code == 1, result.output
-    assert f"Error: no state database at {missing}" in result.output
-    assert not missing.exists()
 
 
 def test_a_file_that_cannot_be_written_is_one_error_line(make_config, tmp_path):

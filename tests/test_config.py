@@ -435,3 +435,57 @@ def test_digest_check_names_the_line_without_a_colon(tmp_path):
         f"Error: {path}: 1 problem",
     ]
     assert "could not find expected" not in result.output
+
+
+# Problems that used to hide one another until the first was fixed (issue 25): a bad value
+# beside the weeknote's url/feed conflict, a misspelt weeknote key beside it, and a theme with
+# no name beside a feed's undeclared theme.
+HIDING_EACH_OTHER = """\
+newsletter:
+  title: Test digest
+  website: https://community.example
+  sender: Test <digest@community.example>
+themes:
+  - name: Health inequalities
+  - aliases: [Video]
+feeds:
+  - name: A
+    url: https://partner.example/feed
+    theme: Helth inequalities
+weeknote:
+  url: https://community.example/weeknote
+  feed: https://community.example/feed
+  title_pattern: '(unclosed'
+  selectr: article
+"""
+
+
+def test_problems_that_hid_each_other_are_reported_in_one_run(tmp_path):
+    assert problems(tmp_path, HIDING_EACH_OTHER) == [
+        "feeds.yaml:7: themes[1].name: missing (it is required)",
+        "feeds.yaml:11: feeds[0].theme: 'Helth inequalities' is not a declared theme "
+        "(did you mean 'Health inequalities'?)",
+        "feeds.yaml:13: weeknote: set exactly one of url: or feed: (expected a page URL, "
+        "or a feed plus title_pattern:/category:)",
+        "feeds.yaml:15: weeknote.title_pattern: '(unclosed' is not valid (expected a valid "
+        "regular expression (missing ), unterminated subpattern at position 0))",
+        "feeds.yaml:16: weeknote.selectr: unknown key (did you mean 'selector'?)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("weeknote", "conflict"),
+    [
+        (
+            "  ulr: https://community.example/weeknote\n  feed: https://community.example/feed\n",
+            True,
+        ),
+        ("  ulr: https://community.example/weeknote\n", False),  # right once the typo is
+        ("  url: [a, b]\n  feed: https://community.example/feed\n", False),  # url could be empty
+        ("  titel_pattern: Weeknote\n", True),
+    ],
+)
+def test_the_weeknote_conflict_is_judged_on_the_keys_as_meant(tmp_path, weeknote, conflict):
+    found = problems(tmp_path, config_text([]) + "weeknote:\n" + weeknote)
+    assert any("weeknote: set exactly one of url: or feed:" in p for p in found) is conflict
+    assert len(found) == 1 + conflict

@@ -1,6 +1,8 @@
+import os
 import sqlite3
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -69,29 +71,65 @@ def test_items_upsert_counts_new_and_keeps_first_seen_date_for_dateless_items(tm
         assert store.sources()[0]["item_count"] == 2
 
 
-def test_processes_opening_a_new_database_at_once_all_succeed(tmp_path):
-    """Each round starts several processes that open the same brand-new file together."""
-    code = (
-        "import sys; from digest.core.store import Store\n"
-        "sys.stdin.read()\n"  # wait for the go, so they race
-        "Store.open(sys.argv[1]).close()\n"
-    )
-    for round_ in range(8):
-        path = tmp_path / f"state{round_}.db"
-        racers = [
-            subprocess.Popen(
-                [sys.executable, "-c", code, str(path)],
-                stdin=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for _ in range(4)
-        ]
-        # No timeout: waiting with one sleeps, which libfaketime breaks (.ci/faketime).
-        outcomes = [racer.communicate("go") for racer in racers]
-        assert [racer.returncode for racer in racers] == [0] * 4, outcomes
-        with Store.open(path) as store:
-            assert store.version == len(MIGRATIONS)
+CREATOR = """
+import os, sys
+from digest.core.store import Store
+os.write(int(sys.argv[2]), b"r")  # imported: about to open
+Store.open(sys.argv[1]).close()
+"""
+
+
+@pytest.fixture
+def busy_machine():
+    """Two processes per CPU spinning for the whole test, so that creators are scheduled out
+    in the middle of what they do, as on a loaded server."""
+    spinners = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        for _ in range(2 * (os.cpu_count() or 1))
+    ]
+    try:
+        yield
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+
+
+@pytest.mark.realclock  # the creators pause between tries with time.sleep, which libfaketime breaks
+def test_fifty_processes_creating_one_database_on_a_busy_machine_all_succeed(
+    tmp_path, busy_machine
+):
+    """The file's first page is being written (as by a creator switching it to WAL) when fifty
+    creators reach it: SQLite answers them "database is locked" without waiting, so each must
+    wait and try again rather than fail."""
+    path = tmp_path / "state.db"
+    first = sqlite3.connect(path, isolation_level=None)
+    first.execute("BEGIN IMMEDIATE")
+    first.execute("CREATE TABLE first_page (x)")
+    ready, ready_signal = os.pipe()
+    creators = [
+        subprocess.Popen(
+            [sys.executable, "-c", CREATOR, str(path), str(ready_signal)],
+            pass_fds=(ready_signal,),
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(50)
+    ]
+    os.close(ready_signal)
+    arrived = b""
+    while len(arrived) < len(creators):
+        arrived += os.read(ready, len(creators))
+    os.close(ready)
+    time.sleep(1)  # they are all at the lock now
+    first.execute("ROLLBACK")
+    first.close()
+    # No timeout: waiting with one sleeps, which libfaketime breaks (.ci/faketime).
+    outcomes = [(creator.communicate()[1], creator.returncode) for creator in creators]
+    failures = [error for error, code in outcomes if code]
+    assert failures == []
+    with Store.open(path, create=False) as store:
+        assert store.version == len(MIGRATIONS)
 
 
 def test_a_full_disk_is_a_state_error_naming_the_file_and_nothing_is_half_written(tmp_path):

@@ -130,7 +130,7 @@ def preview(
         webbrowser.open(paths["html"].resolve().as_uri())
     if serve:
         if not offline:  # the live page highlights broken links from this check
-            with Store.open(db_path or config.db_path()) as store:
+            with Store.open(db_path or config.db_path(), create=False) as store:
                 link_checker(config, store)(result.issue)
         _serve(config, Path(config_path), db_path, issue_id, templates, out_dir, port)
     exit_status(result.issue, reports)

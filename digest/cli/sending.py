@@ -99,7 +99,9 @@ def send(
     send_at = schedule_time(schedule, config, now) if schedule else None
     transport = make_transport(config, clock, outbox)
     unsubscribe_secret(config)  # a missing signing secret stops the send before it starts
-    with Store.open(db_path or config.db_path()) as store:
+    # Only a test send can go out from a new database (it builds the issue afresh, as preview
+    # does); every other send, the dry run too, needs the subscribers an existing one holds.
+    with Store.open(db_path or config.db_path(), create=bool(test_to) and not dry_run) as store:
         ledger = Ledger(store)
         reports: list = []
 

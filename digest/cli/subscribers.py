@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from contextlib import contextmanager
 from datetime import datetime
@@ -173,7 +174,7 @@ def sync(config_path, db_path) -> None:
 
     config = load_config(config_path)
     transport = sendgrid_transport(config, world().now)
-    with Store.open(db_path or config.db_path()) as store:
+    with Store.open(db_path or config.db_path(), create=False) as store:
         results = sync_suppressions(transport, Subscribers(store), config, _now())
     for result in results:
         report = result.report
@@ -184,28 +185,41 @@ def sync(config_path, db_path) -> None:
 
 
 @subscribers.command()
-@click.option("--token", required=True, help="The {token} of a one-click unsubscribe link.")
 @config_option
 @db_option
-def unsubscribe(token: str, config_path, db_path) -> None:
+def unsubscribe(config_path, db_path) -> None:
     """Unsubscribe the address a signed one-click token carries (for the site's endpoint).
 
-    The secret comes from the environment variable sending.unsubscribe_key_env names. Asking
-    again, or for an address no longer on the list, succeeds and changes nothing.
+    The token is read from the environment variable DIGEST_UNSUBSCRIBE_TOKEN, else from the
+    first line of standard input; never from the command line, which other users of the
+    machine can see. The secrets come from the variables sending.unsubscribe_key_env and
+    sending.unsubscribe_previous_key_env name. Asking again, or for an address no longer on
+    the list, succeeds and changes nothing.
 
-    Exit status: 0 the address is not sent to any more, 1 the token is not valid (nothing
-    changed), 2 the secret is not set."""
+    Exit status: 0 the address is not sent to any more, 3 the token is not valid (nothing
+    changed), 1 it could not be done (no state database at that path, a locked or full disk),
+    2 feeds.yaml, a secret or the token is missing or broken."""
     from digest.core.config import load_config
     from digest.core.store import Store
-    from digest.delivery.unsubscribe import signing_secret, unsubscribe_by_token
+    from digest.delivery.unsubscribe import checking_keys, read_token, unsubscribe_address
 
     config = load_config(config_path)
-    secret = signing_secret(config.sending.unsubscribe_key_env)
-    with Store.open(db_path or config.db_path()) as store:
-        result = unsubscribe_by_token(Subscribers(store), token, secret, _now())
+    address = read_token(_given_token(), checking_keys(config, _now()))
+    with Store.open(db_path or config.db_path(), create=False) as store:
+        result = unsubscribe_address(Subscribers(store), address, _now())
     if result.previous is None:
         click.echo(f"{result.email} is not on the list; nothing to do")
     elif result.previous == "active":
         click.echo(f"unsubscribed {result.email}")
     else:
         click.echo(f"{result.email} is already {result.previous}; not sent to")
+
+
+def _given_token() -> str:
+    """The token from DIGEST_UNSUBSCRIBE_TOKEN, else standard input's first line."""
+    from digest.delivery.unsubscribe import TOKEN_VARIABLE, MissingToken
+
+    token = os.environ.get(TOKEN_VARIABLE) or sys.stdin.readline()
+    if not token.strip():
+        raise MissingToken("no unsubscribe token was given")
+    return token

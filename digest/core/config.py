@@ -59,9 +59,7 @@ def _cross_check(config: Config, root: yaml.MappingNode, reader: Reader) -> None
         )
     for i, url in urls:
         _check_local(config, url, node_at(root, "feeds", i, "url"), f"feeds[{i}].url", reader)
-    # A theme whose name did not parse could be any name, so a feed's theme is judged only
-    # against a complete list.
-    if config.themes is not None and len(names) == len(config.themes):
+    if config.themes is not None:
         _check_feed_themes(config, [name for _, name in names], root, reader)
     for key in ("url", "feed"):
         location = _value(config, "weeknote", key)
@@ -73,7 +71,13 @@ def _cross_check(config: Config, root: yaml.MappingNode, reader: Reader) -> None
 
 
 def _check_feed_themes(config: Config, names: list[str], root, reader: Reader) -> None:
+    """Each feed's theme must be a declared theme's name. A theme whose name is missing or
+    unreadable may still say what it meant to be called (`nmae: Video`, a bare `- Video`):
+    a feed naming that is not reported, as it is right once the theme is; any other is."""
     declared = {normalise_heading(name) for name in names}
+    for i, theme in enumerate(config.themes):
+        if getattr(theme, "name", None) is None:
+            declared |= {normalise_heading(text) for text in _meant_names(root, i)}
     for i, theme in known(config.feeds, "theme"):
         if normalise_heading(theme) not in declared:
             close = difflib.get_close_matches(theme, names, n=1)
@@ -83,6 +87,22 @@ def _check_feed_themes(config: Config, names: list[str], root, reader: Reader) -
                 f"feeds[{i}].theme",
                 f"'{theme}' is not a declared theme ({guess})",
             )
+
+
+def _meant_names(root: yaml.MappingNode, i: int) -> list[str]:
+    """The texts of a nameless theme that could be its name: the entry itself when it is a
+    bare text, else the values of its keys other than the theme's known ones."""
+    entry = node_at(root, "themes", i)
+    if isinstance(entry, yaml.ScalarNode):
+        return [str(entry.value)]
+    others = {"aliases", "keywords", "colour", "emoji"}
+    values = [value for key, value in getattr(entry, "value", ()) if key.value not in others]
+    return [
+        str(scalar.value)
+        for value in values
+        for scalar in (value.value if isinstance(value, yaml.SequenceNode) else [value])
+        if isinstance(scalar, yaml.ScalarNode)
+    ]
 
 
 SUBJECT_FIELDS = {"lead": "", "title": "", "date": "", "top_theme": "", "issue": ""}
@@ -169,13 +189,19 @@ def config_warnings(config: Config) -> list[str]:
     """What a valid config still lacks for bulk mail; `digest check` shows these as warnings."""
     email, sending = config.email, config.sending
     ways = (email.unsubscribe_group, email.unsubscribe_url, sending.one_click_url)
-    if any(ways) or sending.unsubscribe_mailto:
-        return []
-    return [
-        "no unsubscribe is configured, so messages carry no List-Unsubscribe header: set "
-        "email.unsubscribe_group (SendGrid), or sending.one_click_url, email.unsubscribe_url "
-        "or sending.unsubscribe_mailto"
-    ]
+    if not (any(ways) or sending.unsubscribe_mailto):
+        return [
+            "no unsubscribe is configured, so messages carry no List-Unsubscribe header: set "
+            "email.unsubscribe_group (SendGrid), or sending.one_click_url, "
+            "email.unsubscribe_url or sending.unsubscribe_mailto"
+        ]
+    if "{token}" in (sending.one_click_url or "") and not sending.list_id:
+        return [
+            f"sending.list_id is not set, so unsubscribe tokens are signed for the list "
+            f"{config.newsletter.title!r} (newsletter.title): renaming the newsletter would "
+            "break the links in mail already sent; set sending.list_id to keep them working"
+        ]
+    return []
 
 
 def _format_error(text: str, fields: dict[str, str]) -> str | None:

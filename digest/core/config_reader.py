@@ -55,23 +55,51 @@ class Reader:
             return self.problem(node, path, f"expected a mapping of {_keys_of(cls)}")
         fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
         hints = typing.get_type_hints(cls)
-        values, seen, before = {}, set(), len(self.lines)
+        values, seen, unreadable, misspelt = {}, set(), set(), {}
         for key_node, value_node in node.value:
             key = str(key_node.value)
             where = f"{path}.{key}" if path else key
             if self.is_new_key(cls, key, key_node, where, seen):
+                before = len(self.lines)
                 values[key] = self.read_field(fields[key], hints[key], value_node, where)
+                if len(self.lines) > before:
+                    unreadable.add(key)
+            elif key not in fields and (meant := _closest(key, list(fields))):
+                misspelt[meant] = value_node
             seen.add(key)
         for name, f in fields.items():
             if name not in seen and f.default is REQUIRED and f.default_factory is REQUIRED:
                 self.problem(node, f"{path}.{name}" if path else name, "missing (it is required)")
                 values[name] = None
         value = cls(**values)
-        # Keys that failed are None, so a conflict between keys is judged only on a whole mapping.
-        conflict = getattr(value, "conflict", None)
-        if conflict and len(self.lines) == before and (message := conflict()):
-            self.problem(node, path, message)
+        if hasattr(value, "conflict"):
+            as_meant = self.read_misspelt(fields, hints, misspelt, values, unreadable)
+            self.check_conflict(dataclasses.replace(value, **as_meant), node, path, unreadable)
         return value
+
+    def read_misspelt(self, fields, hints, misspelt, values, unreadable) -> dict:
+        """The values of misspelt keys, read quietly as the keys they resemble (where that key
+        is not also there); a value that cannot be read as it joins `unreadable`."""
+        as_meant = {}
+        for name, node in misspelt.items():
+            if values.get(name) is None:
+                quiet = Reader(self.name)
+                as_meant[name] = quiet.read_field(fields[name], hints[name], node, name)
+                if quiet.lines:
+                    unreadable.add(name)
+        return as_meant
+
+    def check_conflict(self, value, node, path: str, unreadable: set[str]) -> None:
+        """A rule between a mapping's keys (its `conflict()`), judged beside the mapping's other
+        problems and on the keys as they were meant: a misspelt key counts as the key it
+        resembles. It is not judged while a key it is about (`conflict_keys`, else all) holds
+        a value that could not be read, since that value could be anything."""
+        about = getattr(value, "conflict_keys", None) or {f.name for f in dataclasses.fields(value)}
+        if unreadable & set(about):
+            return
+        message = value.conflict()
+        if message:
+            self.problem(node, path, message)
 
     def is_new_key(self, cls, key: str, key_node, where: str, seen: set[str]) -> bool:
         """Whether `key` is a key of `cls` not seen before in this mapping; if not, says why."""
@@ -81,8 +109,8 @@ class Reader:
         elif key in seen:
             self.problem(key_node, where, "appears twice (expected each key once)")
         elif key not in fields:
-            close = difflib.get_close_matches(key, fields, n=1, cutoff=0.6)
-            guess = f"did you mean '{close[0]}'?" if close else f"expected one of {_keys_of(cls)}"
+            close = _closest(key, fields)
+            guess = f"did you mean '{close}'?" if close else f"expected one of {_keys_of(cls)}"
             self.problem(key_node, where, f"unknown key ({guess})")
         else:
             return True
@@ -149,6 +177,12 @@ def known(entries: tuple | None, name: str) -> list[tuple[int, typing.Any]]:
     """(index, value) of `name` in each list entry where it was read (and set)."""
     values = ((i, getattr(entry, name, None)) for i, entry in enumerate(entries or ()))
     return [(i, value) for i, value in values if value is not None]
+
+
+def _closest(key: str, names: list[str]) -> str | None:
+    """The name `key` is most likely a misspelling of, if any is close enough."""
+    close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
+    return close[0] if close else None
 
 
 def _is_null(node: yaml.Node) -> bool:

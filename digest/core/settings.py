@@ -2,8 +2,8 @@
 
 Each field's type drives parsing (digest.core.config_reader), its `setting()` metadata carries
 the default, a one-line description and an optional check, and a class's `conflict()` names what
-is wrong between its keys. Validation, `digest check` and the README's configuration reference
-all follow from them.
+is wrong between its keys (`conflict_keys`, when it is about some of them only). Validation,
+`digest check` and the README's configuration reference all follow from them.
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ from digest.core.validators import (
     few_groups,
     http_url,
     in_flight,
+    iso_date,
     mailbox,
+    one_line,
     positive,
     regex,
     region,
@@ -84,6 +86,8 @@ class Weeknote:
     )
     category: str | None = setting(None, "with feed: category a weeknote post carries")
     selector: str | None = setting(None, "CSS selector of the article body on the page")
+
+    conflict_keys: typing.ClassVar = ("url", "feed")
 
     def conflict(self) -> str | None:
         if (self.url is None) == (self.feed is None):
@@ -199,11 +203,6 @@ class Sending:
         4, "batches sent at once (1 to 16), each waiting for its own answer", in_flight
     )
     category: str = setting("digest", "SendGrid category on every message (with the issue's)")
-    list_id: str | None = setting(
-        None,
-        "this newsletter's name in its issues' SendGrid categories (digest:LIST:ISSUE); "
-        "default: its title, as a slug",
-    )
     groups_to_display: tuple[int, ...] = setting(
         (), "unsubscribe groups shown on SendGrid's preferences page (at most 25)", few_groups
     )
@@ -216,6 +215,24 @@ class Sending:
     unsubscribe_key_env: str = setting(
         "DIGEST_UNSUBSCRIBE_SECRET",
         "environment variable holding the secret that signs {token} (never the secret)",
+    )
+    unsubscribe_previous_key_env: str = setting(
+        "DIGEST_UNSUBSCRIBE_PREVIOUS_SECRET",
+        "environment variable holding the secrets used before the last rotation, separated by "
+        "spaces: tokens they signed are accepted until unsubscribe_previous_until",
+    )
+    unsubscribe_previous_until: str | None = setting(
+        None,
+        "the grace period's last day (YYYY-MM-DD, in newsletter.timezone): tokens signed with "
+        "a previous secret are refused after it",
+        iso_date,
+    )
+    list_id: str | None = setting(
+        None,
+        "the list's identity: signed into every {token} so that another list's tokens are "
+        "refused, and, as a slug, in its issues' SendGrid categories (digest:LIST:ISSUE); "
+        "default: newsletter.title (keep it once mail has gone out)",
+        one_line,
     )
     unsubscribe_mailto: str | None = setting(
         None, "address for List-Unsubscribe mail requests", mailbox

@@ -8,8 +8,10 @@ state as it was before that source, never half-way.
 from __future__ import annotations
 
 import json
+import random
 import sqlite3
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +31,30 @@ ENVIRONMENT_FAILURES = {
     sqlite3.SQLITE_IOERR: "the disk could not read or write it: check the disk",
     sqlite3.SQLITE_BUSY: "another digest command keeps it locked: wait for it to finish",
 }
+
+# Seconds SQLite waits for another connection's lock before it answers "database is locked".
+BUSY_TIMEOUT = 30.0
+# SQLite answers SQLITE_BUSY at once, without waiting, in a few places where waiting could
+# deadlock: among them switching a brand-new file to WAL while another process writes its first
+# page, which is what processes creating one database at the same moment do. Opening retries
+# those with growing, jittered pauses, for as long as SQLite itself would have waited.
+FIRST_PAUSE, LONGEST_PAUSE = 0.005, 0.5
+
+
+def _while_busy(step: Callable[[], None]) -> None:
+    """Run `step` until it does not fail with SQLITE_BUSY or SQLITE_LOCKED, or BUSY_TIMEOUT
+    has passed."""
+    deadline = time.monotonic() + BUSY_TIMEOUT
+    pause = FIRST_PAUSE
+    while True:
+        try:
+            return step()
+        except sqlite3.OperationalError as exc:
+            locked = exc.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+            if not locked or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause * random.uniform(0.5, 1.5))  # apart, so racers do not collide again
+        pause = min(pause * 2, LONGEST_PAUSE)
 
 
 UPSERT_ITEM = """
@@ -83,7 +109,8 @@ class Store:
     @classmethod
     def open(cls, path: str | Path, create: bool = True) -> Store:
         """The state database at `path`, its schema brought up to date. Only commands that
-        fetch, send or subscribe create a missing one (`create`); the others refuse."""
+        fetch, send a test or add subscribers create a missing one (`create`); the others
+        refuse."""
         path = Path(path)
         if not create and not path.exists():
             raise StateError(
@@ -92,15 +119,25 @@ class Store:
             )
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(path, isolation_level=None, timeout=30)
-            db.row_factory = sqlite3.Row
-            db.execute("PRAGMA journal_mode = WAL")
-            db.execute("PRAGMA foreign_keys = ON")
-            store = cls(db, path)
-            store.migrate()
+            db = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT)
         except (sqlite3.Error, OSError) as exc:
             raise StateError(f"cannot open the state database {path}: {exc}") from None
+        db.row_factory = sqlite3.Row
+        store = cls(db, path)
+        try:
+            _while_busy(store._set_up)
+        except StateError:
+            db.close()
+            raise
+        except (sqlite3.Error, OSError) as exc:
+            db.close()
+            raise StateError(f"cannot open the state database {path}: {exc}") from None
         return store
+
+    def _set_up(self) -> None:
+        self.db.execute("PRAGMA journal_mode = WAL")
+        self.db.execute("PRAGMA foreign_keys = ON")
+        self.migrate()
 
     def close(self) -> None:
         self.db.close()
@@ -121,7 +158,7 @@ class Store:
         the second finds the first one's work done instead of creating the tables twice."""
         if self.version == len(MIGRATIONS):
             return  # the usual case, which needs no write lock
-        with self.transaction() as db:
+        with self._write() as db:
             current = self.version
             if current > len(MIGRATIONS):
                 raise StateError(
@@ -135,22 +172,30 @@ class Store:
             db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
 
     @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE … COMMIT, rolled back on any error, which passes on as it is."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+            self.db.execute("COMMIT")
+        except BaseException:
+            if self.db.in_transaction:  # SQLite itself rolls back after some failures
+                self.db.execute("ROLLBACK")
+            raise
+
+    @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """BEGIN IMMEDIATE … COMMIT, rolled back on any error. A failure of the machine (full
         disk, read-only file) becomes a StateError naming the file; nothing is half-written."""
         try:
-            self.db.execute("BEGIN IMMEDIATE")
-            yield self.db
-            self.db.execute("COMMIT")
-        except BaseException as exc:
-            if self.db.in_transaction:  # SQLite itself rolls back after some failures
-                self.db.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.OperationalError):
-                hint = ENVIRONMENT_FAILURES.get(exc.sqlite_errorcode & 0xFF)
-                if hint is not None:
-                    message = f"cannot write the state database {self.path}: {exc}"
-                    raise StateError(message, hint) from None
-            raise
+            with self._write() as db:
+                yield db
+        except sqlite3.OperationalError as exc:
+            hint = ENVIRONMENT_FAILURES.get(exc.sqlite_errorcode & 0xFF)
+            if hint is None:
+                raise
+            message = f"cannot write the state database {self.path}: {exc}"
+            raise StateError(message, hint) from None
 
     # sources
 

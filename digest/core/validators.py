@@ -71,6 +71,20 @@ def few_groups(value: tuple[int, ...]) -> str | None:
     return f"at most {MAX_GROUPS_TO_DISPLAY} groups, SendGrid's limit"
 
 
+def iso_date(value: str) -> str | None:
+    from datetime import date
+
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return "a date like 2027-03-31"
+    return None
+
+
+def one_line(value: str) -> str | None:
+    return None if value.strip() and value.isprintable() else "one line of text"
+
+
 def regex(value: str) -> str | None:
     try:
         re.compile(value)

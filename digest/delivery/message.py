@@ -18,7 +18,12 @@ from urllib.parse import urlsplit
 
 from digest.core.settings import Config
 from digest.core.text import normalise_heading
-from digest.delivery.unsubscribe import TOKEN_PLACEHOLDER, one_click_link, signing_secret
+from digest.delivery.unsubscribe import (
+    TOKEN_PLACEHOLDER,
+    TokenKeys,
+    one_click_link,
+    signing_keys,
+)
 
 MAX_SCHEDULE_AHEAD = timedelta(hours=72)
 _LINE_BREAKS = re.compile(r"[\r\n]+")
@@ -90,7 +95,9 @@ def mail_body(
     return body
 
 
-def _personalization(address: str, name: str | None, config: Config, secret: bytes | None) -> dict:
+def _personalization(
+    address: str, name: str | None, config: Config, secret: TokenKeys | None
+) -> dict:
     to = {"email": address}
     if name and (clean := _LINE_BREAKS.sub(" ", re.sub(r"[;,]", " ", name)).strip()):
         to["name"] = clean
@@ -101,16 +108,16 @@ def _personalization(address: str, name: str | None, config: Config, secret: byt
     return personalization
 
 
-def unsubscribe_secret(config: Config, environ: Mapping[str, str] = os.environ) -> bytes | None:
-    """The secret that signs `{token}`, when the headers will use one; MissingSecret when they
-    will and the environment lacks it, so nothing goes out without a working link."""
+def unsubscribe_secret(config: Config, environ: Mapping[str, str] = os.environ) -> TokenKeys | None:
+    """The keys that sign `{token}`, when the headers will use one; MissingSecret when they
+    will and the environment lacks the secret, so nothing goes out without a working link."""
     url = config.sending.one_click_url
     if config.email.unsubscribe_group or not url or TOKEN_PLACEHOLDER not in url:
         return None
-    return signing_secret(config.sending.unsubscribe_key_env, environ)
+    return signing_keys(config, environ)
 
 
-def unsubscribe_headers(address: str, config: Config, secret: bytes | None) -> dict[str, str]:
+def unsubscribe_headers(address: str, config: Config, secret: TokenKeys | None) -> dict[str, str]:
     """List-Unsubscribe (the https link first, then mailto) and, when the link is a one-click
     endpoint, List-Unsubscribe-Post.
 

@@ -4,7 +4,6 @@ SendGrid account. A batch is written whole or not at all; when it cannot be, `Ou
 
 from __future__ import annotations
 
-import contextlib
 import email.header
 import email.message
 import email.policy
@@ -16,6 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from digest.core.errors import DigestError
+from digest.core.files import write_files
 from digest.delivery.transports import Accepted
 
 FOLD_AT = 78  # RFC 5322's recommended line length; a longer word stays whole (up to 998)
@@ -62,19 +62,11 @@ class OutboxTransport:
         self._write_all([(f"cancelled-{batch_id}.txt", batch_id + "\n")])
 
     def _write_all(self, files: Iterable[tuple[str, str]]) -> None:
-        """Every file or none: each is written as .partial, and renamed once all are."""
-        partials: list[Path] = []
+        """Every file or none, none of them half-written (digest.core.files.write_files)."""
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            for name, text in files:
-                partials.append(self.folder / f"{name}.partial")
-                partials[-1].write_text(text, encoding="utf-8")
-            for partial in partials:
-                partial.replace(partial.with_suffix(""))
+            write_files({self.folder / name: text for name, text in files})
         except OSError as exc:
-            for partial in partials:
-                with contextlib.suppress(OSError):
-                    partial.unlink(missing_ok=True)
             where = exc.filename or self.folder
             raise OutboxError(f"cannot write the outbox: {where}: {exc.strerror}") from None
 

@@ -20,6 +20,7 @@ from typing import TextIO
 from email_validator import EmailNotValidError, validate_email
 
 from digest.core.errors import DigestError
+from digest.core.files import replacing
 from digest.core.store import Store
 from digest.core.text import fold
 
@@ -345,9 +346,10 @@ class Subscribers:
         return len(subscribers)
 
     def export_file(self, path: str | Path) -> int:
-        """Export into a file (replacing it); return how many subscribers it holds."""
+        """Export into a file, replacing it whole or not at all (a failure leaves the previous
+        export as it was); return how many subscribers it holds."""
         try:
-            with Path(path).open("w", encoding="utf-8", newline="") as stream:
+            with replacing(Path(path)) as stream:
                 return self.export_csv(stream)
         except OSError as exc:
             raise SubscriberError(

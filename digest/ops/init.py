@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from digest.core.errors import DigestError
+from digest.core.files import write_file
 from digest.core.validators import http_url, mailbox
 
 CONFIG_NAME, OVERRIDES_NAME, TEMPLATES_NAME = "feeds.yaml", "overrides.yaml", "templates"
@@ -125,7 +126,7 @@ def init_folder(folder: Path, answers: Answers, issue_id: str, templates: Path) 
     for name, source in copies.items():
         written += _copy(source, folder / name)
     for name, text in texts.items():
-        (folder / name).write_text(text, encoding="utf-8")
+        write_file(folder / name, text)
         written.append(folder / name)
     return Created(folder, tuple(written), next_steps(folder, answers))
 

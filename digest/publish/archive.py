@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import os
 import re
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +28,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from digest.core.errors import DigestError, RenderError
+from digest.core.files import write_file
 from digest.core.settings import Config
 from digest.core.store import Store
 from digest.core.text import fold, long_date, plural, short_date
@@ -103,7 +102,7 @@ class WebTheme:
 @dataclass(frozen=True)
 class WebIssue:
     id: str
-    subject: str
+    subject: str  # as it was sent: the index's line and the page's title
     sent: datetime  # when readers got it, in the newsletter's time zone
     date: str  # "25 November 2026"
     intro: str
@@ -111,7 +110,6 @@ class WebIssue:
     weeknote_title: str | None
     themes: tuple[WebTheme, ...]
     lead: tuple[WebItem, ...] = ()  # the editor's picks, in order
-    headline: str = ""  # the first pick's title, else the themes' names: the index's line
 
 
 @dataclass(frozen=True)
@@ -201,7 +199,6 @@ def web_issue(record: IssueRecord, sent: datetime, config: Config) -> WebIssue:
         weeknote_title=issue.get("weeknote_title"),
         themes=themes,
         lead=lead,
-        headline=lead[0].title if lead else ", ".join(theme.name for theme in themes),
     )
 
 
@@ -411,16 +408,8 @@ def _write_if_changed(path: Path, content: bytes) -> bool:
             return False
     except FileNotFoundError:
         path.parent.mkdir(parents=True, exist_ok=True)
-    # Through a temporary file and a rename, so a web server never serves half a page.
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(content)
-        os.chmod(temporary, 0o644)  # mkstemp makes it private; a web server must read it
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    # Whole or not at all, so a web server never serves half a page; readable by that server.
+    write_file(path, content, mode=0o644)
     return True
 
 

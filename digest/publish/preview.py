@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from digest.core.config import load_config
 from digest.core.errors import RenderError
+from digest.core.files import write_file, write_files
 from digest.core.models import Decision, Issue, IssueItem, IssueTheme, SourceHealth
 from digest.core.settings import Config
 from digest.core.store import Store
@@ -64,9 +65,7 @@ def save_unrendered_mjml(issue: Issue, config: Config, folders: list[Path], fold
     except jinja2.TemplateError:
         return
     folder.mkdir(parents=True, exist_ok=True)
-    partial = folder / "issue.mjml.partial"
-    partial.write_text(mjml, encoding="utf-8")
-    partial.replace(folder / "issue.mjml")
+    write_file(folder / "issue.mjml", mjml)
 
 
 def sent_record(store: Store, issue_id: str) -> IssueRecord | None:
@@ -142,7 +141,9 @@ def preview_folder(config: Config, out: Path | None) -> Path:
 
 
 def save_preview(preview: Preview, folder: Path) -> dict[str, Path]:
-    """issue.html, issue.txt, issue.mjml and issue.json in `folder`; their paths by kind."""
+    """issue.html, issue.txt, issue.mjml and issue.json in `folder`, all four replaced or
+    none (a half-updated set would show one issue's HTML beside another's text); their paths
+    by kind."""
     folder.mkdir(parents=True, exist_ok=True)
     contents = {
         "html": preview.email.html,
@@ -150,13 +151,8 @@ def save_preview(preview: Preview, folder: Path) -> dict[str, Path]:
         "mjml": preview.email.mjml,
         "json": preview.issue.to_json(),
     }
-    paths = {}
-    for kind, text in contents.items():
-        path = folder / f"issue.{kind}"
-        partial = path.with_name(path.name + ".partial")
-        partial.write_text(text, encoding="utf-8")
-        partial.replace(path)
-        paths[kind] = path
+    paths = {kind: folder / f"issue.{kind}" for kind in contents}
+    write_files({paths[kind]: text for kind, text in contents.items()})
     return paths
 
 
@@ -183,7 +179,7 @@ def page_renderer(
     def render() -> PreviewPage:
         config = load_config(config_path)
         now = clock()
-        with Store.open(db_path or config.db_path()) as store:
+        with Store.open(db_path or config.db_path(), create=False) as store:
             preview = make_preview(config, store, now, issue_id, templates)
             checked = cached_results(issue_links(preview.issue), config, store, now)
         save_preview(preview, preview_folder(config, out))
