@@ -237,6 +237,20 @@ def test_login_comment_and_share_urls_are_dropped():
     assert [link.url for link in note.sections[0].links] == ["https://blog.example/commentary/x"]
 
 
+def test_another_sites_discussion_is_a_story_this_sites_comments_are_not():
+    hrefs = [
+        "https://www.reddit.com/r/emacs/comments/1x9/agenda_tips/",
+        "https://news.example/post/42#comments",
+        "/2026/11/weeknote#comments",
+        "/comments/feed/",
+    ]
+    anchors = "".join(
+        f'<li>Item <a href="{href}">link {n}</a>.</li>' for n, href in enumerate(hrefs)
+    )
+    note = extract_weeknote(page(f"<article><ul>{anchors}</ul></article>"), URL)
+    assert [link.url for link in note.sections[0].links] == hrefs[:2]
+
+
 def test_latin1_page_with_meta_charset():
     html = page(
         "<article><p>Caf\xe9 culture and \xa35 coffee: "

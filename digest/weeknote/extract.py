@@ -38,7 +38,7 @@ from digest.core.urls import MAX_URL_LENGTH, absolute_url, canonical_url
 from digest.sources.charset import decode_html
 from digest.sources.unwrap import unwrap
 from digest.weeknote.body import find_body, remove_furniture
-from digest.weeknote.furniture import inside_furniture, is_furniture_link
+from digest.weeknote.furniture import inside_furniture, is_furniture_link, same_site
 from digest.weeknote.sections import Draft, walk_sections
 from digest.weeknote.titles import BLURB_LIMIT, TITLE_LIMIT, Contexts
 
@@ -52,7 +52,10 @@ EDITORIAL_MIN_TEXT = 40
 # No real host name holds spaces, control characters or these; browsers refuse such links.
 _JUNK_HOST = re.compile(r"[\s\x00-\x1f\x7f-\x9f<>\"'`{}|\\^%]")
 _IMAGE_PATH = re.compile(r"\.(?:jpe?g|png|gif|webp|avif|svg|bmp|tiff?)$", re.I)
-_ACCOUNT_PATH = re.compile(r"/(?:login|signin|sign-in|wp-login|wp-admin|comments?)(?:[/.]|$)", re.I)
+_ACCOUNT_PATH = re.compile(r"/(?:login|signin|sign-in|wp-login|wp-admin)(?:[/.]|$)", re.I)
+# The site's own comment pages are furniture; another site's ("/r/emacs/comments/1x/…", a
+# forum's thread) is a discussion the editor links to, a story in its own right.
+_COMMENT_PATH = re.compile(r"/comments?(?:[/.]|$)", re.I)
 _SENTENCE_BREAK = re.compile("(?<=[.!?\u2026])[\"'\u201d\u2019)\\]]*\\s+")
 
 
@@ -283,6 +286,8 @@ def _link_target(anchor: Tag, base: str, own_hosts: set[str]) -> tuple[str, str]
     if parts.scheme not in ("http", "https") or not host or _JUNK_HOST.search(host):
         return None
     if _ACCOUNT_PATH.search(parts.path) or "replytocom" in parts.query:
+        return None
+    if _COMMENT_PATH.search(parts.path) and same_site(host, own_hosts):
         return None
     if is_furniture_link(anchor, parts, own_hosts) or _is_picture(anchor, url):
         return None
