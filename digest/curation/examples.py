@@ -38,13 +38,16 @@ if TYPE_CHECKING:
 
 ORIGINS = ("weeknote", "override", "learn")
 _UPSERT = """
-    INSERT INTO theme_examples (canonical_url, theme, text, domain, issue, origin, updated)
-    VALUES (:canonical_url, :theme, :text, :domain, :issue, :origin, :updated)
+    INSERT INTO theme_examples
+        (canonical_url, theme, text, title, context, domain, issue, origin, updated)
+    VALUES (:canonical_url, :theme, :text, :title, :context, :domain, :issue, :origin, :updated)
     ON CONFLICT (canonical_url) DO UPDATE SET
-        theme = excluded.theme, text = excluded.text, domain = excluded.domain,
-        issue = excluded.issue, origin = excluded.origin, updated = excluded.updated
+        theme = excluded.theme, text = excluded.text, title = excluded.title,
+        context = excluded.context, domain = excluded.domain, issue = excluded.issue,
+        origin = excluded.origin, updated = excluded.updated
     -- the same label again (each build of one weeknote) keeps the issue it first came from
     WHERE theme_examples.theme != excluded.theme OR theme_examples.text != excluded.text
+        OR theme_examples.title IS NOT excluded.title
 """
 
 
@@ -54,9 +57,9 @@ def weeknote_examples(
     issue: str | None,
     heads: Mapping[str, PageHead] | None = None,
 ) -> list[tuple[str, Example]]:
-    """(canonical URL, example) for every link under a heading that names a configured theme;
-    its text is the link's title and blurb, and its page's title and description when
-    enrichment read them (`heads`, by URL)."""
+    """(canonical URL, example) for every link under a heading that names a configured theme:
+    its title, and as context its blurb and its page's title and description when enrichment
+    read them (`heads`, by URL)."""
     heads = heads or {}
     found = []
     for section in weeknote.sections:
@@ -68,8 +71,8 @@ def weeknote_examples(
         for link in section.links:
             head = heads.get(link.url)
             page = (head.title or "", head.description or "") if head else ()
-            text = fold(" ".join(filter(None, (link.title, link.blurb, *page))))
-            example = Example(choice.theme, text, domain_of(link.url), issue)
+            context = fold(" ".join(filter(None, (link.blurb, *page))))
+            example = Example(choice.theme, fold(link.title), context, link.canonical_url, issue)
             found.append((link.canonical_url, example))
     return found
 
@@ -88,7 +91,7 @@ def override_examples(
     return [
         (
             item.canonical_url,
-            Example(theme, fold(f"{item.title} {item.blurb}"), domain_of(item.url), issue),
+            Example(theme, fold(item.title), fold(item.blurb), item.canonical_url, issue),
         )
         for item in items
         if (theme := moved.get(item.canonical_url))
@@ -105,7 +108,9 @@ def save_examples(
             "canonical_url": url,
             "theme": example.theme,
             "text": example.text,
-            "domain": example.domain,
+            "title": example.title,
+            "context": example.context,
+            "domain": domain_of(example.url),
             "issue": example.issue,
             "origin": origin,
             "updated": now.isoformat(),
@@ -120,12 +125,32 @@ def save_examples(
 
 
 def load_examples(store: Store) -> list[Example]:
-    """Every stored example, in a stable order (by issue, then URL)."""
+    """Every stored example, in the order they were first stored (so an issue's place is
+    where it was learnt). A row stored before titles were kept apart has its text as title."""
     rows = store.db.execute(
-        "SELECT theme, text, domain, issue FROM theme_examples "
-        "ORDER BY coalesce(issue, ''), canonical_url"
+        "SELECT theme, coalesce(title, text) AS title, coalesce(context, '') AS context, "
+        "canonical_url, issue FROM theme_examples ORDER BY rowid"
     )
-    return [Example(row["theme"], row["text"], row["domain"], row["issue"]) for row in rows]
+    return [
+        Example(row["theme"], row["title"], row["context"], row["canonical_url"], row["issue"])
+        for row in rows
+    ]
+
+
+def forget_examples(store: Store, urls: Sequence[str], pages: Sequence[str] = ()) -> int:
+    """Delete the examples of `urls` (matched by canonical URL) and of every link learnt from
+    `pages` (as `learn_pages` names them: a URL, or a path made absolute); how many."""
+    keys = [canonical_url(url) for url in urls]
+    issues = [_location(page) for page in pages]
+    removed = 0
+    with store.transaction() as db:
+        for key in keys:
+            removed += db.execute(
+                "DELETE FROM theme_examples WHERE canonical_url = ?", (key,)
+            ).rowcount
+        for issue in issues:
+            removed += db.execute("DELETE FROM theme_examples WHERE issue = ?", (issue,)).rowcount
+    return removed
 
 
 def example_counts(store: Store, themes: Sequence[Theme] = ()) -> dict[str, int]:
@@ -162,7 +187,7 @@ def learn_pages(
 ) -> list[PageLesson]:
     """Fetch each weeknote page (a URL, or a path relative to the working folder), extract it
     and store its links as examples, in the order given: a later page's label wins."""
-    urls = [loc if "://" in loc or loc.startswith("file:") else _file_url(loc) for loc in locations]
+    urls = [_location(loc) for loc in locations]
     pages = asyncio.run(_fetch_pages(config, [(url, url) for url in urls], client))
     return [
         _learn_page(config, store, url, page, now) for url, page in zip(urls, pages, strict=True)
@@ -241,5 +266,8 @@ def _learn_page(config: Config, store: Store, url: str, page: bytes | str, now: 
     return PageLesson(url, save_examples(store, labelled, "learn", now))
 
 
-def _file_url(path: str) -> str:
-    return Path(path).resolve().as_uri()
+def _location(page: str) -> str:
+    """A page's URL, or a path's as a file: URL (the issue its examples are stored under)."""
+    if "://" in page or page.startswith("file:"):
+        return page
+    return Path(page).resolve().as_uri()
