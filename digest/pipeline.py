@@ -177,7 +177,10 @@ def build_issue(
     ) + curate.feed_candidates(items, feeds, config, heads, classifier)
     unmatched = curate.unmatched_headings(weeknote, config)
     overrides = load_overrides(config.overrides_path(), issue_id, config)
-    curated = curate.curate(candidates, store.sent_urls(), overrides, config, unmatched, heads)
+    intro = overrides.intro or weeknote.editorial
+    curated = curate.curate(
+        candidates, store.sent_urls(), overrides, config, unmatched, heads, intro
+    )
     _learn_moves(config, store, now, candidates, overrides, issue_id)
     warnings += [f"weeknote heading {heading!r}: {UNMATCHED_HEADING}" for heading in unmatched]
     return Issue(
@@ -186,7 +189,7 @@ def build_issue(
         built_at=now,
         window_start=start,
         window_end=end,
-        intro=overrides.intro or weeknote.editorial,
+        intro=intro,
         weeknote_title=weeknote.title or None,
         weeknote_url=page.url if isinstance(page, Source) else None,
         themes=curated.themes,
