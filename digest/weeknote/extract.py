@@ -8,8 +8,10 @@ The work is split: digest.weeknote.body finds the article and clears its furnitu
 rules in digest.weeknote.furniture), digest.weeknote.sections splits it at its headings, and
 digest.weeknote.titles names each link. Choices made here:
 - The editorial is the text before the first heading. When that is under 40 characters (a
-  byline, nothing at all), the section under the first heading is the editorial instead, and that
-  heading is dropped: weeknotes often open with one such as "What's going on in improvement?".
+  byline, nothing at all) and the first headed section reads as an opening (a question or a
+  subtitle for a heading, or prose with few links), that section is the editorial instead, and
+  its heading is dropped: weeknotes often open with one such as "What's going on in
+  improvement?". A post that opens with a section of links has no editorial.
 - A link's target is unwrapped from redirect wrappers (digest.sources.unwrap) before it is
   compared, so a wrapped and a plain link to one story count once.
 - Account and comment links are matched on whole path segments (/login, /comment), so a path
@@ -49,6 +51,14 @@ EDITORIAL_LIMIT = 600
 PAGE_TITLE_LIMIT = 300
 # Less text than this before the first heading is a byline, not an editorial.
 EDITORIAL_MIN_TEXT = 40
+# A first headed section is the opening when its heading has this many words or more, or it
+# has this many characters of text per link or more (the fixtures' openings: 190 to 415; a
+# section of links has tens).
+OPENING_HEADING_WORDS = 8
+OPENING_PROSE = 150
+_OPENING_NAME = re.compile(
+    r"(?:intro|introduction|overview|summary|tl;? ?dr|(?:welcome|hello|hi)\b.*)[.!:]?", re.I
+)
 # No real host name holds spaces, control characters or these; browsers refuse such links.
 _JUNK_HOST = re.compile(r"[\s\x00-\x1f\x7f-\x9f<>\"'`{}|\\^%]")
 _IMAGE_PATH = re.compile(r"\.(?:jpe?g|png|gif|webp|avif|svg|bmp|tiff?)$", re.I)
@@ -173,7 +183,22 @@ def _editorial_first(drafts: list[Draft]) -> list[Draft]:
     if len(drafts) == 1 or len(fold("".join(opening.text))) >= EDITORIAL_MIN_TEXT:
         return drafts
     first = drafts[1]
+    if not _reads_as_opening(first):
+        return drafts  # a post that opens with its first themed section has no editorial
     return [Draft("", opening.links + first.links, first.text), *drafts[2:]]
+
+
+def _reads_as_opening(draft: Draft) -> bool:
+    """Whether a post's first headed section is its opening rather than its first themed
+    section: the heading asks a question, is a subtitle as long as a sentence ("What's going on
+    in improvement?") or names an opening ("Introduction"), or the section is prose, with few
+    links for its words."""
+    heading = fold(draft.heading)
+    if heading.endswith("?") or len(heading.split()) >= OPENING_HEADING_WORDS:
+        return True
+    if _OPENING_NAME.fullmatch(heading):
+        return True
+    return len(fold("".join(draft.text))) >= OPENING_PROSE * max(1, len(draft.links))
 
 
 def _editorial_text(raw: str) -> str:

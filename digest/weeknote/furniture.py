@@ -95,8 +95,8 @@ _LIST_HOSTS += ("createsend.com",)
 # Paths on the page's own site that list posts or manage the reader, not stories.
 _LISTING_PATH = re.compile(
     r"/(?:tags?|category|categories|taxonomy/term|search/label|label|labels|author|authors"
-    r"|page/\d+|feed|feeds|rss|subscribe|signup|sign-up|account|print|printpdf|printable"
-    r"|share)(?:[/.]|$)|^/@[^/]+/?$",
+    r"|page/\d+|feed|feeds|rss|atom|subscribe|signup|sign-up|account|print|printpdf|printable"
+    r"|share)(?:[/.]|$)|^/@[^/]+/?$|/index\.xml$",
     re.I,
 )
 _LISTING_QUERY = re.compile(r"(?:^|&)(?:(?:tag|category|author|share|print)=|action=share)", re.I)
