@@ -102,6 +102,23 @@ def test_learn_reports_unreadable_pages_and_exits_3(tmp_path):
     assert only_bad.exit_code == 1
 
 
+def test_learn_says_why_a_page_taught_nothing_and_reads_sub_headings(tmp_path):
+    config = write_config(tmp_path)
+    (tmp_path / "nested.html").write_bytes(
+        b"<html><body><article><h1>Weeknote 5</h1><p>A longer opening paragraph for the week "
+        b"that has passed.</p><h2>Community news</h2><h3>Remote consultations</h3>"
+        b'<p><a href="https://clinic.example/v">Video clinic notes</a> from the team.</p>'
+        b'<h2>Jobs</h2><p><a href="https://jobs.example/1">A post</a> is open.</p>'
+        b"</article></body></html>"
+    )
+    flat = cli("themes", "learn", "-c", config, "--depth", "0", tmp_path / "nested.html")
+    assert flat.exit_code == 1
+    assert "no heading over its links names a theme ('Community news', 'Jobs')" in flat.output
+    nested = cli("themes", "learn", "-c", config, tmp_path / "nested.html")
+    assert nested.exit_code == 0 and "nested.html: 1 examples" in nested.output
+    assert stored(tmp_path)[0][:2] == ("https://clinic.example/v", "Video consultations")
+
+
 def test_learn_needs_something_to_learn_from(tmp_path):
     result = cli("themes", "learn", "-c", write_config(tmp_path))
     assert result.exit_code == 1

@@ -6,6 +6,8 @@ import dataclasses
 import sqlite3
 from datetime import timedelta
 
+import pytest
+
 from digest.core.settings import Theme
 from digest.core.store import Store
 from digest.curation.classify import Example
@@ -54,6 +56,39 @@ def test_a_weeknote_labels_only_links_under_configured_themes():
             "2026-W12",
         ),
     }
+
+
+NESTED = """<html><body><article><h1>Weeknote 13</h1>
+<p>Welcome back: a short week, and most of the news came from partners this time.</p>
+<h2>Updates from the community</h2>
+<h3>Remote consultations</h3>
+<ul><li><a href="https://clinic.example/video">Video clinic guide</a></li></ul>
+<h3>Around the network</h3>
+<h4>Inequalities</h4>
+<ul><li><a href="https://data.example/gap">Deprivation data</a></li></ul>
+<h2>Jobs</h2>
+<p><a href="https://jobs.example/1">A coordinator post</a> is open.</p>
+</article></body></html>"""
+
+
+@pytest.mark.parametrize(
+    ("depth", "labels"),
+    [
+        (0, {}),
+        (1, {"https://clinic.example/video": "Video consultations"}),
+        (
+            2,
+            {
+                "https://clinic.example/video": "Video consultations",
+                "https://data.example/gap": "Health inequalities",
+            },
+        ),
+    ],
+)
+def test_sub_headings_label_the_links_of_a_heading_that_names_no_theme(depth, labels):
+    note = extract_weeknote(NESTED, "https://community.example/weeknote-13")
+    found = weeknote_examples(note, THEMES, "2026-W13", depth=depth)
+    assert {url: example.theme for url, example in found} == labels
 
 
 def test_upsert_relabel_and_count_in_a_real_database(tmp_path):

@@ -56,11 +56,19 @@ def show(config_path: str, db_path: str | None, as_json: bool) -> None:
     type=click.IntRange(min=1),
     help="Also learn from the newest N posts of weeknote.feed that its rule picks.",
 )
+@click.option(
+    "--depth",
+    type=click.IntRange(min=0),
+    default=1,
+    show_default=True,
+    help="Sub-heading levels read under a heading that names no theme (0: none).",
+)
 @config_option
 @db_option
-def learn(pages: tuple[str, ...], backfill: int | None, config_path, db_path) -> None:
+def learn(pages: tuple[str, ...], backfill: int | None, depth: int, config_path, db_path) -> None:
     """Store the links of weeknote PAGES (URLs or files) as labelled examples: each link under
-    a heading that names a theme is an example of that theme.
+    a heading that names a theme is an example of that theme; under one that names none, of
+    the theme its sub-heading names (--depth levels down).
 
     Exit status: 0 learnt, 3 some pages could not be read or taught nothing, 1 none could."""
     from digest.core.config import load_config
@@ -72,9 +80,9 @@ def learn(pages: tuple[str, ...], backfill: int | None, config_path, db_path) ->
     config = load_config(config_path)
     now = world().now()
     with Store.open(db_path or config.db_path()) as store:
-        lessons = examples.learn_pages(config, store, pages, now) if pages else []
+        lessons = examples.learn_pages(config, store, pages, now, depth=depth) if pages else []
         if backfill:
-            lessons += examples.backfill(config, store, backfill, now)
+            lessons += examples.backfill(config, store, backfill, now, depth=depth)
     _show_lessons(lessons)
     failed = sum(lesson.problem is not None for lesson in lessons)
     if failed and failed == len(lessons):

@@ -80,6 +80,7 @@ class WeeknoteLink:
     # The link's own words as the page has them, before a generic text is replaced and before
     # sentence case: "toolkit for reception teams" shows it was a fragment of a sentence.
     link_text: str = ""
+    subheadings: tuple[str, ...] = ()  # the headings over it inside its section, outermost first
 
 
 @dataclass(frozen=True)
@@ -185,7 +186,8 @@ def _editorial_first(drafts: list[Draft]) -> list[Draft]:
     first = drafts[1]
     if not _reads_as_opening(first):
         return drafts  # a post that opens with its first themed section has no editorial
-    return [Draft("", opening.links + first.links, first.text), *drafts[2:]]
+    links, subheadings = opening.links + first.links, opening.subheadings + first.subheadings
+    return [Draft("", links, first.text, subheadings=subheadings), *drafts[2:]]
 
 
 def _reads_as_opening(draft: Draft) -> bool:
@@ -264,13 +266,15 @@ def _sections(drafts: list[Draft], base: str, own_urls: set[str]) -> tuple[Weekn
     position = 0
     for draft in drafts:
         links = []
-        for anchor in draft.links:
+        for anchor, under in zip(draft.links, draft.subheadings, strict=True):
             target = _link_target(anchor, base, own_hosts)
             if target is None or target[1] in seen:
                 continue
             seen.add(target[1])
             title, blurb, words = contexts.describe(anchor, target[0])
-            link = WeeknoteLink(*target, title, blurb, draft.heading, position, link_text=words)
+            link = WeeknoteLink(
+                *target, title, blurb, draft.heading, position, link_text=words, subheadings=under
+            )
             links.append(link)
             position += 1
         sections.append(WeeknoteSection(draft.heading, tuple(links)))
