@@ -75,10 +75,9 @@ def examples(weeknotes: int = 50, links: int = 30) -> list[tuple[str, Example]]:
             topic = rng.choice(TOPICS)
             named = [n for n, words in THEMES.items() if any(w.lower() in topic for w in words)]
             text = f"{rng.choice(SUBJECTS)} {rng.choice(ACTIONS)} {topic}: {rng.choice(FINDINGS)}"
-            example = Example(
-                (named or [rng.choice(names)])[0], text, f"site-{link}.example", f"W{week:02d}"
-            )
-            found.append((f"https://site-{link}.example/{week}/{link}", example))
+            url = f"https://site-{link}.example/{week}/{link}"
+            theme = (named or [rng.choice(names)])[0]
+            found.append((url, Example(theme, text, url=url, issue=f"W{week:02d}")))
     return found
 
 

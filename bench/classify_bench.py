@@ -78,7 +78,7 @@ def corpus(seed: int = 48) -> tuple[tuple[Theme, ...], list[Example], Items, Ite
             n = rng.randrange(THEMES)
             host = f"{rng.choice(shared)}.example"
             examples.append(
-                Example(themes[n].name, text(rng, own[n], shared, 30), host, f"W{week}")
+                Example(themes[n].name, text(rng, own[n], shared, 30), url=host, issue=f"W{week}")
             )
 
     def items(stop_share: float, shortest: int) -> Items:
@@ -128,7 +128,7 @@ def main() -> int:
             f"  round {n + 1}: learn {learn_wall * 1000:5.0f} ms   classify "
             f"{classify_wall * 1000:5.0f} ms   longest {longest_wall * 1000:5.0f} ms   "
             f"explain {explain_wall * 1000:5.0f} ms   ({themed} themed, "
-            f"{len(items) - themed} abstained; {len(classifier.weights)} features)"
+            f"{len(items) - themed} abstained; {len(classifier.packed)} features)"
         )
         rounds.append(
             {

@@ -178,7 +178,10 @@ def build_issue(
     ) + curate.feed_candidates(items, feeds, config, heads, classifier)
     unmatched = curate.unmatched_headings(weeknote, config)
     overrides = load_overrides(config.overrides_path(), issue_id, config)
-    curated = curate.curate(candidates, store.sent_urls(), overrides, config, unmatched, heads)
+    intro = overrides.intro or weeknote.editorial
+    curated = curate.curate(
+        candidates, store.sent_urls(), overrides, config, unmatched, heads, intro
+    )
     _learn_moves(config, store, now, candidates, overrides, issue_id)
     warnings += [f"weeknote heading {heading!r}: {UNMATCHED_HEADING}" for heading in unmatched]
     return Issue(
@@ -187,7 +190,7 @@ def build_issue(
         built_at=now,
         window_start=start,
         window_end=end,
-        intro=overrides.intro or weeknote.editorial,
+        intro=intro,
         weeknote_title=weeknote.title or None,
         weeknote_url=page.url if isinstance(page, Source) else None,
         themes=curated.themes,
@@ -199,19 +202,28 @@ def build_issue(
 
 def _learn(config, store, now, this_week, explain: bool) -> Classifier | None:
     """Keep the weeknote's labelled links (`this_week`: the weeknote, its pages' heads and the
-    issue), then train the theme classifier on every example stored, once there are enough to
-    say more than the keywords do (classify.MIN_EXAMPLES)."""
-    from digest.curation.classify import MIN_EXAMPLES, Classifier  # the stemmer is for builds only
+    issue), then the theme classifier learnt from every example stored, once there are enough to
+    say more than the keywords do (classify.MIN_EXAMPLES): the one the state keeps for these
+    examples, else one trained, calibrated and kept (digest.curation.model_cache)."""
+    # Imported here: the stemmer and the classifier are for builds only.
+    from digest.curation.classify import MIN_EXAMPLES, Classifier
+    from digest.curation.evaluate import configured
     from digest.curation.examples import load_examples, save_examples, weeknote_examples
+    from digest.curation.model_cache import cached_classifier
 
     weeknote, heads, issue_id = this_week
     save_examples(
         store, weeknote_examples(weeknote, config.themes, issue_id, heads), "weeknote", now
     )
-    examples = load_examples(store)
+    examples = configured(load_examples(store), config.themes)
     if len(examples) < MIN_EXAMPLES:
         return None
-    return Classifier.train(examples, config.themes, explain=explain)
+    share = config.curation.catch_all_share
+    classifier = cached_classifier(store, examples, config.themes, share, now)
+    if not explain:
+        return classifier
+    threshold = classifier.threshold  # the kept model's, so --explain decides as builds do
+    return Classifier.train(examples, config.themes, threshold=threshold, explain=True)
 
 
 def _learn_moves(config, store, now, candidates, overrides, issue_id) -> None:

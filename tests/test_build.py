@@ -500,7 +500,7 @@ def store_examples(config, count: int) -> None:
     labelled = [
         (
             f"https://past.example/{n}",
-            Example("Health inequalities", "widening gaps", "", "2026-W40"),
+            Example("Health inequalities", "widening gaps", issue="2026-W40"),
         )
         for n in range(count)
     ]
@@ -519,6 +519,26 @@ def test_the_classifier_decides_once_enough_examples_are_stored(server, tmp_path
     [theme] = issue.themes
     assert theme.name == "Health inequalities"
     assert all(item.reason.startswith("classifier: Health inequalities") for item in theme.items)
+
+
+def models(config) -> list[tuple[str, str]]:
+    with sqlite3.connect(config.db_path()) as db:
+        return db.execute("SELECT fingerprint, trained FROM theme_models").fetchall()
+
+
+def test_the_trained_classifier_is_kept_until_its_examples_change(server, tmp_path):
+    config = feed_config(server, tmp_path)
+    store_examples(config, MIN_EXAMPLES)
+    first, _ = build(config)
+    [(fingerprint, trained)] = models(config)
+    assert trained == NOW.isoformat()
+    again, _ = build(config, NOW + timedelta(hours=1))  # nothing new learnt: the same model
+    assert models(config) == [(fingerprint, trained)]
+    assert themes_of(again) == themes_of(first)
+    store_examples(config, MIN_EXAMPLES + 1)  # one more example: trained again, in its place
+    build(config, NOW + timedelta(hours=2))
+    [(changed, retrained)] = models(config)
+    assert changed != fingerprint and retrained == (NOW + timedelta(hours=2)).isoformat()
 
 
 # With no network

@@ -6,15 +6,9 @@ import pytest
 
 from digest.core.settings import Theme
 from digest.core.urls import domain_of
-from digest.curation.classify import (
-    PAIR_WORDS,
-    Classifier,
-    Example,
-    features,
-    host_words,
-    seed_examples,
-)
-from digest.curation.evaluate import calibrate, cross_validate, report_lines
+from digest.curation.classify import Classifier, Example, seed_examples
+from digest.curation.evaluate import cross_validate, report_lines, threshold_for_share
+from digest.curation.features import PAIR_WORDS, features, host_words, link_words
 from digest.curation.words import stems
 
 VIDEO = Theme("Video consultations", aliases=("Remote consultations",), keywords=("telehealth",))
@@ -25,14 +19,21 @@ EXAMPLES = [
     Example(
         VIDEO.name,
         "Patients liked their video appointments with the physio team",
-        "a.example",
-        "w1",
+        url="https://a.example/news/physio",
+        issue="w1",
     ),
-    Example(VIDEO.name, "A checklist for running a video clinic", "b.example", "w2"),
-    Example(EVENTS.name, "Book a place at the spring conference, 14 May", "events.example", "w1"),
-    Example(EVENTS.name, "Drop-in session on measurement, 9 April", "events.example", "w2"),
-    Example(STAFF.name, "Reflective practice groups for ward staff", "c.example", "w1"),
-    Example(STAFF.name, "Menopause advice clinic for colleagues", "c.example", "w2"),
+    Example(VIDEO.name, "A checklist for running a video clinic", url="b.example", issue="w2"),
+    Example(
+        EVENTS.name,
+        "Book a place at the spring conference, 14 May",
+        url="https://events.example/2026/conference",
+        issue="w1",
+    ),
+    Example(
+        EVENTS.name, "Drop-in session on measurement, 9 April", url="events.example", issue="w2"
+    ),
+    Example(STAFF.name, "Reflective practice groups for ward staff", url="c.example", issue="w1"),
+    Example(STAFF.name, "Menopause advice clinic for colleagues", url="c.example", issue="w2"),
 ]
 
 
@@ -53,6 +54,16 @@ def test_pairs_come_from_the_first_words_only():
     pairs = [f for f in features(" ".join(words)) if isinstance(f, tuple)]
     assert pairs[0] == ("w0x", "w1x") and len(pairs) == PAIR_WORDS - 1
     assert set(words) <= set(features(" ".join(words)))  # every word still counts
+
+
+def test_a_links_path_gives_marked_words_of_its_own():
+    url = "https://www.Reddit.com/r/OrgMode/comments/1x9/agenda_tips-2026.html?ref=a#top"
+    assert link_words(url) == [
+        *("reddit", "/r", "/orgmod", "/comment", "/1x9", "/agenda", "/tip", "/2026", "/html")
+    ]
+    assert link_words(url)[1:] == [w for w in features("", url) if w.startswith("/")]
+    assert link_words("https://events.example/") == ["event"] == link_words("events.example")
+    assert link_words("http://user@host.example:8080/a-b") == ["host", "/b"]  # "a": stop word
 
 
 def test_host_words_split_labels_at_hyphens():
@@ -124,7 +135,9 @@ def test_the_nearest_examples_are_of_the_theme_asked_for(classifier):
         EXAMPLES[4].text,
     ]
     assert [e.text for e in classifier.nearest(text, VIDEO.name, count=1)] == [EXAMPLES[1].text]
-    relabelled = Classifier.train([Example("VIDEO consultations", "zoom clinic")], THEMES)
+    relabelled = Classifier.train(
+        [Example("VIDEO consultations", "zoom clinic")], THEMES, explain=True
+    )
     assert relabelled.nearest("zoom", VIDEO.name)[0].theme == VIDEO.name
 
 
@@ -181,7 +194,7 @@ def test_every_method_is_deterministic_and_learns(method):
     again = Classifier.train(list(reversed(EXAMPLES)), THEMES, method=method)
     text = "A checklist for the video clinic"
     assert first.classify(text).best == VIDEO.name
-    assert first.weights == Classifier.train(EXAMPLES, THEMES, method=method).weights
+    assert first.packed == Classifier.train(EXAMPLES, THEMES, method=method).packed
     if method != "perceptron":  # counting does not depend on the order of the examples
         assert first.classify(text) == again.classify(text)
 
@@ -200,9 +213,44 @@ def test_cross_validation_holds_out_each_issue():
     assert lines[0].split() == ["#", "theme", "precision", "recall", "support"]
 
 
-def test_calibration_keeps_the_catch_all_within_its_share():
+def test_the_threshold_leaves_the_chosen_share_to_the_catch_all():
     evaluation = cross_validate(EXAMPLES, THEMES, threshold=0.0)
-    threshold = calibrate(evaluation, max_abstain=0.2)
+    confidences = sorted(o.confidence for o in evaluation.outcomes)
+    threshold = threshold_for_share(evaluation, 0.34)  # two of the six links
+    assert threshold == confidences[2]
     calibrated = cross_validate(EXAMPLES, THEMES, threshold=threshold)
-    assert calibrated.abstain_rate <= 0.2
-    assert calibrate(evaluation, max_abstain=0.0) == 0.0
+    assert 0 < calibrated.abstain_rate <= 0.34
+    assert threshold_for_share(evaluation, 0.1) == 0.0  # under one link: abstain on none
+    assert threshold_for_share(evaluation, 1.0) == 1.0
+
+
+def test_held_out_links_are_classified_from_their_title_and_url_alone():
+    wordy = [Example(VIDEO.name, "Seminar recording", "video video video", "x.example", "w3")]
+    evaluation = cross_validate([*EXAMPLES, *wordy], THEMES, threshold=0.0)
+    held = next(o for o in evaluation.outcomes if o.example.issue == "w3")
+    title_only = Classifier.train(EXAMPLES, THEMES).classify("Seminar recording", "x.example")
+    assert (held.best, held.confidence) == (title_only.best, title_only.confidence)
+
+
+def test_the_newest_issues_are_held_out_and_the_rest_teach():
+    evaluation = cross_validate(EXAMPLES, THEMES, threshold=0.0, last=1)
+    assert [o.example.issue for o in evaluation.outcomes] == ["w2", "w2", "w2"]
+    seeds_only = cross_validate(EXAMPLES, THEMES, threshold=0.0, last=5)  # more than there are
+    assert len(seeds_only.outcomes) == len(EXAMPLES)
+
+
+def test_folds_group_the_issues():
+    issues = [f"w{n}" for n in range(6)]
+    examples = [Example(VIDEO.name, "video clinic", url="v.example", issue=i) for i in issues]
+    examples += [Example(STAFF.name, "ward staff", url="s.example", issue=i) for i in issues]
+    assert len(cross_validate(examples, THEMES, folds=2).outcomes) == 12
+
+
+def test_a_classifier_survives_json_unchanged():
+    trained = Classifier.train(EXAMPLES, THEMES, threshold=0.42)
+    again = Classifier.from_json(trained.to_json())
+    assert again == trained and again.threshold == 0.42 and not again.explain
+    for example in EXAMPLES:
+        assert again.classify(example.text, example.url) == trained.classify(
+            example.text, example.url
+        )

@@ -90,6 +90,21 @@ def test_the_readme_example_sends_to_the_outbox(tmp_path):
     assert "already sent" in invoke("send", "-c", config).output
 
 
+def test_the_example_issue_tells_each_story_once_and_no_pick_repeats_the_intro(tmp_path):
+    demo = tmp_path / "demo"
+    shutil.copytree(ROOT / "examples/demo", demo, ignore=shutil.ignore_patterns("*.db*", "outbox"))
+    built = invoke("build", "-c", demo / "feeds.yaml", "--json")
+    assert built.exit_code == 0, built.output
+    issue = json.loads(built.output)
+    items = [item for theme in issue["themes"] for item in (*theme["items"], *theme["more"])]
+    # The guide and the templates: each linked by the weeknote and posted by the partner.
+    for words in ("run charts", "templates"):
+        assert len([i for i in items if words in i["title"].casefold()]) == 1, words
+    picks = [item for item in items if item["lead"]]
+    assert picks
+    assert all(not p["blurb"] or p["blurb"][:60] not in issue["intro"] for p in picks)
+
+
 def test_python_dash_m_and_help():
     run = subprocess.run([sys.executable, "-m", "digest", "-h"], capture_output=True, text=True)
     assert run.returncode == 0 and "fetch" in run.stdout and "check" in run.stdout

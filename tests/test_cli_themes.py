@@ -102,6 +102,23 @@ def test_learn_reports_unreadable_pages_and_exits_3(tmp_path):
     assert only_bad.exit_code == 1
 
 
+def test_learn_says_why_a_page_taught_nothing_and_reads_sub_headings(tmp_path):
+    config = write_config(tmp_path)
+    (tmp_path / "nested.html").write_bytes(
+        b"<html><body><article><h1>Weeknote 5</h1><p>A longer opening paragraph for the week "
+        b"that has passed.</p><h2>Community news</h2><h3>Remote consultations</h3>"
+        b'<p><a href="https://clinic.example/v">Video clinic notes</a> from the team.</p>'
+        b'<h2>Jobs</h2><p><a href="https://jobs.example/1">A post</a> is open.</p>'
+        b"</article></body></html>"
+    )
+    flat = cli("themes", "learn", "-c", config, "--depth", "0", tmp_path / "nested.html")
+    assert flat.exit_code == 1
+    assert "no heading over its links names a theme ('Community news', 'Jobs')" in flat.output
+    nested = cli("themes", "learn", "-c", config, tmp_path / "nested.html")
+    assert nested.exit_code == 0 and "nested.html: 1 examples" in nested.output
+    assert stored(tmp_path)[0][:2] == ("https://clinic.example/v", "Video consultations")
+
+
 def test_learn_needs_something_to_learn_from(tmp_path):
     result = cli("themes", "learn", "-c", write_config(tmp_path))
     assert result.exit_code == 1
@@ -151,6 +168,60 @@ def test_evaluate_prints_scores_and_confusion(tmp_path):
     ]
     table = cli("themes", "evaluate", "-c", config, "--method", "nb").output
     assert "7 links (nb, threshold" in table and "labelled as / classified as" in table
+
+
+def learnt(tmp_path, pages: int) -> str:
+    config = write_config(tmp_path)
+    for n in range(1, pages + 1):
+        (tmp_path / f"w{n}.html").write_bytes(page(n))
+    cli("themes", "learn", "-c", config, *(tmp_path / f"w{n}.html" for n in range(1, pages + 1)))
+    return config
+
+
+def test_evaluate_keeps_the_calibrated_model_for_builds(tmp_path):
+    config = learnt(tmp_path, 4)
+    result = cli("themes", "evaluate", "-c", config)
+    assert result.exit_code == 0, result.output
+    assert "leaves at most 5% of the held-out links to the catch-all" in result.output
+    assert "kept with the model builds use" in result.output
+    with sqlite3.connect(tmp_path / "state.db") as db:
+        threshold, held_out, trained = db.execute(
+            "SELECT threshold, held_out, trained FROM theme_models"
+        ).fetchone()
+    assert held_out == 9 and trained == NOW.isoformat()
+    assert f"threshold {threshold:.2f}:" in result.output
+    held_back = cli("themes", "evaluate", "-c", config, "--last", "1", "--json")
+    data = json.loads(held_back.output)
+    assert data["examples"] == 2 and data["kept"] is False  # w4: its guide link is w1's
+
+
+def test_evaluate_beside_the_baselines(tmp_path):
+    config = learnt(tmp_path, 4)
+    result = cli("themes", "evaluate", "-c", config, "--baseline", "--json")
+    assert result.exit_code == 0, result.output
+    baselines = json.loads(result.output)["baselines"]
+    assert [b["name"] for b in baselines] == [
+        "TF-IDF + logistic regression",
+        "TF-IDF + linear SVM",
+    ]
+    assert all(b["links"] == 9 and 0 <= b["accuracy"] <= 1 for b in baselines)
+    table = cli("themes", "evaluate", "-c", config, "--baseline").output
+    assert "TF-IDF + logistic regression: " in table and "points)" in table
+
+
+def test_forget_removes_examples_by_url_or_page(tmp_path):
+    config = learnt(tmp_path, 2)
+    one = cli("themes", "forget", "-c", config, "https://clinic.example/video-1?utm_source=x")
+    assert one.exit_code == 0 and "1 examples forgotten" in one.output
+    by_page = cli("themes", "forget", "-c", config, "--page", tmp_path / "w2.html")
+    assert by_page.exit_code == 0 and "2 examples forgotten" in by_page.output  # guide: w1's
+    assert {url for url, *_ in stored(tmp_path)} == {
+        "https://data.example/gap-1",
+        "https://shared.example/guide",
+    }
+    assert cli("themes", "forget", "-c", config, "https://none.example/").exit_code == 1
+    nothing = cli("themes", "forget", "-c", config)
+    assert nothing.exit_code == 1 and "Hint: name example URLs" in nothing.output
 
 
 def test_evaluate_without_examples_says_what_to_do(tmp_path):

@@ -452,3 +452,46 @@ def test_the_lead_is_the_overrides_picks_else_the_editorials_links_at_most_three
         )
     )
     assert [i.lead for i in choose_lead(items, marked)] == [0, 0, 0, 0, 0, 0, 2, 1]
+
+
+def test_without_editorial_links_the_picks_are_each_themes_top_item():
+    from digest.curation.curate import choose_lead
+
+    items = [
+        dataclasses.replace(candidate("https://a.example/1", "Video consultations")),
+        candidate("https://a.example/2", "Health inequalities"),
+        dataclasses.replace(candidate("https://a.example/3", "Health inequalities"), pinned=True),
+        candidate("https://a.example/4", "Video consultations"),
+    ]
+    order = ["Health inequalities", "Video consultations"]
+    assert [i.lead for i in choose_lead(items, IssueOverrides(), order)] == [2, 0, 1, 0]
+
+
+def test_a_picks_blurb_never_repeats_the_intro():
+    intro = (
+        "A cold week. Teams from four trusts compared notes on keeping same-day emergency care "
+        "open when beds are tight, and the recording is worth your time."
+    )
+    blurb = (
+        "Teams from four trusts compared notes on keeping same-day emergency care open when beds "
+        "are tight, and the recording is worth your time."
+    )
+    told = [
+        dataclasses.replace(candidate(f"https://a.example/{n}", origin="weeknote"), blurb=blurb)
+        for n in (1, 2)
+    ]
+    told = [dataclasses.replace(item, editorial=True) for item in told]
+    heads = {told[1].url: PageHead(told[1].url, description="Forty minutes on SDEC, recorded.")}
+    curated = curate(told, {}, IssueOverrides(), config(), heads=heads, intro=intro)
+    blurbs = {item.url: item.blurb for item in curated.themes[0].items}
+    assert blurbs == {told[0].url: "", told[1].url: "Forty minutes on SDEC, recorded."}
+    kept = curate(told, {}, IssueOverrides(), config(), heads=heads, intro="Another intro.")
+    assert all(item.blurb == blurb for item in kept.themes[0].items)
+
+
+def test_a_weeknote_link_takes_the_date_of_the_feed_item_telling_the_same_story():
+    url = "https://a.example/report"
+    weeknote_link = candidate(url, origin="weeknote", title="The widening gaps report")
+    feed = dataclasses.replace(candidate(url, title="Gaps report out today"), published=NOW)
+    [kept] = curate([weeknote_link, feed], {}, IssueOverrides(), config()).themes[0].items
+    assert kept.title == "The widening gaps report" and kept.published == NOW

@@ -54,6 +54,7 @@ RUNS = [
     (("themes", "learn", "weeknote.html"), "digest themes learn"),
     (("themes", "show"), None),
     (("themes", "evaluate"), None),
+    (("themes", "forget", "https://partner.example/a"), None),
 ]
 ENVIRONMENT = {
     "SENDGRID_API_KEY": "SG.not-a-real-key",

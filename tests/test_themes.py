@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 from digest.core.models import Item
@@ -179,21 +177,20 @@ def test_every_choice_has_a_reason():
     assert all(choice.reason.strip() for choice in choices)
 
 
-def classifier_for(themes, *texts: tuple[str, str]) -> Classifier:
-    examples = [Example(theme, text, "", f"issue-{n}") for n, (theme, text) in enumerate(texts)]
-    return Classifier.train(examples, themes, threshold=0.6)
+def classifier_for(themes, *texts: tuple[str, str], explain: bool = False) -> Classifier:
+    examples = [Example(t, text, issue=f"issue-{n}") for n, (t, text) in enumerate(texts)]
+    return Classifier.train(examples, themes, threshold=0.6, explain=explain)
 
 
 def test_a_confident_classifier_comes_after_categories_and_before_keywords():
-    classifier = classifier_for(
-        THEMES, *[("Staff health and wellbeing", "rota rest rota breaks rota")] * 3
-    )
+    taught = [("Staff health and wellbeing", "rota rest rota breaks rota")] * 3
+    classifier = classifier_for(THEMES, *taught)
     entry = item("The new rota", "Deprivation and the rota")
     choice = theme_for_item(entry, THEMES, None, CATCH_ALL, classifier)
     assert choice.theme == "Staff health and wellbeing"
     assert choice.reason.startswith("classifier: Staff health and wellbeing, ")
     assert "rota" not in choice.reason  # the words cost a second pass: only under --explain
-    explaining = dataclasses.replace(classifier, explain=True)
+    explaining = classifier_for(THEMES, *taught, explain=True)
     reason = theme_for_item(entry, THEMES, None, CATCH_ALL, explaining).reason
     assert "rota" in reason and "like 'rota rest rota breaks rota'" in reason
     by_category = item("The new rota", categories=("Remote care",))

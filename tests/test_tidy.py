@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from digest.core.models import IssueItem
 from digest.core.urls import canonical_url, domain_of, registered_domain
 from digest.curation.enrich import PageHead
+from digest.curation.stories import Duplicates
 from digest.curation.tidy import (
-    Duplicates,
     clean_page_title,
     needs_page,
     repeats_title,
@@ -275,6 +277,44 @@ def test_titles_that_differ_in_a_number_or_much_are_two_stories():
         entry("https://a.example/4", "Toolkit for pharmacy teams launched"),
     ]
     assert first_match(items) == [None, None, None, None]
+
+
+def told(url: str, title: str, blurb: str, origin: str = "feed") -> IssueItem:
+    return IssueItem(url, canonical_url(url), title, blurb, "S", origin, "T", "why")
+
+
+GUIDE_WEEKNOTE = told(
+    "https://network.example/learn/run-charts",
+    "Beginner's guide to run charts",
+    "New to measurement? The beginner's guide to run charts takes twenty minutes and uses "
+    "real examples from falls.",
+    "weeknote",
+)
+GUIDE_FEED = told(
+    "https://news.network.example/2026/run-charts-guide",
+    "Measurement for improvement: a beginner's guide to run charts",
+    "Our new twenty-minute guide explains run charts with real examples from falls teams.",
+)
+
+
+def test_a_weeknote_link_and_a_feed_item_saying_the_same_on_one_site_are_one_story():
+    assert first_match([GUIDE_WEEKNOTE, GUIDE_FEED]) == [None, (0, "the same words as")]
+    elsewhere = dataclasses.replace(GUIDE_FEED, url="https://other.example/run-charts-guide")
+    assert first_match([GUIDE_WEEKNOTE, elsewhere]) == [None, None]  # another site's story
+
+
+def test_two_feed_items_in_the_same_words_are_two_posts():
+    again = told("https://network.example/2026/again", "Run charts, again", GUIDE_FEED.blurb)
+    assert first_match([GUIDE_FEED, again]) == [None, None]
+
+
+def test_two_weeknote_links_to_two_addresses_are_two_stories_whatever_their_words():
+    items = [
+        entry("https://a.example/vsts-release", "VSTS", "weeknote"),
+        entry("https://b.example/vsts-pipelines", "VSTS", "weeknote"),
+        entry("https://b.example/vsts-news", "VSTS"),  # a feed item: the weeknote's story
+    ]
+    assert first_match(items) == [None, None, (1, "almost the same title as")]
 
 
 def test_a_redirect_to_another_site_is_replaced_by_its_target():

@@ -150,8 +150,8 @@ def test_without_an_article_the_block_holding_most_prose_is_read():
     )
     note = extract_weeknote(html, URL)
     assert note.problems == ()
-    assert [s.heading for s in note.sections] == ["", "More"]
-    assert [link.url for link in note.sections[0].links] == ["https://blog.example/a"]
+    assert [s.heading for s in note.sections] == ["", "News", "More"]
+    assert [link.url for link in note.sections[1].links] == ["https://blog.example/a"]
 
 
 def test_prose_spread_over_the_page_reads_the_whole_page_with_a_problem():
@@ -235,6 +235,73 @@ def test_login_comment_and_share_urls_are_dropped():
     )
     note = extract_weeknote(html, URL)
     assert [link.url for link in note.sections[0].links] == ["https://blog.example/commentary/x"]
+
+
+def test_another_sites_discussion_is_a_story_this_sites_comments_are_not():
+    hrefs = [
+        "https://www.reddit.com/r/emacs/comments/1x9/agenda_tips/",
+        "https://news.example/post/42#comments",
+        "/2026/11/weeknote#comments",
+        "/comments/feed/",
+    ]
+    anchors = "".join(
+        f'<li>Item <a href="{href}">link {n}</a>.</li>' for n, href in enumerate(hrefs)
+    )
+    note = extract_weeknote(page(f"<article><ul>{anchors}</ul></article>"), URL)
+    assert [link.url for link in note.sections[0].links] == hrefs[:2]
+
+
+def test_a_post_that_opens_with_a_section_of_links_has_no_editorial():
+    html = page(
+        "<article><h2>Reading</h2><ul>"
+        '<li><a href="https://a.example/1">Maps of the week</a></li>'
+        '<li><a href="https://a.example/2">A data primer</a></li></ul>'
+        '<h2>Listening</h2><ul><li><a href="https://b.example/3">A podcast</a></li></ul>'
+        "</article>"
+    )
+    note = extract_weeknote(html, URL)
+    assert note.editorial == ""
+    assert [(s.heading, len(s.links)) for s in note.sections] == [
+        ("", 0),
+        ("Reading", 2),
+        ("Listening", 1),
+    ]
+
+
+def test_a_table_of_contents_neighbours_feed_links_and_a_date_line_are_furniture():
+    html = page(
+        '<article><div class="toc"><details open><summary>Table of Contents</summary><ul>'
+        '<li><a href="#reading">Reading</a></li><li><a href="#listening">Listening</a></li>'
+        "</ul></details></div>"
+        "<p>Friday 29 September 2023</p>"
+        "<p>A long week of short notes, with most of it spent on the new maps service.</p>"
+        '<h2 id="reading">Reading</h2><ul><li><a href="https://a.example/1">Maps</a> for all.</li>'
+        '<li>Subscribe with <a href="/atom.xml">the feed</a>.</li></ul>'
+        '<h2 id="listening">Listening</h2><p><a href="https://b.example/3">A podcast</a>.</p>'
+        '<ul class="links-nextprev"><li>Previous: <a href="/blog/weeknote-11/">Weeknote 11</a>'
+        '</li><li>Next: <a href="/blog/weeknote-13/">Weeknote 13</a></li></ul></article>'
+    )
+    note = extract_weeknote(html, URL)
+    assert note.editorial == (
+        "A long week of short notes, with most of it spent on the new maps service."
+    )
+    assert [[link.url for link in s.links] for s in note.sections] == [
+        [],
+        ["https://a.example/1"],
+        ["https://b.example/3"],
+    ]
+
+
+def test_in_page_links_amid_prose_and_another_sites_neighbours_stay():
+    html = page(
+        "<article><p>See <a href='#a'>the first part</a> and <a href='#b'>the second</a> of "
+        "this long note about how our team spent the week, which was busy.</p>"
+        '<p>Next: <a href="https://other.example/next-report">their next report</a></p>'
+        "</article>"
+    )
+    note = extract_weeknote(html, URL)
+    assert "the first part" in note.editorial
+    assert [link.url for link in note.sections[0].links] == ["https://other.example/next-report"]
 
 
 def test_latin1_page_with_meta_charset():
@@ -351,7 +418,8 @@ def test_pictures_and_junk_hosts_are_not_links():
 )
 def test_generic_link_text_titles(body, title):
     html = page(f"<article><h2>News</h2><ul>{body}</ul></article>")
-    found = {link.url: link.title for link in extract_weeknote(html, URL).sections[0].links}
+    note = extract_weeknote(html, URL)
+    found = {link.url: link.title for section in note.sections for link in section.links}
     assert found["https://blog.example/r"] == title
 
 

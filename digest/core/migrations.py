@@ -185,6 +185,19 @@ MIGRATIONS = (
     DROP TABLE subscribers;
     ALTER TABLE subscribers_new RENAME TO subscribers;
     """,
+    """
+    -- A labelled link's own words apart from the context they came with, so the classifier is
+    -- measured on text shaped like a feed item's (NULL in rows from before: text is all there is).
+    ALTER TABLE theme_examples ADD COLUMN title TEXT;
+    ALTER TABLE theme_examples ADD COLUMN context TEXT;
+    CREATE TABLE theme_models (         -- the trained theme classifier, kept between builds
+        fingerprint TEXT PRIMARY KEY,   -- sha256 of the examples, themes and settings learnt from
+        model TEXT NOT NULL,            -- JSON: themes, bias, packed weights, threshold
+        threshold REAL NOT NULL,        -- calibrated to send catch_all_share to the catch-all
+        held_out INTEGER NOT NULL,      -- links the threshold was calibrated on
+        trained TEXT NOT NULL
+    );
+    """,
 )
 
 

@@ -282,6 +282,12 @@ class Curation:
         12, "hours before the last send still searched (late-dated items)", positive
     )
     overrides: str = setting("overrides.yaml", "the editor's overrides file, beside feeds.yaml")
+    catch_all_share: float = setting(
+        0.05,
+        "share of links the theme classifier leaves to keywords and the catch-all: its "
+        "threshold is set by cross-validation to leave this share of held-out links",
+        share,
+    )
 
 
 @dataclass(frozen=True)

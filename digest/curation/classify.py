@@ -3,98 +3,84 @@
 Every weeknote files its links under the editor's headings, so each week adds labelled examples
 (digest/curation/examples.py). The classifier learns from them and from the configured themes
 themselves: each theme's name, aliases and keywords are seed examples, so it works (less well)
-before any weeknote was learnt.
-
-Features of a text: its stems without stop words (digest.curation.words), each pair of
-neighbouring stems among the first twenty ("video consult"), the words of the link's host
-("events.example.org" gives "event" and "exampl"), counted as words of the text: a host often
-names its subject ("digital.", "wellbeing.", "events."), and as words they meet the seeds,
-which an opaque "@host" feature never does; and "#month" and "#number" for the dates and times
-events carry.
+before any weeknote was learnt. What it sees of a link is digest.curation.features': stems,
+pairs of neighbouring stems, the words of the link's host and path, and the marks of a date.
 
 The model: complement naive Bayes (a theme scores by how unlike the *other* themes' examples
 the text is) with add-alpha smoothing, each example's counts damped to log(1 + count) so a
-blurb that repeats its title does not count its words twice. Measured by leave-one-page-out over
-the weeknote fixtures (tests/test_classify_fixtures.py; 203 links from 15 pages) with aliases
-alone / with keywords as seeds, never abstaining: 82% / 82% in their section's theme, against
-78% / 80% for the first version (raw counts, the host as one opaque feature), 78% / 80% for
-multinomial naive Bayes and 76% / 79% for an averaged perceptron on the same features, and
-80% / 80% for a logistic regression (10 epochs of SGD, not kept). Of the changes, the host's
-words and the damped counts each gained two to four links; nothing else tried moved it by more
-than two links either way (a longer stop list, tf-idf, length normalisation, alpha 0.3-1, seed
-weight 3-10, dropping the pairs). Weeknotes file very unequal numbers of links under their
-themes, which is where the complement form is known to be steadier. Multinomial naive Bayes and
-the perceptron remain selectable (`method=`), so `digest themes evaluate --method` can compare
-them again as the examples grow.
+blurb that repeats its title does not count its words twice (digest.curation.trainers).
+Measured by leave-one-page-out over the weeknote fixtures (tests/test_classify_fixtures.py; 203
+links from 15 pages), never abstaining: 83% in their section's theme, against 78% for
+multinomial naive Bayes, 76% for an averaged perceptron and 80% for a logistic regression on the
+same features; on a real link newsletter (bench/newsletter_bench.py) it leads scikit-learn's
+TF-IDF and logistic regression by several points. Weeknotes file very unequal numbers of links
+under their themes, which is where the complement form is known to be steadier.
 
 Classifying is a handful of passes in C per item: the stems come from a per-word cache, every
-feature is one dict lookup returning a weight per theme, and the scores are the column sums.
-The explanation (the features that favoured the chosen theme over the runner-up most, and the
-examples of that theme most like the text) is worked out only by a classifier trained to
-explain (`digest build --explain`).
+feature is one dict lookup returning a weight per theme packed in one integer, and the scores
+are unpacked from their sum. The packed weights are what the state keeps between builds
+(digest.curation.models). The explanation (the features that favoured the chosen theme over the
+runner-up most, and the examples of that theme most like the text) is worked out only by a
+classifier trained to explain (`digest build --explain`).
 
 Below `threshold` the classifier abstains, and the caller falls back to keywords, the feed's
-default theme and the catch-all (digest/curation/themes.py).
+default theme and the catch-all (digest/curation/themes.py). The threshold is calibrated by
+cross-validation to send a chosen share of links to the catch-all (digest.curation.evaluate).
 """
 
 from __future__ import annotations
 
 import functools
 import heapq
+import json
 import math
 import operator
-import random
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from itertools import chain, pairwise, repeat
+from itertools import pairwise, repeat
 
 from digest.core.settings import Theme
 from digest.core.text import excerpt, normalise_heading
+from digest.curation.features import (
+    MONTHS,
+    PAIR_WORDS,
+    Feature,
+    feature_name,
+    feature_stream,
+    features,
+    link_words,
+)
+from digest.curation.trainers import TRAINERS
 from digest.curation.words import content_stems, without_stop_words
 
-# Below it no theme holds even a third of the probability, a near guess among six to eight
-# themes. Measured by tests/test_classify_fixtures.py, it sends 0.5-1% of the fixture links to
-# the catch-all and costs at most one right one. `calibrate` (digest.curation.evaluate) would
-# abstain wherever held-out links were more often wrong than right: at 0.55-0.62, on 10-12% of
-# the links, costing four points, because the fixture measure counts the catch-all as a miss as
-# much as a wrong theme. Every fixture link belongs to some theme, though, so they cannot show
-# how often an off-topic feed item should be let through: raise it if those end up themed.
+# The threshold until one is calibrated: below it no theme holds even a third of the
+# probability, a near guess among six to eight themes.
 THRESHOLD = 0.35
 # Before this many labelled links (a weeknote or two) the classifier knows only the seeds, which
 # is what keywords already say, so builds leave it out until then (digest/pipeline.py).
 MIN_EXAMPLES = 20
-ALPHA = 0.5  # add-alpha smoothing; 0.3 and 1 did as well on the fixtures, 0.1 and 2 worse
 # An editor's keyword or alias counts as much as six words of examples: 3 and 10 did as well on
 # the fixtures, and it is outweighed soon enough as labelled examples accumulate.
 SEED_WEIGHT = 6.0
-PERCEPTRON_EPOCHS = 10
-# Pairs of words are taken from a text's first twenty (not stop words): its title and opening,
-# where it says what it is about. On the fixtures that put 82% right, one link more than pairs
-# from every word, and it caps the lookups of a long summary's pairs (the time of classifying,
-# bench/classify_bench.py: a fifth less for items like real feeds', a third for the longest).
-PAIR_WORDS = 20
 TOP_FEATURES = 3
 NEAREST = 2  # examples named by an explanation
-# Month names as stemmed, and their short forms: with "#number", the marks of a dated event.
-_MONTHS = frozenset(
-    "januari februari march april may june juli august septemb octob novemb decemb "  # noqa: SIM905
-    "jan feb mar apr jun jul aug sep sept oct nov dec".split()
-)
-_HOSTS: dict[str, list[str]] = {}  # host -> its words; feeds link to the same few hosts
-_MAX_HOSTS = 10_000
-
-Feature = str | tuple[str, str]  # a stem or mark, or a pair of neighbouring stems
 
 
 @dataclass(frozen=True)
 class Example:
-    """A labelled link: its theme, its words (title and blurb) and its host."""
+    """A labelled link: its theme, its title (the words a feed item would carry), the context
+    the editor or its page gave it (a blurb, the page's title and description) and its URL."""
 
     theme: str
-    text: str
-    domain: str = ""
+    title: str
+    context: str = ""
+    url: str = ""  # a URL, or a bare host
     issue: str | None = None  # the page or issue it came from; cross-validation holds it out
+
+    @property
+    def text(self) -> str:
+        return f"{self.title} {self.context}" if self.context else self.title
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,38 +108,6 @@ class Prediction:
         return line
 
 
-def host_words(domain: str) -> list[str]:
-    """The stems of a host's labels but the last ("digital.fenwick-icb.nhs.uk" gives "digit",
-    "fenwick", "icb", "nhs"), cached."""
-    found = _HOSTS.get(domain)
-    if found is None:
-        if len(_HOSTS) >= _MAX_HOSTS:
-            _HOSTS.clear()
-        labels = domain.casefold().removeprefix("www.").split(".")[:-1]
-        found = _HOSTS[domain] = content_stems(" ".join(labels).replace("-", " "))
-    return found
-
-
-def features(text: str, domain: str = "") -> list[Feature]:
-    """Stems, neighbouring pairs of the first PAIR_WORDS stems (("video", "consult")), the
-    words of the host, and "#month" and "#number" for dates and times (an event's mark),
-    repeats included."""
-    return list(_stream(text, domain))
-
-
-def _stream(text: str, domain: str) -> Iterator[Feature]:
-    words, hosts = content_stems(text), host_words(domain)
-    words_and_hosts = words + hosts
-    months = sum(map(_MONTHS.__contains__, words_and_hosts))
-    numbers = sum(map(str.isdigit, words_and_hosts))
-    pairs = pairwise(words[:PAIR_WORDS])
-    return chain(words, pairs, hosts, ["#month"] * months, ["#number"] * numbers)
-
-
-def feature_name(feature: Feature) -> str:
-    return feature if isinstance(feature, str) else " ".join(feature)
-
-
 def seed_examples(themes: Sequence[Theme]) -> list[Example]:
     """Each theme's name, aliases and keywords as examples of it."""
     return [
@@ -167,22 +121,20 @@ def seed_examples(themes: Sequence[Theme]) -> list[Example]:
 class Classifier:
     themes: tuple[str, ...]
     bias: tuple[float, ...]
-    weights: dict[Feature, tuple[float, ...]]  # feature -> a weight per theme
-    examples: tuple[Example, ...] = ()  # learnt from, labelled with configured names
+    packed: dict[Feature, int] = field(repr=False)  # feature -> its weights (_pack)
     threshold: float = THRESHOLD
     method: str = "cnb"
-    explain: bool = False  # reasons name the words and the nearest examples (--explain)
-    packed: dict[Feature, int] = field(init=False, repr=False, compare=False)
+    # Only a classifier trained to explain keeps the weights unpacked and its examples.
+    weights: dict[Feature, tuple[float, ...]] | None = field(default=None, repr=False)
+    examples: tuple[Example, ...] = field(default=(), repr=False)
     number: int = field(init=False, repr=False, compare=False)  # "#number", packed
 
     def __post_init__(self) -> None:
-        packed = {feature: _pack(vector) for feature, vector in self.weights.items()}
-        month = packed.pop("#month", 0)
-        if month:  # each month word counts "#month" too
-            for word in _MONTHS:
-                packed[word] = packed.get(word, 0) + month
-        self.number = packed.pop("#number", 0)
-        self.packed = packed
+        self.number = self.packed.get("#number", 0)
+
+    @property
+    def explain(self) -> bool:
+        return self.weights is not None
 
     @classmethod
     def train(
@@ -207,17 +159,20 @@ class Classifier:
             ]
         ]
         bias, weights = TRAINERS[method](rows, len(names))
+        packed = _pack_all(weights)
+        if not explain:
+            return cls(names, bias, packed, threshold, method)
         kept = tuple(replace(e, theme=by_key[normalise_heading(e.theme)]) for e in labelled)
-        return cls(names, bias, weights, kept, threshold, method, explain)
+        return cls(names, bias, packed, threshold, method, weights, kept)
 
-    def classify(self, text: str, domain: str = "", stemmed: list[str] | None = None) -> Prediction:
-        """The theme of a link and how sure; why, too, when trained to explain. `stemmed` is
-        `stems(text)` when the caller has it already.
+    def classify(self, text: str, link: str = "", stemmed: list[str] | None = None) -> Prediction:
+        """The theme of a link (`link`: its URL or host) and how sure; why, too, when trained
+        to explain. `stemmed` is `stems(text)` when the caller has it already.
 
         Each occurrence of a feature counts (training damps repeats, classifying need not: it
         measured the same on the fixtures, and saves counting every item's features)."""
         words = content_stems(text) if stemmed is None else without_stop_words(stemmed)
-        total = self._total(words, domain)
+        total = self._total(words, link_words(link))
         if not total or not self.themes:  # nothing known to go on
             return Prediction(None, None, 0.0, 0.0, () if self.explain else None)
         scores = _unpack(total, self.bias)
@@ -230,34 +185,35 @@ class Classifier:
         margin = top - max(scores[:best] + scores[best + 1 :], default=top)
         if not self.explain:
             return Prediction(chosen, theme, confidence, margin)
-        drove = self._top_features(text, domain, best, scores)
+        drove = self._top_features(words, link, best, scores)
         return Prediction(chosen, theme, confidence, margin, drove, self.nearest(text, theme))
 
-    def _total(self, words: list[str], domain: str) -> int:
-        """The packed sum of the features of `words` and `domain`, the same as summing over
-        _stream, in fewer steps: unknown features (most pairs) are dropped before the sum, which
-        allocates a new integer at every step; "#month" is folded into the month stems' weights;
-        "#number" is counted only when a word has a character that is not a letter."""
-        get, hosts = self.packed.get, host_words(domain)
+    def _total(self, words: list[str], linked: list[str]) -> int:
+        """The packed sum of the features of `words` and the link's words, the same as summing
+        over features.feature_stream, in fewer steps: unknown features (most pairs) are dropped
+        before the sum, which allocates a new integer at every step; "#month" is folded into
+        the month stems' weights; "#number" is counted only when a word has a character that is
+        not a letter."""
+        get = self.packed.get
         total = (
             sum(filter(None, map(get, words)))
             + sum(filter(None, map(get, pairwise(words[:PAIR_WORDS]))))
-            + sum(filter(None, map(get, hosts)))
+            + sum(filter(None, map(get, linked)))
         )
-        words_and_hosts = words + hosts
-        if self.number and not "".join(words_and_hosts).isalpha():
-            total += self.number * sum(map(str.isdigit, words_and_hosts))
+        words_and_link = words + linked
+        if self.number and not "".join(words_and_link).isalpha():
+            total += self.number * sum(map(str.isdigit, words_and_link))
         return total
 
     def _top_features(
-        self, text: str, domain: str, best: int, scores: list[float]
+        self, words: list[str], link: str, best: int, scores: list[float]
     ) -> tuple[str, ...]:
         """The features that most favour the best theme over the runner-up, strongest first."""
         second = max(
             (n for n in range(len(scores)) if n != best), key=scores.__getitem__, default=best
         )
         pulls = Counter()
-        for feature in _stream(text, domain):
+        for feature in feature_stream(words, link_words(link)):
             vector = self.weights.get(feature)
             if vector is not None:
                 pulls[feature_name(feature)] += vector[best] - vector[second]
@@ -289,6 +245,34 @@ class Classifier:
             sizes.append(math.sqrt(len(words) or 1))
         return index, sizes
 
+    def to_json(self) -> str:
+        """The classifier as the state keeps it: themes, bias, threshold and packed weights
+        (a pair of stems as a two-item list). What explains is not kept: --explain trains."""
+        packed = [[f if isinstance(f, str) else list(f), w] for f, w in self.packed.items()]
+        return json.dumps(
+            {
+                "themes": self.themes,
+                "bias": self.bias,
+                "threshold": self.threshold,
+                "method": self.method,
+                "packed": packed,
+            },
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Classifier:
+        data = json.loads(text)
+        packed = {f if isinstance(f, str) else tuple(f): w for f, w in data["packed"]}
+        themes, bias = tuple(data["themes"]), tuple(data["bias"])
+        return cls(themes, bias, packed, data["threshold"], data["method"])
+
+
+def _damped(example: Example) -> dict[Feature, float]:
+    """An example's features, each counted log(1 + count) times."""
+    counts = Counter(features(example.text, example.url))
+    return dict(zip(counts, map(math.log1p, counts.values()), strict=True))
+
 
 # An item's scores are sums over its features of a weight per theme. Each feature's weights
 # are packed into one integer, in fixed point, a field of _FIELD bits per theme above a field
@@ -301,6 +285,17 @@ _LIMIT = 63.0
 _OFFSET = 1 << 30  # added to every weight, so each field is positive: above _LIMIT * _SCALE
 _FIELD = 48
 _MASK = (1 << _FIELD) - 1
+
+
+def _pack_all(weights: dict[Feature, Sequence[float]]) -> dict[Feature, int]:
+    """Every feature's weights packed; "#month" folded into each month word's, as each month
+    word counts "#month" too."""
+    packed = {feature: _pack(vector) for feature, vector in weights.items()}
+    month = packed.pop("#month", 0)
+    if month:
+        for word in MONTHS:
+            packed[word] = packed.get(word, 0) + month
+    return packed
 
 
 def _pack(vector: Sequence[float]) -> int:
@@ -327,99 +322,3 @@ def _unpack(total: int, bias: Sequence[float]) -> list[float]:
         b + (((total >> shift) & _MASK) - offsets) / _SCALE
         for b, shift in zip(bias, shifts, strict=True)
     ]
-
-
-def _damped(example: Example) -> dict[Feature, float]:
-    """An example's features, each counted log(1 + count) times."""
-    counts = Counter(features(example.text, example.domain))
-    return dict(zip(counts, map(math.log1p, counts.values()), strict=True))
-
-
-Rows = list[tuple[int, dict[Feature, float], float]]  # (theme index, feature counts, weight)
-
-
-def _naive_bayes(rows: Rows, classes: int):
-    """Multinomial naive Bayes: log P(feature | theme), add-alpha smoothed; uniform priors."""
-    counts, totals, vocabulary = _counts(rows, classes)
-    size = len(vocabulary) or 1
-    denominators = [math.log(total + ALPHA * size) for total in totals]
-    weights = {
-        feature: tuple(
-            math.log(counts[c].get(feature, 0.0) + ALPHA) - denominators[c] for c in range(classes)
-        )
-        for feature in vocabulary
-    }
-    return (0.0,) * classes, weights
-
-
-def _complement_naive_bayes(rows: Rows, classes: int):
-    """Complement naive Bayes: a theme scores by how unlike the other themes' words the text is,
-    which is steadier when some themes have many more examples than others."""
-    counts, totals, vocabulary = _counts(rows, classes)
-    size = len(vocabulary) or 1
-    everything = Counter()
-    for counter in counts:
-        everything.update(counter)
-    logs = [math.log(sum(totals) - totals[c] + ALPHA * size) for c in range(classes)]
-    # A theme's weight for a feature is logs[theme] - log(the feature's count in the other
-    # themes + alpha). Most features occur under one theme or two: work out every theme's as if
-    # none had seen it, then correct those that had.
-    weights = {}
-    for feature in vocabulary:
-        unseen = math.log(everything[feature] + ALPHA)
-        weights[feature] = [log - unseen for log in logs]
-    for c, counter in enumerate(counts):
-        for feature, count in counter.items():
-            weights[feature][c] = logs[c] - math.log(everything[feature] - count + ALPHA)
-    return (0.0,) * classes, {feature: tuple(vector) for feature, vector in weights.items()}
-
-
-def _counts(rows: Rows, classes: int):
-    counts = [Counter() for _ in range(classes)]
-    for theme, found, weight in rows:
-        counter = counts[theme]
-        for feature, count in found.items():
-            counter[feature] += count * weight
-    totals = [sum(counter.values()) for counter in counts]
-    vocabulary = sorted(set().union(*counts), key=feature_name)
-    return counts, totals, vocabulary
-
-
-def _perceptron(rows: Rows, classes: int):
-    """Averaged multiclass perceptron over binary features, shuffled with a fixed seed."""
-    weights: dict[Feature, list[float]] = {}
-    totals: dict[Feature, list[float]] = {}  # running sums for averaging
-    order = list(range(len(rows)))
-    shuffle = random.Random(0).shuffle
-    steps = 0
-    for _ in range(PERCEPTRON_EPOCHS):
-        shuffle(order)
-        for n in order:
-            theme, found, weight = rows[n]
-            steps += 1
-            guess = _perceptron_guess(weights, found, classes)
-            if guess != theme:
-                for feature in found:
-                    vector = weights.setdefault(feature, [0.0] * classes)
-                    total = totals.setdefault(feature, [0.0] * classes)
-                    vector[theme] += weight
-                    vector[guess] -= weight
-                    total[theme] += weight * steps
-                    total[guess] -= weight * steps
-    averaged = {
-        f: tuple(w - t / (steps + 1) for w, t in zip(weights[f], totals[f], strict=True))
-        for f in weights
-    }
-    return (0.0,) * classes, averaged
-
-
-def _perceptron_guess(weights, found: dict, classes: int) -> int:
-    scores = [0.0] * classes
-    for feature in found:
-        vector = weights.get(feature)
-        if vector is not None:
-            scores = [s + w for s, w in zip(scores, vector, strict=True)]
-    return max(range(classes), key=lambda c: (scores[c], -c))
-
-
-TRAINERS = {"nb": _naive_bayes, "cnb": _complement_naive_bayes, "perceptron": _perceptron}

@@ -5,13 +5,15 @@ The rules, in the order they apply:
    first); each carries its theme and the reason for it, and is tidied (digest.curation.tidy)
    with what its page's head says, when it was read (digest.curation.enrich);
 2. a URL an earlier *sent* issue included is skipped, even if republished;
-3. the first candidate of a story wins, so a weeknote link beats a feed item: a story is one
-   canonical URL, or near-duplicates by page or title (digest.curation.tidy);
+3. the first candidate of a story wins, so a weeknote link beats a feed item (taking the feed's
+   date when it has none): a story is one canonical URL, or near-duplicates by page, title or
+   words (digest.curation.stories);
 4. the editor's overrides drop, retitle, re-blurb, move and pin;
 5. themes appear in the editor's order (the overrides' theme_order first, then feeds.yaml), then
    unmatched weeknote headings, then the catch-all; empty ones are hidden;
 6. each theme shows at most `per_theme` items (pinned ones always); the rest are counted;
-7. up to three items are the editor's picks that open the issue (choose_lead).
+7. up to three items are the editor's picks that open the issue (choose_lead), none with a
+   blurb that repeats the intro.
 """
 
 from __future__ import annotations
@@ -26,11 +28,17 @@ from zoneinfo import ZoneInfo
 from digest.core.models import WEEKNOTE, Decision, IssueItem, IssueTheme, Item
 from digest.core.settings import Config
 from digest.core.settings import Weeknote as WeeknoteRule
-from digest.core.text import normalise_heading
+from digest.core.text import excerpt, normalise_heading
 from digest.core.urls import canonical_url
 from digest.curation.overrides import IssueOverrides, apply_overrides
+from digest.curation.stories import Duplicates
 from digest.curation.themes import ThemeChoice, theme_for_heading, theme_for_item, theme_for_text
-from digest.curation.tidy import Duplicates, tidy_feed_item, tidy_weeknote_item, title_problem
+from digest.curation.tidy import (
+    DESCRIPTION_LIMIT,
+    tidy_feed_item,
+    tidy_weeknote_item,
+    title_problem,
+)
 
 if TYPE_CHECKING:  # the HTML parser behind it is not imported by commands that only fetch
     from digest.curation.classify import Classifier
@@ -38,6 +46,9 @@ if TYPE_CHECKING:  # the HTML parser behind it is not imported by commands that 
     from digest.weeknote.extract import Weeknote
 
 LEAD_SIZE = 3  # editor's picks at most: a lead block, not a second list
+# A blurb whose first this many characters (folded) stand in the intro repeats it; a shorter
+# blurb must stand there whole and be at least half as long.
+REPEAT_CHARACTERS = 80
 Heads = Mapping[str, "PageHead"]  # a link's URL → its page's head
 
 
@@ -167,32 +178,43 @@ def curate(
     config: Config,
     unmatched_headings: Sequence[str] = (),
     heads: Heads | None = None,
+    intro: str = "",
 ) -> Curated:
-    """Apply rules 2 to 6 above to candidates in rule-1 order. `sent` maps canonical URLs to the
-    sent issue that included them; `heads` holds the pages' heads that enrichment read."""
-    fresh, skipped = _stories(candidates, sent, heads or {})
+    """Apply rules 2 to 7 above to candidates in rule-1 order. `sent` maps canonical URLs to the
+    sent issue that included them; `heads` holds the pages' heads that enrichment read; `intro`
+    is the issue's intro, which no pick's blurb repeats."""
+    heads = heads or {}
+    fresh, skipped = _stories(candidates, sent, heads)
     kept, dropped, warnings = apply_overrides(fresh, overrides, config)
-    kept = choose_lead(kept, overrides)
+    order = _theme_order(kept, overrides, config, unmatched_headings)
+    kept = choose_lead(kept, overrides, order)
+    kept = [_apart_from_intro(item, intro, heads) if item.lead else item for item in kept]
     skipped += [
         Decision(i.url, i.title, "dropped", "dropped in the overrides file") for i in dropped
     ]
     themes = []
-    for name in _theme_order(kept, overrides, config, unmatched_headings):
+    for name in order:
         members = [item for item in kept if item.theme == name]
         if members:
             themes.append(_capped(name, members, config, name in unmatched_headings))
     return Curated(tuple(themes), tuple(skipped), tuple(warnings))
 
 
-def choose_lead(items: list[IssueItem], overrides: IssueOverrides) -> list[IssueItem]:
+def choose_lead(
+    items: list[IssueItem], overrides: IssueOverrides, order: Sequence[str] = ()
+) -> list[IssueItem]:
     """Rule 7: `items` with the editor's picks ranked (IssueItem.lead): those the overrides
     file marks `lead: true`, in its order; without any, the links of the weeknote's editorial,
-    in page order. At most LEAD_SIZE; the rest keep their place in their themes only."""
+    in page order; when the editorial links nothing, the top item of each theme in the issue's
+    theme `order` (a pinned one first). At most LEAD_SIZE; the rest keep their place in their
+    themes only."""
     present = {item.canonical_url for item in items}
     marked = [canonical_url(o.url) for o in overrides.items if o.lead]
-    chosen = [url for url in marked if url in present] or [
-        item.canonical_url for item in items if item.editorial
-    ]
+    chosen = (
+        [url for url in marked if url in present]
+        or [item.canonical_url for item in items if item.editorial]
+        or _tops(items, order)
+    )
     ranks = {url: rank for rank, url in enumerate(dict.fromkeys(chosen), 1) if rank <= LEAD_SIZE}
     return [
         dataclasses.replace(item, lead=ranks[item.canonical_url])
@@ -224,12 +246,15 @@ def _stories(
 
 
 def _lent(first: IssueItem, duplicate: IssueItem) -> IssueItem:
-    """The first candidate of a story, with what its duplicate has and it lacks: a blurb, and
+    """The first candidate of a story, with what its duplicate has and it lacks: a blurb, a date,
+    and
     for a weeknote link whose words are no title ("Lessons learned"), the feed's title of the
     same page (the page's own title, as enrichment would have found it)."""
     changes = {}
     if not first.blurb and duplicate.blurb:
         changes["blurb"] = duplicate.blurb
+    if first.published is None and duplicate.published is not None:
+        changes["published"] = duplicate.published  # the editor's words, the feed's date
     weak = first.origin == "weeknote" and duplicate.origin == "feed"
     if weak and (problem := title_problem(first.title)) and not title_problem(duplicate.title):
         changes["title"] = duplicate.title
@@ -237,6 +262,34 @@ def _lent(first: IssueItem, duplicate: IssueItem) -> IssueItem:
             f"{first.reason}\ntitle from {duplicate.source} (the link text {problem})"
         )
     return dataclasses.replace(first, **changes) if changes else first
+
+
+def _tops(items: list[IssueItem], order: Sequence[str]) -> list[str]:
+    """The canonical URL of each theme's top item (its first pinned one, else its first), in
+    theme `order`."""
+    tops: dict[str, str] = {}
+    for item in sorted(items, key=lambda item: not item.pinned):  # stable: page order stays
+        tops.setdefault(item.theme, item.canonical_url)
+    return [tops[name] for name in order if name in tops]
+
+
+def _apart_from_intro(item: IssueItem, intro: str, heads: Heads) -> IssueItem:
+    """A pick whose blurb repeats the intro (an editorial link's sentence, which the reader has
+    just read) takes its page's description instead, or no blurb."""
+    if not _repeats(item.blurb, intro):
+        return item
+    head = heads.get(item.url)
+    description = head.description if head is not None and head.description else ""
+    if _repeats(description, intro):
+        description = ""
+    return dataclasses.replace(item, blurb=excerpt(description, DESCRIPTION_LIMIT))
+
+
+def _repeats(text: str, intro: str) -> bool:
+    """Whether `text` opens with words the intro has in the same order (case and punctuation
+    aside): a sentence of it, or its start."""
+    folded = normalise_heading(text)[:REPEAT_CHARACTERS]
+    return len(folded) >= REPEAT_CHARACTERS // 2 and folded in normalise_heading(intro)
 
 
 def _theme_order(

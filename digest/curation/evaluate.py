@@ -1,17 +1,23 @@
-"""How well the classifier themes links it has not seen: leave-one-group-out cross-validation.
+"""How well the classifier themes links it has not seen, and the threshold that sends a chosen
+share of them to the catch-all.
 
 Each group (an issue, a fixture page) is held out in turn; the classifier learns from the other
-groups and the themes' seeds, and classifies every held-out link. A link it abstains on counts
-as the catch-all's, as it would in an email when nothing else claims it.
+groups and the themes' seeds, and classifies every held-out link. Or, as a newsletter grows,
+the newest issues are held out and the classifier learns from the ones before them. A held-out
+link is classified from its title and URL alone, the shape of a one-line feed item: its blurb
+often repeats the title, and would make the classifier look surer than it is on real items. A
+link it abstains on counts as the catch-all's, as it would in an email.
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from digest.core.settings import Theme
+from digest.core.text import normalise_heading
 from digest.curation.classify import THRESHOLD, Classifier, Example
 
 ABSTAINED = "(catch-all)"  # the predicted column of a link the classifier abstained on
@@ -106,39 +112,68 @@ def cross_validate(
     themes: Sequence[Theme],
     method: str = "cnb",
     threshold: float = THRESHOLD,
+    last: int | None = None,
+    folds: int | None = None,
+    context: bool = False,
 ) -> Evaluation:
     """Hold out each issue's examples in turn and classify them with a classifier trained on
-    the rest. Examples with no issue form one group of their own."""
-    groups: dict[str | None, list[Example]] = defaultdict(list)
-    for example in examples:
-        groups[example.issue].append(example)
+    the rest; with `last`, hold out the newest `last` issues (in the order `examples` first
+    names them) and train on the ones before; with `folds`, hold out every `folds`-th issue at
+    a time, `folds` trainings in all. Examples with no issue form one group. A held-out link
+    is classified from its title, or with `context` from its title and context (the shape of
+    a weeknote's editorial link, classified with its blurb)."""
+    groups = issue_groups(examples)
+    if folds is not None and folds < len(groups):
+        merged: dict[str | None, list[Example]] = {}
+        for n, group in enumerate(groups.values()):
+            merged.setdefault(str(n % folds), []).extend(group)
+        groups = merged
+    if last is not None:
+        cut = max(len(groups) - last, 0)
+        before = [e for group in list(groups.values())[:cut] for e in group]
+        classifier = Classifier.train(before, themes, method=method, threshold=threshold)
+        held = [e for group in list(groups.values())[cut:] for e in group]
+        return Evaluation(method, threshold, tuple(_outcomes(classifier, held, context)))
     outcomes = []
-    for held_out in sorted(groups, key=lambda issue: issue or ""):
-        rest = [e for issue, group in groups.items() if issue != held_out for e in group]
+    for held_out, group in groups.items():
+        rest = [e for issue, other in groups.items() if issue != held_out for e in other]
         classifier = Classifier.train(rest, themes, method=method, threshold=threshold)
-        for example in groups[held_out]:
-            prediction = classifier.classify(example.text, example.domain)
-            outcomes.append(Outcome(example, prediction.best, prediction.confidence))
+        outcomes += _outcomes(classifier, group, context)
     return Evaluation(method, threshold, tuple(outcomes))
 
 
-def calibrate(evaluation: Evaluation, max_abstain: float = 0.2) -> float:
-    """The threshold that abstains on the least confident links exactly as far as they were
-    more often wrong than right (each abstention then saves more wrong themes than it loses
-    right ones), sending at most `max_abstain` of the links to the catch-all."""
-    ranked = sorted(
-        (o.confidence, o.example.theme == o.best) for o in evaluation.outcomes if o.best
-    )
-    unknown = len(evaluation.outcomes) - len(ranked)  # abstained whatever the threshold
-    allowed = int(max_abstain * len(evaluation.outcomes)) - unknown
-    best_cut, net = 0, 0  # net: wrong minus right among the links abstained on so far
-    for cut, (_, right) in enumerate(ranked[:allowed], 1):
-        net += -1 if right else 1
-        if net > 0 and (cut == len(ranked) or ranked[cut][0] > ranked[cut - 1][0]):
-            best_cut, net = cut, 0
-    if best_cut == 0:
+def configured(examples: Sequence[Example], themes: Sequence[Theme]) -> list[Example]:
+    """The examples labelled with a configured theme (in any spelling of its name)."""
+    names = {normalise_heading(theme.name) for theme in themes}
+    return [e for e in examples if normalise_heading(e.theme) in names]
+
+
+def issue_groups(examples: Sequence[Example]) -> dict[str | None, list[Example]]:
+    """The examples of each issue, the issues in the order the examples first name them."""
+    groups: dict[str | None, list[Example]] = {}
+    for example in examples:
+        groups.setdefault(example.issue, []).append(example)
+    return groups
+
+
+def _outcomes(classifier: Classifier, held: Sequence[Example], context: bool) -> list[Outcome]:
+    outcomes = []
+    for example in held:
+        prediction = classifier.classify(example.text if context else example.title, example.url)
+        outcomes.append(Outcome(example, prediction.best, prediction.confidence))
+    return outcomes
+
+
+def threshold_for_share(evaluation: Evaluation, share: float) -> float:
+    """The confidence below which at most `share` of the held-out links fall: the threshold
+    that sends that share of links like them to the catch-all (those with nothing known to go
+    on are counted first, as they go there whatever the threshold)."""
+    unknown = sum(o.best is None for o in evaluation.outcomes)
+    ranked = sorted(o.confidence for o in evaluation.outcomes if o.best is not None)
+    allowed = math.floor(share * len(evaluation.outcomes)) - unknown
+    if allowed <= 0 or not ranked:
         return 0.0
-    return ranked[best_cut][0] if best_cut < len(ranked) else 1.0
+    return ranked[allowed] if allowed < len(ranked) else 1.0
 
 
 def report_lines(evaluation: Evaluation, themes: Sequence[str]) -> list[str]:

@@ -26,7 +26,7 @@ from digest.core.urls import canonical_url, domain_of
 from digest.curation.classify import Example
 from digest.curation.curate import pick_weeknote_post
 from digest.curation.overrides import IssueOverrides
-from digest.curation.themes import theme_for_heading
+from digest.curation.themes import ThemeChoice, theme_for_heading
 from digest.sources.fetch import Fetcher, make_client
 
 if TYPE_CHECKING:
@@ -37,14 +37,20 @@ if TYPE_CHECKING:
     from digest.weeknote.extract import Weeknote
 
 ORIGINS = ("weeknote", "override", "learn")
+# Sub-heading levels read under a heading that names no theme: one (an h3 under its h2).
+DEPTH = 1
+HEADINGS_SHOWN = 4  # headings named when a page taught nothing
 _UPSERT = """
-    INSERT INTO theme_examples (canonical_url, theme, text, domain, issue, origin, updated)
-    VALUES (:canonical_url, :theme, :text, :domain, :issue, :origin, :updated)
+    INSERT INTO theme_examples
+        (canonical_url, theme, text, title, context, domain, issue, origin, updated)
+    VALUES (:canonical_url, :theme, :text, :title, :context, :domain, :issue, :origin, :updated)
     ON CONFLICT (canonical_url) DO UPDATE SET
-        theme = excluded.theme, text = excluded.text, domain = excluded.domain,
-        issue = excluded.issue, origin = excluded.origin, updated = excluded.updated
+        theme = excluded.theme, text = excluded.text, title = excluded.title,
+        context = excluded.context, domain = excluded.domain, issue = excluded.issue,
+        origin = excluded.origin, updated = excluded.updated
     -- the same label again (each build of one weeknote) keeps the issue it first came from
     WHERE theme_examples.theme != excluded.theme OR theme_examples.text != excluded.text
+        OR theme_examples.title IS NOT excluded.title
 """
 
 
@@ -53,9 +59,12 @@ def weeknote_examples(
     themes: Sequence[Theme],
     issue: str | None,
     heads: Mapping[str, PageHead] | None = None,
+    depth: int = DEPTH,
 ) -> list[tuple[str, Example]]:
-    """(canonical URL, example) for every link under a heading that names a configured theme;
-    its text is the link's title and blurb, and its page's title and description when
+    """(canonical URL, example) for every link under a heading that names a configured theme:
+    its section's heading, or when that names none, the innermost of its first `depth`
+    sub-headings that does ("Updates from the community", then "Newsletters"). An example is
+    the link's title, and as context its blurb and its page's title and description when
     enrichment read them (`heads`, by URL)."""
     heads = heads or {}
     found = []
@@ -63,15 +72,27 @@ def weeknote_examples(
         if not section.heading:
             continue  # the editorial: no heading, no label
         choice = theme_for_heading(section.heading, themes)
-        if choice.new_theme:
-            continue
         for link in section.links:
+            theme = _label(choice, link.subheadings[:depth], themes)
+            if theme is None:
+                continue
             head = heads.get(link.url)
             page = (head.title or "", head.description or "") if head else ()
-            text = fold(" ".join(filter(None, (link.title, link.blurb, *page))))
-            example = Example(choice.theme, text, domain_of(link.url), issue)
+            context = fold(" ".join(filter(None, (link.blurb, *page))))
+            example = Example(theme, fold(link.title), context, link.canonical_url, issue)
             found.append((link.canonical_url, example))
     return found
+
+
+def _label(section: ThemeChoice, subheadings: Sequence[str], themes: Sequence[Theme]):
+    """The configured theme a link is filed under, or None."""
+    if not section.new_theme:
+        return section.theme
+    for heading in reversed(subheadings):
+        choice = theme_for_heading(heading, themes)
+        if not choice.new_theme:
+            return choice.theme
+    return None
 
 
 def override_examples(
@@ -88,7 +109,7 @@ def override_examples(
     return [
         (
             item.canonical_url,
-            Example(theme, fold(f"{item.title} {item.blurb}"), domain_of(item.url), issue),
+            Example(theme, fold(item.title), fold(item.blurb), item.canonical_url, issue),
         )
         for item in items
         if (theme := moved.get(item.canonical_url))
@@ -105,7 +126,9 @@ def save_examples(
             "canonical_url": url,
             "theme": example.theme,
             "text": example.text,
-            "domain": example.domain,
+            "title": example.title,
+            "context": example.context,
+            "domain": domain_of(example.url),
             "issue": example.issue,
             "origin": origin,
             "updated": now.isoformat(),
@@ -120,12 +143,32 @@ def save_examples(
 
 
 def load_examples(store: Store) -> list[Example]:
-    """Every stored example, in a stable order (by issue, then URL)."""
+    """Every stored example, in the order they were first stored (so an issue's place is
+    where it was learnt). A row stored before titles were kept apart has its text as title."""
     rows = store.db.execute(
-        "SELECT theme, text, domain, issue FROM theme_examples "
-        "ORDER BY coalesce(issue, ''), canonical_url"
+        "SELECT theme, coalesce(title, text) AS title, coalesce(context, '') AS context, "
+        "canonical_url, issue FROM theme_examples ORDER BY rowid"
     )
-    return [Example(row["theme"], row["text"], row["domain"], row["issue"]) for row in rows]
+    return [
+        Example(row["theme"], row["title"], row["context"], row["canonical_url"], row["issue"])
+        for row in rows
+    ]
+
+
+def forget_examples(store: Store, urls: Sequence[str], pages: Sequence[str] = ()) -> int:
+    """Delete the examples of `urls` (matched by canonical URL) and of every link learnt from
+    `pages` (as `learn_pages` names them: a URL, or a path made absolute); how many."""
+    keys = [canonical_url(url) for url in urls]
+    issues = [_location(page) for page in pages]
+    removed = 0
+    with store.transaction() as db:
+        for key in keys:
+            removed += db.execute(
+                "DELETE FROM theme_examples WHERE canonical_url = ?", (key,)
+            ).rowcount
+        for issue in issues:
+            removed += db.execute("DELETE FROM theme_examples WHERE issue = ?", (issue,)).rowcount
+    return removed
 
 
 def example_counts(store: Store, themes: Sequence[Theme] = ()) -> dict[str, int]:
@@ -159,18 +202,26 @@ def learn_pages(
     locations: Sequence[str],
     now: datetime,
     client: httpx.AsyncClient | None = None,
+    depth: int = DEPTH,
 ) -> list[PageLesson]:
     """Fetch each weeknote page (a URL, or a path relative to the working folder), extract it
-    and store its links as examples, in the order given: a later page's label wins."""
-    urls = [loc if "://" in loc or loc.startswith("file:") else _file_url(loc) for loc in locations]
+    and store its links as examples (weeknote_examples, reading `depth` sub-heading levels), in
+    the order given: a later page's label wins."""
+    urls = [_location(loc) for loc in locations]
     pages = asyncio.run(_fetch_pages(config, [(url, url) for url in urls], client))
     return [
-        _learn_page(config, store, url, page, now) for url, page in zip(urls, pages, strict=True)
+        _learn_page(config, store, url, page, now, depth)
+        for url, page in zip(urls, pages, strict=True)
     ]
 
 
 def backfill(
-    config: Config, store: Store, count: int, now: datetime, client: httpx.AsyncClient | None = None
+    config: Config,
+    store: Store,
+    count: int,
+    now: datetime,
+    client: httpx.AsyncClient | None = None,
+    depth: int = DEPTH,
 ) -> list[PageLesson]:
     """Learn from the newest `count` posts of weeknote.feed that its rule picks, oldest first,
     so the newest editor's label of a link is the one kept."""
@@ -188,7 +239,8 @@ def backfill(
     # A post's address comes from the blog: the guard judges it by the feed's address.
     pages = asyncio.run(_fetch_pages(config, [(p.link, feed_url) for p in posts], client))
     lessons = [
-        _learn_page(config, store, p.link, page, now) for p, page in zip(posts, pages, strict=True)
+        _learn_page(config, store, p.link, page, now, depth)
+        for p, page in zip(posts, pages, strict=True)
     ]
     return lessons
 
@@ -227,19 +279,36 @@ async def _fetch_pages(config: Config, targets, client) -> list[bytes | str]:
         return await asyncio.gather(*(one(url, configured) for url, configured in targets))
 
 
-def _learn_page(config: Config, store: Store, url: str, page: bytes | str, now: datetime):
+def _learn_page(config: Config, store: Store, url, page: bytes | str, now, depth: int):
     from digest.weeknote.extract import extract_weeknote
 
     if isinstance(page, str):
         return PageLesson(url, Counter(), page)
     selector = config.weeknote.selector if config.weeknote else None
     weeknote = extract_weeknote(page, url, selector, config.fetch.max_bytes)
-    labelled = weeknote_examples(weeknote, config.themes, url)
+    labelled = weeknote_examples(weeknote, config.themes, url, depth=depth)
     if not labelled:
-        problem = "; ".join(weeknote.problems) or "no links under a heading that names a theme"
-        return PageLesson(url, Counter(), problem)
+        return PageLesson(url, Counter(), _why_nothing(weeknote, depth))
     return PageLesson(url, save_examples(store, labelled, "learn", now))
 
 
-def _file_url(path: str) -> str:
-    return Path(path).resolve().as_uri()
+def _why_nothing(weeknote: Weeknote, depth: int) -> str:
+    """Why a page gave no example, in a line: what extraction found wrong, or the headings over
+    its links, none naming a theme."""
+    headed = [section.heading for section in weeknote.sections if section.heading and section.links]
+    if not headed:
+        return "; ".join(weeknote.problems) or "no links under a heading"
+    shown = ", ".join(repr(heading) for heading in headed[:HEADINGS_SHOWN])
+    more = f" and {len(headed) - HEADINGS_SHOWN} more" if len(headed) > HEADINGS_SHOWN else ""
+    levels = "level" if depth == 1 else "levels"
+    return (
+        f"no heading over its links names a theme ({shown}{more}), nor a sub-heading "
+        f"{depth} {levels} below: add aliases to feeds.yaml, or learn with a larger --depth"
+    )
+
+
+def _location(page: str) -> str:
+    """A page's URL, or a path's as a file: URL (the issue its examples are stored under)."""
+    if "://" in page or page.startswith("file:"):
+        return page
+    return Path(page).resolve().as_uri()

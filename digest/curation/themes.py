@@ -20,7 +20,6 @@ from difflib import SequenceMatcher
 from digest.core.models import Item
 from digest.core.settings import Theme
 from digest.core.text import normalise_heading
-from digest.core.urls import domain_of
 from digest.curation.classify import Classifier
 from digest.curation.words import find_phrases, phrase, stems
 
@@ -106,7 +105,7 @@ def _by_classifier(
 ) -> ThemeChoice | None:
     if classifier is None:
         return None
-    prediction = classifier.classify(text, domain_of(url), stemmed)
+    prediction = classifier.classify(text, url, stemmed)
     if prediction.theme is None:
         return None
     return ThemeChoice(prediction.theme, prediction.describe())

@@ -30,6 +30,7 @@ from digest.weeknote.furniture import (
     inside_landmark,
     is_furniture,
     is_furniture_link,
+    same_site,
 )
 
 _HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
@@ -71,6 +72,33 @@ _MOST = 0.8  # the share of the page's prose the article body holds, at least
 META_LIMIT = 160  # a byline or a line of post meta is short
 # Characters besides its links that a line of furniture links may have (" · ", "Tags: ").
 _LINK_ONLY_SLACK = 15
+# A line that is a date and nothing else ("Friday 29 September 2023", "5 Jan 2024, 10:30"): the
+# post's date, above or below its opening.
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+_DATE_LINE = re.compile(
+    r"(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*,?\s+)?"
+    rf"(?:\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH},?\s+\d{{4}}|{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}"
+    r"|\d{4}-\d{2}-\d{2}|\d{1,2}[/.]\d{1,2}[/.]\d{2,4})"
+    r"(?:,?\s+(?:at\s+)?\d{1,2}[:.]\d{2}\s*(?:am|pm)?)?",
+    re.I,
+)
+# What a block of links to a post's neighbours says besides their titles: "Previous: …",
+# "Next post →", "← Older".
+_ARROWS = "[\\s:|\u00b7\u00ab\u00bb\u2039\u203a<>\u2190-\u21ff-]*"
+_NEIGHBOUR_LABELS = re.compile(
+    _ARROWS
+    + r"(?:(?:previous|next|older|newer)(?: (?:post|posts|article|entry|page))?"
+    + _ARROWS
+    + ")+",
+    re.I,
+)
+_NEIGHBOUR_BLOCKS = {"ul", "ol", "nav", "div", "p"}
+# What a table of contents says besides its links: a label at most.
+_CONTENTS_LABEL = re.compile(
+    r"(?:table of contents|contents|on this page|in this (?:post|article|issue)|jump to)?\s*:?",
+    re.I,
+)
+_CONTENTS_BLOCKS = {"ul", "ol", "nav", "div", "details", "section", "p"}
 
 
 def find_body(soup: BeautifulSoup, selector: str | None, problems: list[str]) -> Tag | None:
@@ -139,14 +167,53 @@ def remove_furniture(body: Tag, page_url: str, own_hosts: set[str], title: str) 
     stack = [body]
     while stack:  # outer elements first, and none below one removed
         for tag in [child for child in stack.pop().contents if isinstance(child, Tag)]:
-            if is_furniture(tag) or (
-                tag.name in _META_BLOCKS
-                and 0 < lengths.get(id(tag), 0) <= META_LIMIT
-                and (_is_meta_block(tag, page_url, own_hosts) or _is_title_line(tag, title))
+            if (
+                is_furniture(tag)
+                or (
+                    tag.name in _META_BLOCKS
+                    and 0 < lengths.get(id(tag), 0) <= META_LIMIT
+                    and (_is_meta_block(tag, page_url, own_hosts) or _is_title_line(tag, title))
+                )
+                or _is_contents(tag)
+                or _is_neighbours(tag, page_url, own_hosts)
             ):
                 tag.decompose()
             else:
                 stack.append(tag)
+
+
+def _is_contents(tag: Tag) -> bool:
+    """A table of contents: a block of two or more links, all to places on this page, with
+    nothing else but a label ("Table of contents"), however long its list."""
+    if tag.name not in _CONTENTS_BLOCKS:
+        return False
+    links = tag.find_all("a", href=True)
+    if len(links) < 2 or not all(str(a["href"]).strip().startswith("#") for a in links):
+        return False
+    return _CONTENTS_LABEL.fullmatch(_text_besides(tag, links)) is not None
+
+
+def _is_neighbours(tag: Tag, page_url: str, own_hosts: set[str]) -> bool:
+    """Links to the posts before and after this one ("Previous: Weeknote 47", "Next →"): one or
+    two links to this site whose only other words are those labels."""
+    if tag.name not in _NEIGHBOUR_BLOCKS:
+        return False
+    links = tag.find_all("a", href=True)
+    if not 0 < len(links) <= 2 or tag.find(_is_heading_element) is not None:
+        return False
+    besides = _text_besides(tag, links)
+    if not besides or _NEIGHBOUR_LABELS.fullmatch(besides) is None:
+        return False
+    hosts = {urlsplit(urljoin(page_url, str(a["href"]).strip())).hostname for a in links}
+    return all(host and same_site(host, own_hosts) for host in hosts)
+
+
+def _text_besides(tag: Tag, links: list[Tag]) -> str:
+    """The words of `tag` outside the links in it."""
+    text = fold(tag.get_text(" "))
+    for link in links:
+        text = text.replace(fold(link.get_text(" ")), " ", 1)
+    return fold(text)
 
 
 def _is_title_line(tag: Tag, title: str) -> bool:
@@ -186,6 +253,8 @@ def _is_meta_block(tag: Tag, page_url: str, own_hosts: set[str]) -> bool:
             return False
         if _META_LABEL.match(text) is not None:
             return tag.find("time") is not None or _DATE.search(text) is not None
+        if _DATE_LINE.fullmatch(text) is not None:
+            return True
         return _DATE.search(text[:_DATE_OPENING]) is not None and _BY.search(text) is not None
     if not all(_is_furniture_anchor(link, page_url, own_hosts) for link in links):
         return False

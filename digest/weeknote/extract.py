@@ -8,8 +8,10 @@ The work is split: digest.weeknote.body finds the article and clears its furnitu
 rules in digest.weeknote.furniture), digest.weeknote.sections splits it at its headings, and
 digest.weeknote.titles names each link. Choices made here:
 - The editorial is the text before the first heading. When that is under 40 characters (a
-  byline, nothing at all), the section under the first heading is the editorial instead, and that
-  heading is dropped: weeknotes often open with one such as "What's going on in improvement?".
+  byline, nothing at all) and the first headed section reads as an opening (a question or a
+  subtitle for a heading, or prose with few links), that section is the editorial instead, and
+  its heading is dropped: weeknotes often open with one such as "What's going on in
+  improvement?". A post that opens with a section of links has no editorial.
 - A link's target is unwrapped from redirect wrappers (digest.sources.unwrap) before it is
   compared, so a wrapped and a plain link to one story count once.
 - Account and comment links are matched on whole path segments (/login, /comment), so a path
@@ -38,7 +40,7 @@ from digest.core.urls import MAX_URL_LENGTH, absolute_url, canonical_url
 from digest.sources.charset import decode_html
 from digest.sources.unwrap import unwrap
 from digest.weeknote.body import find_body, remove_furniture
-from digest.weeknote.furniture import inside_furniture, is_furniture_link
+from digest.weeknote.furniture import inside_furniture, is_furniture_link, same_site
 from digest.weeknote.sections import Draft, walk_sections
 from digest.weeknote.titles import BLURB_LIMIT, TITLE_LIMIT, Contexts
 
@@ -49,10 +51,21 @@ EDITORIAL_LIMIT = 600
 PAGE_TITLE_LIMIT = 300
 # Less text than this before the first heading is a byline, not an editorial.
 EDITORIAL_MIN_TEXT = 40
+# A first headed section is the opening when its heading has this many words or more, or it
+# has this many characters of text per link or more (the fixtures' openings: 190 to 415; a
+# section of links has tens).
+OPENING_HEADING_WORDS = 8
+OPENING_PROSE = 150
+_OPENING_NAME = re.compile(
+    r"(?:intro|introduction|overview|summary|tl;? ?dr|(?:welcome|hello|hi)\b.*)[.!:]?", re.I
+)
 # No real host name holds spaces, control characters or these; browsers refuse such links.
 _JUNK_HOST = re.compile(r"[\s\x00-\x1f\x7f-\x9f<>\"'`{}|\\^%]")
 _IMAGE_PATH = re.compile(r"\.(?:jpe?g|png|gif|webp|avif|svg|bmp|tiff?)$", re.I)
-_ACCOUNT_PATH = re.compile(r"/(?:login|signin|sign-in|wp-login|wp-admin|comments?)(?:[/.]|$)", re.I)
+_ACCOUNT_PATH = re.compile(r"/(?:login|signin|sign-in|wp-login|wp-admin)(?:[/.]|$)", re.I)
+# The site's own comment pages are furniture; another site's ("/r/emacs/comments/1x/…", a
+# forum's thread) is a discussion the editor links to, a story in its own right.
+_COMMENT_PATH = re.compile(r"/comments?(?:[/.]|$)", re.I)
 _SENTENCE_BREAK = re.compile("(?<=[.!?\u2026])[\"'\u201d\u2019)\\]]*\\s+")
 
 
@@ -67,6 +80,7 @@ class WeeknoteLink:
     # The link's own words as the page has them, before a generic text is replaced and before
     # sentence case: "toolkit for reception teams" shows it was a fragment of a sentence.
     link_text: str = ""
+    subheadings: tuple[str, ...] = ()  # the headings over it inside its section, outermost first
 
 
 @dataclass(frozen=True)
@@ -170,7 +184,23 @@ def _editorial_first(drafts: list[Draft]) -> list[Draft]:
     if len(drafts) == 1 or len(fold("".join(opening.text))) >= EDITORIAL_MIN_TEXT:
         return drafts
     first = drafts[1]
-    return [Draft("", opening.links + first.links, first.text), *drafts[2:]]
+    if not _reads_as_opening(first):
+        return drafts  # a post that opens with its first themed section has no editorial
+    links, subheadings = opening.links + first.links, opening.subheadings + first.subheadings
+    return [Draft("", links, first.text, subheadings=subheadings), *drafts[2:]]
+
+
+def _reads_as_opening(draft: Draft) -> bool:
+    """Whether a post's first headed section is its opening rather than its first themed
+    section: the heading asks a question, is a subtitle as long as a sentence ("What's going on
+    in improvement?") or names an opening ("Introduction"), or the section is prose, with few
+    links for its words."""
+    heading = fold(draft.heading)
+    if heading.endswith("?") or len(heading.split()) >= OPENING_HEADING_WORDS:
+        return True
+    if _OPENING_NAME.fullmatch(heading):
+        return True
+    return len(fold("".join(draft.text))) >= OPENING_PROSE * max(1, len(draft.links))
 
 
 def _editorial_text(raw: str) -> str:
@@ -236,13 +266,15 @@ def _sections(drafts: list[Draft], base: str, own_urls: set[str]) -> tuple[Weekn
     position = 0
     for draft in drafts:
         links = []
-        for anchor in draft.links:
+        for anchor, under in zip(draft.links, draft.subheadings, strict=True):
             target = _link_target(anchor, base, own_hosts)
             if target is None or target[1] in seen:
                 continue
             seen.add(target[1])
             title, blurb, words = contexts.describe(anchor, target[0])
-            link = WeeknoteLink(*target, title, blurb, draft.heading, position, link_text=words)
+            link = WeeknoteLink(
+                *target, title, blurb, draft.heading, position, link_text=words, subheadings=under
+            )
             links.append(link)
             position += 1
         sections.append(WeeknoteSection(draft.heading, tuple(links)))
@@ -283,6 +315,8 @@ def _link_target(anchor: Tag, base: str, own_hosts: set[str]) -> tuple[str, str]
     if parts.scheme not in ("http", "https") or not host or _JUNK_HOST.search(host):
         return None
     if _ACCOUNT_PATH.search(parts.path) or "replytocom" in parts.query:
+        return None
+    if _COMMENT_PATH.search(parts.path) and same_site(host, own_hosts):
         return None
     if is_furniture_link(anchor, parts, own_hosts) or _is_picture(anchor, url):
         return None

@@ -95,8 +95,8 @@ _LIST_HOSTS += ("createsend.com",)
 # Paths on the page's own site that list posts or manage the reader, not stories.
 _LISTING_PATH = re.compile(
     r"/(?:tags?|category|categories|taxonomy/term|search/label|label|labels|author|authors"
-    r"|page/\d+|feed|feeds|rss|subscribe|signup|sign-up|account|print|printpdf|printable"
-    r"|share)(?:[/.]|$)|^/@[^/]+/?$",
+    r"|page/\d+|feed|feeds|rss|atom|subscribe|signup|sign-up|account|print|printpdf|printable"
+    r"|share)(?:[/.]|$)|^/@[^/]+/?$|/index\.xml$",
     re.I,
 )
 _LISTING_QUERY = re.compile(r"(?:^|&)(?:(?:tag|category|author|share|print)=|action=share)", re.I)
@@ -172,13 +172,13 @@ def is_furniture_url(parts: SplitResult, own_hosts: set[str]) -> bool:
         return True
     if any(_on(host, h) for h in _LIST_HOSTS):
         return True
-    if parts.fragment.startswith("/portal") or parts.fragment in ("comments", "respond"):
-        return True  # Ghost's sign-up overlay; a post's comment form
+    own = same_site(host, own_hosts)
+    if parts.fragment.startswith("/portal") or (own and parts.fragment in ("comments", "respond")):
+        return True  # Ghost's sign-up overlay; this site's comment form (not another's post)
     if path.startswith(("/share", "/intent")) and "text=" in parts.query:
         return True  # a Mastodon (or any fediverse) compose box, on whichever server
     if is_profile(host, path):
         return True
-    own = _same_site(host, own_hosts)
     return own and bool(_LISTING_PATH.search(path) or _LISTING_QUERY.search(parts.query))
 
 
@@ -195,7 +195,7 @@ def is_profile(host: str, path: str) -> bool:
     return False
 
 
-def _same_site(host: str, own_hosts: set[str]) -> bool:
+def same_site(host: str, own_hosts: set[str]) -> bool:
     return bool(host) and site_of(host) in {site_of(own) for own in own_hosts}
 
 

@@ -12,6 +12,8 @@ Choices:
   the article: nothing after it is read.
 - A footnote is read into the section that first cites it, and its words are no section's
   text; a heading over nothing but footnotes ("Notes") is no section.
+- Each link keeps the sub-headings it stands under inside its section ("Updates from the
+  community", then "Newsletters"), which learning may read as the editor's labels.
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ class Draft:
     links: list[Tag] = field(default_factory=list)
     text: list[str] = field(default_factory=list)
     footnotes: int = 0  # footnotes that stood here, read into the sections citing them
+    # For each link, the sub-headings it stands under inside the section, outermost first.
+    subheadings: list[tuple[str, ...]] = field(default_factory=list)
 
 
 def heading_level(tag: Tag) -> int | None:
@@ -200,6 +204,9 @@ class _Walker:
         self.cited: dict[int, Draft] = {}  # id(footnote) → the draft that first cites it
         self.drafts = [Draft("")]
         self.heading: Tag | None = None  # the heading being read: its words are no section's
+        self.path: list[
+            tuple[int, str]
+        ] = []  # the sub-headings read in this section: (level, words)
         self.diverted: list[tuple[Tag, Draft]] = []  # the footnotes being read, innermost last
 
     def _reading(self) -> Draft:
@@ -225,14 +232,18 @@ class _Walker:
                 return False
             if level <= self.section_level:
                 self.heading = node
+                self.path = []
                 if level != _TITLE_LEVEL:
                     self.drafts.append(Draft(fold(node.get_text(" "))))
                 return True
+            self.path = [(deeper, words) for deeper, words in self.path if deeper < level]
+            self.path.append((level, fold(node.get_text(" "))))
         if id(node) in self.note_ids:
             self.drafts[-1].footnotes += 1
             self.diverted.append((node, self.cited.get(id(node), self._reading())))
         elif node.name == "a" and node.get("href"):
             self._reading().links.append(node)
+            self._reading().subheadings.append(tuple(words for _, words in self.path))
             if id(node) in self.notes:
                 self.cited.setdefault(id(self.notes[id(node)]), self.drafts[-1])
         elif node.name in SPACED:
