@@ -178,7 +178,11 @@ def build_issue(
     ) + curate.feed_candidates(items, feeds, config, heads, classifier)
     unmatched = curate.unmatched_headings(weeknote, config)
     overrides = load_overrides(config.overrides_path(), issue_id, config)
-    intro = overrides.intro or weeknote.editorial
+    stale_since = _sent_before(store, issue_id, weeknote.identity())
+    stale = stale_since and config.weeknote.stale
+    if stale_since:
+        warnings.append(_stale_warning(stale_since, stale))
+    intro = overrides.intro or ("" if stale == "send-without" else weeknote.editorial)
     curated = curate.curate(
         candidates, store.sent_urls(), overrides, config, unmatched, heads, intro
     )
@@ -197,7 +201,30 @@ def build_issue(
         sources=tuple(_health(config, store, now, page)),
         warnings=(*warnings, *curated.warnings),
         skipped=curated.skipped,
+        weeknote_hash=weeknote.identity(),
+        stale_since=stale_since,
     )
+
+
+def _sent_before(store: Store, issue_id: str, identity: str | None) -> str | None:
+    """The latest issue before `issue_id` that was sent with this very weeknote."""
+    if identity is None:
+        return None
+    row = store.db.execute(
+        "SELECT id FROM issues WHERE status = 'sent' AND id < ?"
+        " AND json_extract(issue_json, '$.weeknote_hash') = ? ORDER BY id DESC LIMIT 1",
+        (issue_id, identity),
+    ).fetchone()
+    return row[0] if row else None
+
+
+def _stale_warning(sent_in: str, policy: str) -> str:
+    then = {
+        "hold": "digest send holds this issue until a new one is out (weeknote.stale: hold)",
+        "send-without": "this issue goes without its editorial (weeknote.stale: send-without)",
+        "warn": "it would go out again (weeknote.stale: warn)",
+    }[policy]
+    return f"weeknote: the same weeknote was sent in issue {sent_in}; {then}"
 
 
 def _learn(config, store, now, this_week, explain: bool) -> Classifier | None:

@@ -39,6 +39,8 @@ RUNS = [
     (("send", "--outbox", "rehearsal"), None),
     (("send", "--resume"), None),
     (("status",), None),
+    (("approve",), None),
+    (("approve", "--revoke"), None),
     (("cancel", "2026-W48"), None),
     (("archive",), None),
     (("stats", "--offline"), None),

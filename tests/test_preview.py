@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from digest.core.config import load_config
+from digest.core.models import issue_from_dict
 from digest.core.store import Store
 from digest.pipeline import build_issue
-from digest.publish.preview import frozen_issue, page_renderer
+from digest.publish.preview import page_renderer
 from tests.resolver import table_resolver
 from tests.samples import NOW, cli, mark_sent
 
@@ -237,4 +238,4 @@ def test_a_frozen_issue_reads_back_as_the_issue_that_was_built(site):
     config = load_config(site)
     with Store.open(config.db_path()) as store:
         built = build_issue(config, store, NOW)
-    assert frozen_issue(json.loads(built.to_json())) == built
+    assert issue_from_dict(json.loads(built.to_json())) == built

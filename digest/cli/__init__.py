@@ -5,7 +5,18 @@ each family module imports from `base` and the core only, and this module regist
 commands. Heavy modules are imported inside the commands, so `digest --help` stays quick.
 """
 
-from digest.cli import archive, checking, doctor, issue, links, sending, stats, subscribers, themes
+from digest.cli import (
+    approving,
+    archive,
+    checking,
+    doctor,
+    issue,
+    links,
+    sending,
+    stats,
+    subscribers,
+    themes,
+)
 from digest.cli import init as setup
 from digest.cli.base import DigestGroup, World, main
 
@@ -15,6 +26,7 @@ main.add_command(checking.check)
 main.add_command(checking.fetch)
 main.add_command(issue.build)
 main.add_command(issue.preview)
+main.add_command(approving.approve)
 main.add_command(sending.send)
 main.add_command(sending.status)
 main.add_command(sending.cancel)

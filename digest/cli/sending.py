@@ -85,6 +85,7 @@ def send(
     from digest.core.store import Store
     from digest.curation import curate
     from digest.delivery import send as sending
+    from digest.delivery.approval import Approvals
     from digest.delivery.connect import make_transport
     from digest.delivery.ledger import Ledger
     from digest.delivery.lock import send_lock
@@ -121,6 +122,7 @@ def send(
                 world().sleep,
                 lock=lock,
                 link_check=checker,
+                approvals=Approvals(store),
             )
 
         if dry_run:  # the real send's decisions, taken the same way, and nothing sent
@@ -151,6 +153,9 @@ def send(
             _tell_editor(config, transport, f"issue {issue_id} was not sent", lines, issue_id)
             raise
         click.echo(result.message)
+        if result.outcome == "held":
+            _tell_editor(config, transport, f"issue {issue_id} is held", [result.message], issue_id)
+            raise SystemExit(sending.HELD_EXIT)
         if not result.complete:
             what = f"issue {issue_id} was not completely sent"
             _tell_editor(config, transport, what, [result.message], issue_id)
@@ -198,15 +203,19 @@ def _publish(config, store) -> None:
 
 def _without_ledger(config, ledger, transport, issue_id, build, test_to, sandbox):
     """--test, --sandbox and --outbox: the content being sent this week (frozen if a send has
-    started, else freshly built), and nothing written to the ledger."""
+    started, else as approved, else freshly built), and nothing written to the ledger."""
     from digest.core.text import plural
+    from digest.delivery.approval import Approvals
     from digest.delivery.message import FrozenEmail
     from digest.delivery.rehearsal import send_test, send_unrecorded
     from digest.delivery.subscribers import Subscribers, normalise_email
 
     record = ledger.issue(issue_id)
+    approval = Approvals(ledger.store).get(issue_id)
     if record is not None:
         content = record.email
+    elif approval is not None:
+        content = FrozenEmail(approval.subject, approval.html, approval.text)
     else:
         rendered = build(issue_id).email
         content = FrozenEmail(rendered.subject, rendered.html, rendered.text)
@@ -231,17 +240,21 @@ def _without_ledger(config, ledger, transport, issue_id, build, test_to, sandbox
 @db_option
 @json_option
 def status(config_path: str, db_path: str | None, as_json: bool) -> None:
-    """List the issues sent or being sent, with their batches and message ids."""
+    """List each issue's state: this week's draft, approved (by whom, when, the hash of what
+    goes out), held (why), or sent and being sent, with their batches and message ids."""
     from digest.core import output
     from digest.core.config import load_config
     from digest.core.store import Store
+    from digest.curation import curate
+    from digest.delivery.approval import Approvals
     from digest.delivery.ledger import Ledger
 
     config = load_config(config_path)
+    draft = curate.issue_id(world().now(), config.newsletter.timezone)
     with Store.open(db_path or config.db_path(), create=False) as store:
-        ledger = Ledger(store)
+        ledger, approvals = Ledger(store), Approvals(store)
         rows = [(record, ledger.batches(record.id)) for record in ledger.issues()]
-    output.show_status(rows, as_json)
+        output.show_status(rows, approvals.all(), approvals.last_holds(), draft, as_json)
 
 
 @click.command()

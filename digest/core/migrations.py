@@ -198,6 +198,24 @@ MIGRATIONS = (
         trained TEXT NOT NULL
     );
     """,
+    """
+    CREATE TABLE approvals (            -- an issue the editor approved: what its send sends
+        issue TEXT PRIMARY KEY,
+        subject TEXT NOT NULL,
+        preheader TEXT NOT NULL,
+        html TEXT NOT NULL,
+        text TEXT NOT NULL,
+        issue_json TEXT NOT NULL,       -- the items and the weeknote it was built from
+        hash TEXT NOT NULL,             -- sha256 of subject, HTML and text
+        approved_by TEXT NOT NULL,
+        approved_at TEXT NOT NULL
+    );
+    CREATE TABLE holds (                -- a send held back by a policy: why, and when
+        issue TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        held_at TEXT NOT NULL
+    );
+    """,
 )
 
 

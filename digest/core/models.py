@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -147,6 +148,8 @@ class Issue:
     sources: tuple[SourceHealth, ...]
     warnings: tuple[str, ...]
     skipped: tuple[Decision, ...]
+    weeknote_hash: str | None = None  # what the weeknote says (digest.weeknote.extract)
+    stale_since: str | None = None  # the sent issue whose weeknote this one repeats
 
     @property
     def lead(self) -> tuple[IssueItem, ...]:
@@ -185,3 +188,42 @@ def to_json(data, indent: int | None = 2) -> str:
         return vars(value)
 
     return json.dumps(data, indent=indent, ensure_ascii=False, default=plain)
+
+
+def issue_from_dict(data: dict) -> Issue:
+    """An Issue again from its JSON (as the ledger and approvals freeze it); keys it no longer
+    has are dropped and keys added since take their defaults."""
+    themes = tuple(
+        _from_dict(
+            IssueTheme,
+            theme,
+            items=tuple(_item(item) for item in theme.get("items", ())),
+            more=tuple(_item(item) for item in theme.get("more", ())),
+        )
+        for theme in data.get("themes", ())
+    )
+    return _from_dict(
+        Issue,
+        data,
+        built_at=_moment(data.get("built_at")),
+        window_start=_moment(data.get("window_start")),
+        window_end=_moment(data.get("window_end")),
+        themes=themes,
+        sources=tuple(_from_dict(SourceHealth, s) for s in data.get("sources", ())),
+        warnings=tuple(data.get("warnings", ())),
+        skipped=tuple(_from_dict(Decision, d) for d in data.get("skipped", ())),
+    )
+
+
+def _item(data: dict) -> IssueItem:
+    return _from_dict(IssueItem, data, published=_moment(data.get("published")))
+
+
+def _from_dict(cls, data: dict, **values):
+    """`cls` from the keys of `data` it has, `values` taking the place of theirs."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{**{key: value for key, value in data.items() if key in names}, **values})
+
+
+def _moment(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None

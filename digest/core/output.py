@@ -205,34 +205,18 @@ def _theme_row(theme: IssueTheme) -> tuple[str, ...]:
     )
 
 
-def show_status(rows: list, as_json: bool) -> None:
-    """Each issue in the ledger: its state, when, how far its batches got, its message ids."""
+def show_status(rows: list, approvals: dict, holds: dict, draft: str, as_json: bool) -> None:
+    """Each issue: sent, sending or cancelled (the ledger's, with batches and message ids),
+    approved (by whom, when, the hash of what a send sends), held (why), or this week's
+    `draft`, which nothing has approved or held yet."""
+    sent = {record.id for record, _ in rows}
+    waiting = sorted((set(approvals) | set(holds) | {draft}) - sent, reverse=True)
     if as_json:
-        data = [
-            {
-                "issue": record.id,
-                "status": record.status,
-                "subject": record.subject,
-                "started_at": record.started_at,
-                "sent_at": record.sent_at,
-                "send_at": record.send_at,
-                "transport": record.transport,
-                "destination": record.destination,
-                "batches": [
-                    {k: getattr(b, k) for k in ("number", "status", "message_id", "attempts")}
-                    | {"recipients": len(b.recipients), "last_error": b.last_error}
-                    | {"rejected": [{"email": e, "reason": why} for e, why in b.rejected]}
-                    for b in batches
-                ],
-            }
-            for record, batches in rows
-        ]
-        click.echo(json.dumps(data, indent=2))
+        data = [_ledger_json(record, batches, approvals.get(record.id)) for record, batches in rows]
+        data += [_waiting_json(i, approvals.get(i), holds.get(i)) for i in waiting]
+        click.echo(json.dumps(sorted(data, key=lambda e: e["issue"], reverse=True), indent=2))
         return
-    if not rows:
-        click.echo("No issue has been sent yet.")
-        return
-    table = []
+    table = [_waiting_row(i, approvals.get(i), holds.get(i)) for i in waiting]
     for record, batches in rows:
         accepted = sum(b.status == "accepted" for b in batches)
         ids = ", ".join(b.message_id for b in batches if b.message_id)
@@ -249,6 +233,7 @@ def show_status(rows: list, as_json: bool) -> None:
                 ids[:60] + ("…" if len(ids) > 60 else ""),
             )
         )
+    table.sort(key=lambda row: row[0], reverse=True)
     columns = (
         "issue",
         "status",
@@ -257,6 +242,49 @@ def show_status(rows: list, as_json: bool) -> None:
         "recipients",
         "rejected",
         "transport",
-        "message ids",
+        "message ids / approval",
     )
     _plain_table(table, columns, right=(3, 4, 5))
+
+
+def _ledger_json(record, batches, approval) -> dict:
+    return {
+        "issue": record.id,
+        "status": record.status,
+        "subject": record.subject,
+        "started_at": record.started_at,
+        "sent_at": record.sent_at,
+        "send_at": record.send_at,
+        "transport": record.transport,
+        "destination": record.destination,
+        "approval": _approval_json(approval),
+        "batches": [
+            {k: getattr(b, k) for k in ("number", "status", "message_id", "attempts")}
+            | {"recipients": len(b.recipients), "last_error": b.last_error}
+            | {"rejected": [{"email": e, "reason": why} for e, why in b.rejected]}
+            for b in batches
+        ],
+    }
+
+
+def _waiting_json(issue_id: str, approval, hold) -> dict:
+    status = "approved" if approval else "held" if hold else "draft"
+    held = {"reason": hold[0], "at": hold[1]} if hold and not approval else None
+    subject = approval.subject if approval else None
+    entry = {"issue": issue_id, "status": status, "subject": subject, "held": held}
+    return entry | {"approval": _approval_json(approval)}
+
+
+def _approval_json(approval) -> dict | None:
+    if approval is None:
+        return None
+    return {"by": approval.approved_by, "at": approval.approved_at, "hash": approval.hash}
+
+
+def _waiting_row(issue_id: str, approval, hold) -> tuple[str, ...]:
+    if approval:
+        detail = f"approved by {approval.approved_by}, sha256 {approval.hash[:12]}"
+        return (issue_id, "approved", approval.approved_at, "", "", "", "", detail)
+    if hold:
+        return (issue_id, "held", hold[1], "", "", "", "", hold[0][:60])
+    return (issue_id, "draft", "", "", "", "", "", "not approved yet")

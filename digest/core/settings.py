@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from digest.core.validators import (
+    approval,
     batch_size,
     colour,
     few_groups,
@@ -28,6 +29,7 @@ from digest.core.validators import (
     region,
     share,
     source_location,
+    stale_weeknote,
     time_zone,
     transport,
 )
@@ -86,6 +88,12 @@ class Weeknote:
     )
     category: str | None = setting(None, "with feed: category a weeknote post carries")
     selector: str | None = setting(None, "CSS selector of the article body on the page")
+    stale: str = setting(
+        "warn",
+        "when the weeknote is one already sent: hold (send nothing until a new one), "
+        "send-without (the issue without its editorial) or warn",
+        stale_weeknote,
+    )
 
     conflict_keys: typing.ClassVar = ("url", "feed")
 
@@ -239,6 +247,12 @@ class Sending:
     )
     tracking: Tracking = setting(Tracking(), "SendGrid tracking settings")
     min_items: int = setting(1, "skip the week when the issue has fewer items than this", positive)
+    approval: str = setting(
+        "optional",
+        "required: a send holds (exit 4) until the issue is approved; optional: an approved "
+        "issue is sent as approved, another is built at send time",
+        approval,
+    )
     require_weeknote: bool = setting(
         True, "refuse to send when the weeknote could not be fetched (--force overrides)"
     )

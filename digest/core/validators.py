@@ -7,6 +7,8 @@ import re
 from urllib.parse import urlsplit
 
 TRANSPORTS = ("sendgrid", "outbox")
+APPROVALS = ("required", "optional")  # sending.approval
+STALE_WEEKNOTE = ("hold", "send-without", "warn")  # weeknote.stale
 REGIONS = ("global", "eu")  # SendGrid's API hosts: api.sendgrid.com, api.eu.sendgrid.com
 MAX_GROUPS_TO_DISPLAY = 25  # SendGrid's limit for asm.groups_to_display
 
@@ -55,6 +57,14 @@ def batch_size(value: int) -> str | None:
 
 def in_flight(value: int) -> str | None:
     return None if 1 <= value <= 16 else "a whole number from 1 to 16"
+
+
+def approval(value: str) -> str | None:
+    return None if value in APPROVALS else "required or optional"
+
+
+def stale_weeknote(value: str) -> str | None:
+    return None if value in STALE_WEEKNOTE else "hold, send-without or warn"
 
 
 def transport(value: str) -> str | None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -65,6 +65,8 @@ class IssueOverrides:
     intro: str | None = setting(None, "the intro text, instead of the weeknote's editorial")
     theme_order: tuple[str, ...] = setting((), "themes to show first, in this order")
     items: tuple[ItemOverride, ...] = setting((), "changes to single items")
+    # Not a key: the URLs earlier weeks dropped. A dropped item stays dropped.
+    earlier_drops: frozenset[str] = field(default=frozenset(), metadata={"internal": True})
 
 
 def load_overrides(path: Path, issue_id: str, config: Config) -> IssueOverrides:
@@ -80,7 +82,7 @@ def load_overrides(path: Path, issue_id: str, config: Config) -> IssueOverrides:
     if not isinstance(root, yaml.MappingNode):
         reader.problem(root, "", "expected a mapping of issue ids (2026-W48) to overrides")
         raise ConfigError(name, reader.problems)
-    found, seen = IssueOverrides(), set()
+    found, seen, drops = IssueOverrides(), set(), set()
     for key_node, node in root.value:
         key = str(key_node.value)
         if not ISSUE_ID.fullmatch(key):
@@ -94,9 +96,11 @@ def load_overrides(path: Path, issue_id: str, config: Config) -> IssueOverrides:
         if overrides is not None:
             _check_entry(overrides, node, key, config, reader)
             found = overrides if key == issue_id else found
+            if key < issue_id:
+                drops |= {canonical_url(i.url) for i in overrides.items or () if i and i.drop}
     if reader.problems:
         raise ConfigError(name, reader.problems)
-    return found
+    return dataclasses.replace(found, earlier_drops=frozenset(drops))
 
 
 def _check_entry(
@@ -146,7 +150,9 @@ def apply_overrides(
     kept, dropped = [], []
     for item in items:
         override = wanted.get(item.canonical_url)
-        if override is None:
+        if override is None and item.canonical_url in overrides.earlier_drops:
+            dropped.append(item)
+        elif override is None:
             kept.append(item)
         elif override.drop:
             dropped.append(item)

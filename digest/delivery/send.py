@@ -26,16 +26,20 @@ from digest.core.errors import DigestError
 from digest.core.models import WEEKNOTE
 from digest.core.settings import Config
 from digest.core.text import plural
+from digest.delivery.approval import Approval, Approvals
 from digest.delivery.batch import BatchSender
 from digest.delivery.ledger import SENDABLE, Batch, Ledger
 from digest.delivery.lock import SendLock
 from digest.delivery.message import FrozenEmail, Options, issue_category
 from digest.delivery.transports import Rejected
-from digest.email.render import CLIP_SIZE
+from digest.email.render import CLIP_SIZE, RenderedEmail
 from digest.sources.links import refuse_broken
 
 if TYPE_CHECKING:
     from digest.pipeline import Preview
+
+
+HELD_EXIT = 4  # the exit status of a send held by a policy: nothing sent, nothing marked
 
 
 class SendPolicyError(DigestError):
@@ -45,7 +49,7 @@ class SendPolicyError(DigestError):
 @dataclass
 class SendResult:
     issue_id: str
-    outcome: str  # sent | already-sent | cancelled | skipped | scheduled | incomplete
+    outcome: str  # sent | already-sent | cancelled | skipped | scheduled | incomplete | held
     message: str
     batches: int = 0
     accepted: int = 0
@@ -102,6 +106,7 @@ class Sender:
     jitter: Callable[[], float] = random.random
     lock: SendLock | None = None  # the send lock, checked before every request
     link_check: Callable[[object], list] | None = None  # the issue's links, checked
+    approvals: Approvals | None = None  # the editor's approvals; None: sends build afresh
 
     def send_issue(
         self,
@@ -133,6 +138,8 @@ class Sender:
     def _start(self, issue_id, build, recipients, force, send_at) -> SendResult | None:
         ready = self._prepare(issue_id, build, recipients, force)
         if isinstance(ready, SendResult):
+            if ready.outcome == "held" and self.approvals is not None:
+                self.approvals.hold(issue_id, ready.message, self.clock())
             return ready
         batch_id = self.transport.create_batch() if send_at else None
         size, transport = self.config.sending.batch_size, self.transport
@@ -152,10 +159,21 @@ class Sender:
         return None
 
     def _prepare(self, issue_id, build, recipients, force) -> SendResult | Ready:
-        """Build the issue and apply every policy a new send obeys, writing nothing: a skip
-        comes back as a SendResult, a refusal is raised (SendPolicyError, BrokenLinksError)."""
-        preview = build(issue_id)
-        issue, rendered = preview.issue, preview.email
+        """The approved issue, or one built now, and every policy a new send obeys, writing
+        nothing: a skip or a hold comes back as a SendResult, a refusal is raised
+        (SendPolicyError, BrokenLinksError)."""
+        approval = self.approvals.get(issue_id) if self.approvals else None
+        if approval is None and self.config.sending.approval == "required":
+            return SendResult(issue_id, "held", _held(issue_id, "nothing is approved"))
+        if approval is not None:
+            issue, rendered = approval.issue, approved_email(approval)
+        else:
+            preview = build(issue_id)
+            issue, rendered = preview.issue, preview.email
+            weeknote = self.config.weeknote
+            if issue.stale_since and weeknote and weeknote.stale == "hold":
+                why = f"its weeknote is the one sent in issue {issue.stale_since}"
+                return SendResult(issue_id, "held", _held(issue_id, why))
         shown = issue.counts()["shown"]
         if shown < self.config.sending.min_items:
             return SendResult(
@@ -216,8 +234,11 @@ class Sender:
         except DigestError as refusal:
             return DryRun("refused", refusal.message, refusal.hint, exit_code=refusal.exit_code)
         if isinstance(ready, SendResult):
-            return DryRun(ready.outcome, ready.message)
-        lines = plan(self.config, ready.content, len(ready.people), self.transport, "a new send")
+            held = ready.outcome == "held"
+            return DryRun(ready.outcome, ready.message, exit_code=HELD_EXIT if held else 0)
+        approval = self.approvals.get(issue_id) if self.approvals else None
+        state = approval_line(approval) if approval else "a new send, built now (not approved)"
+        lines = plan(self.config, ready.content, len(ready.people), self.transport, state)
         return DryRun("send", f"issue {issue_id} would be sent", plan=lines)
 
     def _dry_resume(self, record) -> DryRun:
@@ -316,6 +337,29 @@ def _incomplete_message(issue_id: str, result: SendResult) -> str:
     if result.unknown:
         parts.append(_unknown_line(issue_id, result.unknown))
     return "; ".join(parts)
+
+
+def _held(issue_id: str, why: str) -> str:
+    return (
+        f"issue {issue_id} is held: {why}; nothing was sent. Approve it when it is right "
+        f"(digest approve --issue {issue_id}, or the Approve button of digest preview --serve), "
+        "and the next digest send sends it"
+    )
+
+
+def approved_email(approval: Approval) -> RenderedEmail:
+    """The approved email as a send sends it, byte for byte."""
+    size = len(approval.html.encode("utf-8"))
+    return RenderedEmail(
+        approval.subject, approval.preheader, "", approval.html, approval.text, size=size
+    )
+
+
+def approval_line(approval: Approval) -> str:
+    return (
+        f"approved by {approval.approved_by} on {approval.approved_at} "
+        f"(sha256 {approval.hash[:12]})"
+    )
 
 
 def _unknown_line(issue_id: str, numbers: list[int]) -> str:

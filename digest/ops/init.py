@@ -160,6 +160,7 @@ def next_steps(folder: Path, answers: Answers) -> tuple[str, ...]:
         "digest preview --open      # this week's email, as subscribers would get it",
         "digest subscribers add you@example.org",
         "digest doctor              # is everything in place for a real send?",
+        "digest approve             # each week: the send goes out only once approved",
         "deploy/ in digest's repository: the weekly send from cron or a systemd timer",
     )
 
@@ -270,6 +271,7 @@ def _weeknote(answers: Answers) -> str:
             '  # title_pattern: "(?i)weeknote"', "with feed: the regex a weeknote's title matches"
         ),
         _line("  selector: article", "CSS selector of the article body on the page"),
+        _line("  stale: hold", "last week's weeknote again? send nothing until a new one"),
     ]
     return "\n".join(lines) + "\n"
 
@@ -343,11 +345,13 @@ def _email(answers: Answers) -> str:
 _SENDING = f"""\
 {_line("sending:", "how digest send delivers the issue")}
 {_line("  transport: sendgrid", "sendgrid (key in SENDGRID_API_KEY) or outbox (.eml files)")}
+{_line("  approval: required", "send only what you approved (digest approve, or the desk)")}
 """
 _SENDING_OFFLINE = f"""\
 {_line("sending:", "how digest send delivers the issue")}
 {_line("  transport: outbox", "nothing is emailed: messages land in the outbox folder")}
 {_line("  outbox: outbox", "the outbox folder, beside this file")}
+{_line("  approval: required", "send only what you approved (digest approve, or the desk)")}
 """
 _LINKS = f"""\
 {_line("links:", "how digest links checks the issue's links")}

@@ -3,7 +3,6 @@ preview server shows. Read-only like `digest build`: nothing here marks anything
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,7 +11,7 @@ from zoneinfo import ZoneInfo
 from digest.core.config import load_config
 from digest.core.errors import RenderError
 from digest.core.files import write_file, write_files
-from digest.core.models import Decision, Issue, IssueItem, IssueTheme, SourceHealth
+from digest.core.models import Issue, issue_from_dict
 from digest.core.settings import Config
 from digest.core.store import Store
 from digest.curation import curate
@@ -81,7 +80,7 @@ def sent_preview(record: IssueRecord, config: Config) -> Preview:
     email = RenderedEmail(
         frozen.subject, "", MJML_NOT_KEPT.format(id=record.id), frozen.html, frozen.text
     )
-    return Preview(frozen_issue(record.issue), email, sent_message(record, config))
+    return Preview(issue_from_dict(record.issue), email, sent_message(record, config))
 
 
 def sent_message(record: IssueRecord, config: Config) -> str:
@@ -95,45 +94,6 @@ def sent_message(record: IssueRecord, config: Config) -> str:
         f"issue {record.id} was sent on {when.day} {when:%B %Y} at {when:%H:%M}; "
         "showing what went out"
     )
-
-
-def frozen_issue(data: dict) -> Issue:
-    """An Issue again from the JSON the ledger froze; keys it no longer has are dropped and
-    keys added since take their defaults."""
-    themes = tuple(
-        _from_dict(
-            IssueTheme,
-            theme,
-            items=tuple(_item(item) for item in theme.get("items", ())),
-            more=tuple(_item(item) for item in theme.get("more", ())),
-        )
-        for theme in data.get("themes", ())
-    )
-    return _from_dict(
-        Issue,
-        data,
-        built_at=_moment(data.get("built_at")),
-        window_start=_moment(data.get("window_start")),
-        window_end=_moment(data.get("window_end")),
-        themes=themes,
-        sources=tuple(_from_dict(SourceHealth, s) for s in data.get("sources", ())),
-        warnings=tuple(data.get("warnings", ())),
-        skipped=tuple(_from_dict(Decision, d) for d in data.get("skipped", ())),
-    )
-
-
-def _item(data: dict) -> IssueItem:
-    return _from_dict(IssueItem, data, published=_moment(data.get("published")))
-
-
-def _from_dict(cls, data: dict, **values):
-    """`cls` from the keys of `data` it has, `values` taking the place of theirs."""
-    names = {f.name for f in dataclasses.fields(cls)}
-    return cls(**{**{key: value for key, value in data.items() if key in names}, **values})
-
-
-def _moment(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
 
 
 def preview_folder(config: Config, out: Path | None) -> Path:

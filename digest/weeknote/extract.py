@@ -27,6 +27,8 @@ digest.weeknote.titles names each link. Choices made here:
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import unicodedata
 import warnings
@@ -95,6 +97,17 @@ class Weeknote:
     editorial: str  # plain text of the opening section, cut to a few sentences
     sections: tuple[WeeknoteSection, ...]  # the editorial first, then in document order
     problems: tuple[str, ...]  # one line each
+
+    def identity(self) -> str | None:
+        """A hash of what the weeknote says (its editorial, headings and links), None when it
+        says nothing: the same post next week, whatever else its page changed, hashes alike."""
+        if not (self.editorial or self.sections):
+            return None
+        said = [
+            self.editorial,
+            [(s.heading, [link.url for link in s.links]) for s in self.sections],
+        ]
+        return hashlib.sha256(json.dumps(said, ensure_ascii=False).encode()).hexdigest()
 
 
 def extract_weeknote(
