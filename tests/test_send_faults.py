@@ -381,6 +381,7 @@ class Counting(Wrapped):
                 self.now -= 1
 
 
+@pytest.mark.realclock  # its requests sleep for real, which libfaketime breaks
 @pytest.mark.parametrize("parallel", [1, 4])
 def test_batches_go_side_by_side_and_everyone_gets_one_copy(tmp_path, fake_sendgrid, parallel):
     config = load_config(write_site(tmp_path, f"  batch_size: 10\n  parallel: {parallel}\n"))
@@ -413,6 +414,7 @@ class RateLimitedOnce(Wrapped):
         self.pausing.clear()
 
 
+@pytest.mark.realclock  # the rate limit is waited out for real, which libfaketime breaks
 def test_a_rate_limit_one_batch_meets_holds_every_worker(tmp_path, fake_sendgrid):
     config = load_config(write_site(tmp_path, "  batch_size: 10\n  parallel: 4\n"))
     addresses = subscribe(config, 100)
