@@ -28,6 +28,7 @@ from digest.core.settings import Config
 from digest.core.text import plural
 from digest.delivery.approval import Approval, Approvals
 from digest.delivery.batch import BatchSender
+from digest.delivery.dry_run import DryRun, approval_line, plan
 from digest.delivery.ledger import SENDABLE, Batch, Ledger
 from digest.delivery.lock import SendLock
 from digest.delivery.message import FrozenEmail, Options, issue_category
@@ -71,27 +72,6 @@ class Ready:
     issue: object  # digest.core.models.Issue
     content: FrozenEmail
     people: list[tuple[str, str | None]]
-
-
-@dataclass(frozen=True)
-class DryRun:
-    """The decision `digest send --dry-run` reports: the outcome the real send would have
-    (send | resume | skipped | already-sent | cancelled | refused), why, and for a send what
-    would go out."""
-
-    outcome: str
-    message: str
-    hint: str = ""
-    plan: list[str] = field(default_factory=list)
-    exit_code: int = 0  # the real send's exit status for a refusal
-
-    def lines(self) -> list[str]:
-        verdict = f"send would refuse: {self.message}" if self.outcome == "refused" else None
-        hint = [f"Hint: {self.hint}"] if self.hint else []
-        return [*self.plan, f"Decision:   {verdict or self.message}", *hint, NOTHING_SENT]
-
-
-NOTHING_SENT = "Nothing was sent (--dry-run)."
 
 
 @dataclass
@@ -355,13 +335,6 @@ def approved_email(approval: Approval) -> RenderedEmail:
     )
 
 
-def approval_line(approval: Approval) -> str:
-    return (
-        f"approved by {approval.approved_by} on {approval.approved_at} "
-        f"(sha256 {approval.hash[:12]})"
-    )
-
-
 def _unknown_line(issue_id: str, numbers: list[int]) -> str:
     return (
         f"batches {_numbers(numbers)} unknown (sent, but no answer came): look them up in "
@@ -410,24 +383,3 @@ def _weeknote_warning(issue) -> str:
     prefix = "weeknote: "
     said = (w.removeprefix(prefix) for w in issue.warnings if w.startswith(prefix))
     return next(said, "it has not been fetched")
-
-
-def plan(
-    config: Config, content: FrozenEmail, people: int, transport, state: str, batches: int = 0
-) -> list[str]:
-    """What `digest send --dry-run` prints of a send it would make: what would go out, where.
-    `batches` are those a started send has left; a new one splits `people` by batch_size."""
-    size = config.sending.batch_size
-    split = (
-        plural(batches, "batch")
-        if batches
-        else f"{plural(-(-people // size), 'batch')} of at most {size}"
-    )
-    return [
-        f"Subject:    {content.subject}",
-        f"Recipients: {people} in {split}",
-        f"Transport:  {transport.name} ({transport.destination})",
-        f"State:      {state}",
-        f"Size:       {len(content.html.encode()) / 1000:.1f} KB HTML, "
-        f"{len(content.text.encode()) / 1000:.1f} KB text",
-    ]
