@@ -314,3 +314,17 @@ def test_feeds_still_queued_when_the_run_ends_are_not_reached(server, make_confi
     assert [r.error for r in reports] == [timed_out] * 4 + [not_reached] * 5
     assert len(server.requests) == 4
     assert {row["last_error"] for row in rows} == {timed_out, not_reached}
+
+
+def test_sources_are_stored_unflushed_while_fetching_and_full_after(server, make_config):
+    server.routes["/feed"] = conditional(rss(3))
+    config = load_config(make_config([("Partner", server.url("/feed"))]))
+    with Store.open(config.db_path()) as store:
+        modes = []
+
+        def on_report(report):
+            modes.append(store.db.execute("PRAGMA synchronous").fetchone()[0])
+
+        (report,) = fetch_sources(config, store, NOW, on_report=on_report)
+        assert report.status == "new" and modes == [1]  # NORMAL while fetching
+        assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL for the rest
