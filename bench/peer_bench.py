@@ -170,27 +170,23 @@ def r2e_site(folder: Path, r2e: Path, feeds, urls, per_entry: bool) -> list[str]
     folder.mkdir(parents=True)
     where = ["-c", str(folder / "rss2email.cfg"), "-d", str(folder / "rss2email.json")]
     quietly([str(r2e), *where, "new", READER])
-    settings = {
-        "email-protocol": "maildir",
-        "maildir-path": str(folder),
-        "maildir-mailbox": "mail",
-        "digest": str(not per_entry),
-        "from": "rss2email@bench.example",
-    }
-    with (folder / "rss2email.cfg").open("a", encoding="utf-8") as config:
-        config.write(
-            "".join(f"\n[feed.{Path(f.path).stem}]\nurl = {urls[f.path]}\n" for f in feeds)
-        )
-    _set_defaults(folder / "rss2email.cfg", settings)
-    return where
-
-
-def _set_defaults(path: Path, settings: dict[str, str]) -> None:
+    path = folder / "rss2email.cfg"
     config = configparser.ConfigParser(interpolation=None)
     config.read(path, encoding="utf-8")
-    config["DEFAULT"].update(settings)
+    config["DEFAULT"].update(
+        {
+            "email-protocol": "maildir",
+            "maildir-path": str(folder),
+            "maildir-mailbox": "mail",
+            "digest": str(not per_entry),
+            "from": "rss2email@bench.example",
+        }
+    )
+    for feed in feeds:
+        config[f"feed.{Path(feed.path).stem}"] = {"url": urls[feed.path]}
     with path.open("w", encoding="utf-8") as out:
         config.write(out)
+    return where
 
 
 def r2e_pair(folder: Path, r2e: Path, feeds, urls, counters, per_entry: bool) -> tuple[Run, Run]:
