@@ -12,8 +12,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import httpx
-
 from digest.core.files import write_file
 from digest.core.models import (
     WEEKNOTE,
@@ -25,19 +23,20 @@ from digest.core.models import (
 )
 from digest.core.settings import Config
 from digest.core.store import Store
-from digest.curation import curate
-from digest.curation.overrides import load_overrides
-from digest.curation.themes import UNMATCHED_HEADING
-from digest.curation.tidy import needs_page
 from digest.sources.fetch import make_client, no_network
 from digest.sources.guard import Resolver, system_resolver
 from digest.sources.update import SourceUpdater, capped_page, parse_pool
 
 if TYPE_CHECKING:
+    import httpx
+
     from digest.curation.classify import Classifier
     from digest.curation.enrich import PageHead
     from digest.email.render import RenderedEmail
     from digest.weeknote.extract import Weeknote
+
+# The curation stage is imported inside the functions that build: `digest fetch` needs none of
+# it, and its stemmer and classifier take about a tenth of a second to import.
 
 # A source with no successful fetch for this long is stale: its items may be out of date.
 STALE_AFTER = timedelta(days=1)
@@ -81,8 +80,25 @@ def fetch_sources(
     per source, feeds in config order, then the weeknote. A failing source is reported and never
     stops the others."""
     sources = feed_sources(config, store)
-    with parse_pool(len(sources)) as pool:
+    with parse_pool(len(sources)) as pool, _flushed_at_the_end(store):
         return asyncio.run(_fetch_all(config, store, now, client, pool, on_report, sources))
+
+
+@contextlib.contextmanager
+def _flushed_at_the_end(store: Store):
+    """Each source is stored in a transaction of its own, and SQLite flushes every commit to
+    the disk (synchronous = FULL): a cold run of 100 feeds spent a second or more waiting on
+    those flushes, on the thread that fetches. While sources are fetched, commits go to the
+    write-ahead log unflushed (NORMAL): a crash of digest loses none of them, a power cut may
+    lose the last ones, each whole, and the next run fetches those again. Then one checkpoint
+    flushes the log, and FULL is back for what follows (the send's ledger)."""
+    (before,) = store.db.execute("PRAGMA synchronous").fetchone()
+    store.db.execute("PRAGMA synchronous = NORMAL")
+    try:
+        yield
+    finally:
+        store.db.execute(f"PRAGMA synchronous = {int(before)}")
+        store.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 async def _fetch_all(config, store, now, client, pool, on_report, sources):
@@ -119,6 +135,8 @@ def weeknote_page(config: Config, store: Store, now: datetime) -> Source | str:
     rule = config.weeknote
     if rule.url:
         return store.source(config.locate(rule.url), WEEKNOTE)
+    from digest.curation import curate
+
     start, end = curate.window(now, config, _last_sent_at(store))
     posts = store.items_between([config.locate(rule.feed)], start, end)
     post = curate.pick_weeknote_post(posts, rule)
@@ -165,6 +183,10 @@ def build_issue(
     weeknote's links, and the editor's moves in the overrides file, are kept as labelled
     examples that the theme classifier learns from (digest.curation.examples); `explain` makes its
     reasons name the words and examples behind each choice."""
+    from digest.curation import curate
+    from digest.curation.overrides import load_overrides
+    from digest.curation.themes import UNMATCHED_HEADING
+
     issue_id = issue_id or curate.issue_id(now, config.newsletter.timezone)
     start, end = curate.window(now, config, _last_sent_at(store))
     page = weeknote_page(config, store, now) if config.weeknote else None
@@ -265,6 +287,7 @@ def _enrich(config, store, now, weeknote, items, feeds, client, resolver) -> dic
     """The enrichment stage: the heads of the pages the weeknote links to, and of feed items
     with no usable summary (digest.curation.enrich), for curation to tidy the items with."""
     from digest.curation.enrich import page_heads  # its parser is for builds, not for digest fetch
+    from digest.curation.tidy import needs_page
     from digest.sources.links import IssueLink
 
     links = [

@@ -3,6 +3,8 @@ family modules take what they share from `digest.cli.base`, never from the packa
 registered command is defined inside the package."""
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import click
@@ -100,3 +102,37 @@ def test_every_registered_command_lives_in_the_package():
     for name, command in commands.items():
         assert command.callback.__module__ in MODULES, (name, command.callback.__module__)
         assert command.callback.__module__ != "digest.cli", name
+
+
+# What a command does not need, it does not import: every command pays for what `digest
+# fetch` loads, and a warm fetch is mostly start-up.
+NOT_FOR_FETCHING = (
+    "digest.curation.curate",  # the build's stages: stemmer, classifier, tidy rules
+    "digest.curation.classify",
+    "snowballstemmer",
+    "digest.weeknote.extract",
+    "bs4",
+    "email_validator",  # the subscriber commands'
+    "httpx._main",  # httpx's own command line, with rich and pygments
+    "pygments",
+    "rich",  # the progress bar, on a terminal only
+)
+FEED = """<?xml version="1.0"?><rss version="2.0"><channel><title>A</title>
+<link>https://a.example/</link><item><title>One</title><link>https://a.example/1</link>
+<pubDate>Mon, 23 Nov 2026 09:00:00 GMT</pubDate></item></channel></rss>"""
+
+
+def test_digest_fetch_imports_nothing_it_does_not_need(make_config, tmp_path):
+    (tmp_path / "a.xml").write_text(FEED, encoding="utf-8")
+    config = make_config([("A", "a.xml")])
+    code = (
+        "import sys\nfrom digest.cli import main\n"
+        "try:\n    main(['fetch', '-c', sys.argv[1]])\nexcept SystemExit as exit:\n"
+        "    print('exit', exit.code)\n"
+        f"print(*[name for name in {NOT_FOR_FETCHING!r} if sys.modules.get(name)])"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code, str(config)], capture_output=True, text=True, check=True
+    )
+    assert "1 sources: 1 new; 1 new items" in run.stdout, run.stdout + run.stderr
+    assert run.stdout.splitlines()[-2:] == ["exit 0", ""], run.stdout

@@ -143,6 +143,69 @@ def test_per_host_and_global_limits_hold():
     assert peak == 2
 
 
+class Host:
+    """A MockTransport host that counts the requests it has at once: the most in all, and the
+    most of those that came after it had answered one; each is answered after 20 ms."""
+
+    def __init__(self, answer):
+        self.answer = answer
+        self.active = self.peak = self.answered = 0
+        self.late = self.peak_late = 0  # requests that started after the first answer
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        late = self.answered > 0
+        self.active += 1
+        self.late += late
+        self.peak = max(self.peak, self.active)
+        self.peak_late = max(self.peak_late, self.late)
+        await asyncio.sleep(0.02)
+        self.active -= 1
+        self.late -= late
+        self.answered += 1
+        return self.answer(request)
+
+
+def fetch_conditionally(host: Host, count: int) -> None:
+    async def go():
+        settings = FetchSettings(per_host=2, revalidate_per_host=6)
+        async with httpx.AsyncClient(transport=httpx.MockTransport(host)) as client:
+            fetcher = Fetcher(client, settings, "test")
+            urls = [f"https://one.example/{i}" for i in range(count)]
+            await asyncio.gather(*(fetcher.fetch(url, etag='"v1"') for url in urls))
+
+    asyncio.run(go())
+
+
+def test_conditional_requests_go_revalidate_per_host_at_once():
+    host = Host(lambda request: httpx.Response(304))
+    fetch_conditionally(host, 14)
+    assert host.peak == 6 and host.answered == 14
+
+
+def test_a_host_that_sends_a_body_goes_back_to_per_host():
+    # The first six went out together; once one of them brought a feed, the host has changed
+    # feeds, and the rest are downloads: two at a time.
+    host = Host(lambda request: httpx.Response(200, content=rss(1)))
+    fetch_conditionally(host, 14)
+    assert host.peak == 6 and host.peak_late == 2 and host.answered == 14
+
+
+def test_a_warm_run_revalidates_more_sources_at_once_than_a_cold_one(make_config, tmp_path):
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.headers.get("if-none-match") == '"v1"':
+            return httpx.Response(304)
+        return httpx.Response(200, content=rss(2), headers={"ETag": '"v1"'})
+
+    feeds = [(f"Feed {i}", f"https://one.example/{i}") for i in range(12)]
+    path = make_config(feeds, fetch="  per_host: 2\n  revalidate_per_host: 5\n")
+    peaks = []
+    for _ in range(2):
+        host = Host(answer)
+        reports, _ = run(path, client=httpx.AsyncClient(transport=httpx.MockTransport(host)))
+        peaks.append((host.peak, {report.status for report in reports}))
+    assert peaks == [(2, {"new"}), (5, {"unchanged"})]
+
+
 def test_body_cap_stops_a_huge_response_with_bounded_memory(server, make_config):
     chunk = b"<!-- padding -->" * 4096  # 64 KiB
     server.routes["/huge"] = lambda headers: Reply(200, (chunk for _ in range(800)))  # 50 MiB
@@ -251,3 +314,17 @@ def test_feeds_still_queued_when_the_run_ends_are_not_reached(server, make_confi
     assert [r.error for r in reports] == [timed_out] * 4 + [not_reached] * 5
     assert len(server.requests) == 4
     assert {row["last_error"] for row in rows} == {timed_out, not_reached}
+
+
+def test_sources_are_stored_unflushed_while_fetching_and_full_after(server, make_config):
+    server.routes["/feed"] = conditional(rss(3))
+    config = load_config(make_config([("Partner", server.url("/feed"))]))
+    with Store.open(config.db_path()) as store:
+        modes = []
+
+        def on_report(report):
+            modes.append(store.db.execute("PRAGMA synchronous").fetchone()[0])
+
+        (report,) = fetch_sources(config, store, NOW, on_report=on_report)
+        assert report.status == "new" and modes == [1]  # NORMAL while fetching
+        assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL for the rest

@@ -5,7 +5,16 @@ each family module imports from `base` and the core only, and this module regist
 commands. Heavy modules are imported inside the commands, so `digest --help` stays quick.
 """
 
-from digest.cli import (
+import sys
+
+# httpx imports its own command line (`httpx.main`: rich, pygments, click) whenever those are
+# installed, and rich is, for digest's progress bar. That is a tenth of a second of every
+# digest command that fetches, for a function digest never calls: marked as not importable
+# here, before any command imports httpx, httpx leaves it out (its fallback `main` only says
+# the extras are missing).
+sys.modules.setdefault("httpx._main", None)
+
+from digest.cli import (  # noqa: E402
     approving,
     archive,
     checking,
@@ -17,8 +26,8 @@ from digest.cli import (
     subscribers,
     themes,
 )
-from digest.cli import init as setup
-from digest.cli.base import DigestGroup, World, main
+from digest.cli import init as setup  # noqa: E402
+from digest.cli.base import DigestGroup, World, main  # noqa: E402
 
 __all__ = ["DigestGroup", "World", "main"]
 

@@ -17,8 +17,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from email_validator import EmailNotValidError, validate_email
-
 from digest.core.errors import DigestError
 from digest.core.files import replacing
 from digest.core.store import Store
@@ -87,6 +85,10 @@ def _address_problem(address: str) -> str | None:
     # an internationalised domain can still be written in its ASCII (xn--) form.
     if not address.isascii():
         return "only ASCII addresses can be sent to; write an international domain as xn--…"
+    # Imported here: its tables take ~40 ms to load, which every command would pay, the
+    # subscriber commands being registered on the group.
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         valid = validate_email(
             address,

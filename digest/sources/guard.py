@@ -96,6 +96,8 @@ class AddressGuard:
         """Raise FetchError unless `url` may be requested: it is on the host of `configured`
         (the URL the operator configured for the source it came from; None when there is none),
         every address of its host is public, or `configured` is itself on a non-public one."""
+        if url == configured:
+            return  # the usual case, decided without parsing either (a run asks it per request)
         host = _host(url)
         if configured is not None and host == _host(configured):
             return  # the operator's own choice: never resolved for this check

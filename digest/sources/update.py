@@ -40,14 +40,20 @@ class SourceUpdater:
         # the items are stored, so at most fetch.concurrency bodies are in memory, however many
         # feeds there are: when parsing falls behind, new fetches wait for it. Capped per host
         # and timed out like the fetcher's, so a stalled host holds back only its own sources.
+        # Sources with stored validators have caps of their own, as their requests do: most
+        # answer 304 and bring no body, and those that do are at most revalidate_concurrency.
         settings = config.fetch
         self.in_progress = Slots(settings.concurrency, settings.per_host, settings.run_timeout)
+        self.revalidating = Slots(
+            settings.revalidate_concurrency, settings.revalidate_per_host, settings.run_timeout
+        )
 
     async def update(self, source: Source, is_page: bool = False) -> SourceReport:
         """Fetch one source and store what changed: a feed's items, or a page's body."""
         started = time.monotonic()
         try:
-            async with self.in_progress.hold(source.url):
+            slots = self.revalidating if source.etag or source.last_modified else self.in_progress
+            async with slots.hold(source.url):
                 report = await self._update(source, is_page)
         except SourceError as exc:
             self.store.record_error(source, exc.message, self.now)
