@@ -27,6 +27,7 @@ from digest.delivery.unsubscribe import (
 
 MAX_SCHEDULE_AHEAD = timedelta(hours=72)
 _LINE_BREAKS = re.compile(r"[\r\n]+")
+_NAME_BREAKS = re.compile(r"[;,]|[\r\n]+")  # a separator in a name would split the To: line
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ def _personalization(
     address: str, name: str | None, config: Config, secret: TokenKeys | None
 ) -> dict:
     to = {"email": address}
-    if name and (clean := _LINE_BREAKS.sub(" ", re.sub(r"[;,]", " ", name)).strip()):
+    if name and (clean := _NAME_BREAKS.sub(" ", name).strip()):
         to["name"] = clean
     personalization: dict = {"to": [to]}
     headers = unsubscribe_headers(address, config, secret)
