@@ -238,3 +238,34 @@ def test_a_frozen_issue_reads_back_as_the_issue_that_was_built(site):
     with Store.open(config.db_path()) as store:
         built = build_issue(config, store, NOW)
     assert frozen_issue(json.loads(built.to_json())) == built
+
+
+# A headline that mentions JavaScript
+
+
+def test_a_pick_titled_javascript_previews_and_sends(site):
+    """Its title is the image's alt text: a text attribute, escaped, never taken for a URL."""
+    headline = "JavaScript: the good parts"
+    url = "https://books.jsguide.org/good-parts"
+    weeknote = WEEKNOTE.replace(
+        "<p>A short week", f'<p>Start with <a href="{url}">{headline}</a>. A short week'
+    )
+    (site.parent / "weeknote.html").write_text(weeknote, encoding="utf-8")
+    text = site.read_text().replace("email:\n", "email:\n  archive_url: https://digest.example\n")
+    site.write_text(text + "sending:\n  transport: outbox\nlinks:\n  before_send: false\n")
+    config = load_config(site)
+    with Store.open(config.db_path()) as store, store.transaction() as db:
+        db.execute(
+            "INSERT INTO page_heads (url, final_url, title, image, image_width, image_height,"
+            " image_alt, fetched_at) VALUES (?, ?, ?, ?, 1200, 630, ?, ?)",
+            (url, url, headline, "https://img.jsguide.org/cover.jpg", headline, NOW.isoformat()),
+        )
+    preview = invoke("preview", "-c", site)
+    assert preview.exit_code == 0, preview.output
+    html = (site.parent / "preview" / "issue.html").read_text(encoding="utf-8")
+    assert f'alt="{headline}"' in html
+    assert invoke("subscribers", "add", "ann@example.org", "-c", site).exit_code == 0
+    sent = invoke("send", "-c", site)
+    assert sent.exit_code == 0, sent.output
+    (message,) = (site.parent / "outbox").glob("*.eml")
+    assert headline in message.read_text(encoding="utf-8")

@@ -259,12 +259,28 @@ def test_hostile_feed_text_is_escaped_into_text_and_never_evaluated(hostile):
     assert f"Title {bad}" in " ".join(email.text.split())  # plain text keeps it as the feed said
 
 
-def test_a_javascript_url_reaching_the_renderer_stops_the_email():
+def test_a_javascript_url_reaching_the_renderer_stops_the_email_and_names_the_item():
     # Feeds keep only http(s) links; if one slipped through, the check is the last guard.
     issue = make_issue()
-    issue = with_theme(issue, 0, items=(make_item("x", 0, 0, url="javascript:alert(1)"),))
-    with pytest.raises(RenderError, match=r"javascript: URL in a\.href"):
+    bad = make_item("x", 0, 0, url="javascript:alert(1)", title="A bad link")
+    issue = with_theme(issue, 0, items=(bad,))
+    with pytest.raises(RenderError) as raised:
         render(issue)
+    assert raised.value.message == (
+        "the item 'A bad link' links to a javascript: URL, which an email must not carry"
+    )
+    assert "overrides file" in raised.value.hint and "template" not in raised.value.hint
+
+
+def test_a_headline_that_mentions_javascript_is_text_not_a_url():
+    # Text attributes (alt, title, aria-label) are escaped when written, never refused.
+    headline = "JavaScript: the good parts"
+    image = {**IMAGE, "image_alt": headline}
+    pick = make_item(THEMES[0][0], 0, 0, title=headline, lead=1, **image)
+    email = render(with_theme(make_issue(), 0, items=(pick,)))
+    (image,) = parse(email.html).find_all("img", alt=headline)
+    assert image["src"] == IMAGE["image"]
+    check_html(f'<p><a href="https://x.example/" aria-label="{headline}" title="{headline}">x</a>')
 
 
 def test_every_link_is_absolute(soup):
@@ -289,6 +305,14 @@ def test_no_stylesheet_or_web_font_is_fetched(email, soup):
         ("<p>ok</p><script>x()</script>", "<script> element"),
         ('<p onclick="x()">hi</p>', "event handler attribute (onclick)"),
         ('<a href=" java\nscript:x()">hi</a>', "javascript: URL in a.href"),
+        ('<a href="VBScript:x()">hi</a>', "vbscript: URL in a.href"),
+        ('<a href="data:text/html,<b>x">hi</a>', "data: URL in a.href"),
+        (
+            '<img srcset="https://x.example/a.png 1x, javascript:x() 2x">',
+            "javascript: URL in img.srcset",
+        ),
+        ('<td background="javascript:x()">hi</td>', "javascript: URL in td.background"),
+        ("<p style=\"background:url( 'javascript:x()')\">hi</p>", "javascript: URL in p.style"),
         ('<link rel="stylesheet" href="https://fonts.googleapis.com/css">', "external stylesheet"),
         ("<style>@import url(https://x.example/a.css);</style>", "stylesheet or web font"),
         ("<style>@font-face { font-family: X; src: url(x.woff) }</style>", "web font"),
