@@ -25,7 +25,7 @@ from digest.core.models import (
 from digest.core.settings import Config
 from digest.core.store import Store
 from digest.curation import curate
-from digest.curation.overrides import load_overrides
+from digest.curation.overrides import IssueOverrides, load_overrides
 from digest.curation.themes import UNMATCHED_HEADING
 from digest.curation.tidy import needs_page
 from digest.sources.fetch import make_client, no_network
@@ -34,8 +34,9 @@ from digest.sources.update import SourceUpdater, capped_page, parse_pool
 
 if TYPE_CHECKING:
     from digest.curation.classify import Classifier
-    from digest.curation.enrich import PageHead
+    from digest.curation.enrich import Enrichment, PageHead
     from digest.email.render import RenderedEmail
+    from digest.sources.links import IssueLink
     from digest.weeknote.extract import Weeknote
 
 # A source with no successful fetch for this long is stale: its items may be out of date.
@@ -160,7 +161,8 @@ def build_issue(
 ) -> Issue:
     """This week's issue from what the state holds (fetch_sources refreshes it first). Building
     never changes what the next send includes; with `config.enrich.online` it reads the heads of
-    linked pages it has not cached (through `client` and `resolver`, the address guard's). The
+    the shown items' pages it has not cached (through `client` and `resolver`, the address
+    guard's), within enrichment's bounds (enrich.deadline, enrich.max_per_host). The
     weeknote's links, and the editor's moves in the overrides file, are kept as labelled
     examples that the theme classifier learns from (digest.curation.examples); `explain` makes its
     reasons name the words and examples behind each choice."""
@@ -170,16 +172,12 @@ def build_issue(
     weeknote, warnings = _read_weeknote(config, store, page)
     feeds = {config.locate(f.url): (f.name, f.theme) for f in config.feeds if f.enabled}
     items = store.items_between(list(feeds), start, end)
-    heads = _enrich(config, store, now, weeknote, items, feeds, client, resolver)
-    classifier = _learn(config, store, now, (weeknote, heads, issue_id), explain)
-    candidates = curate.weeknote_candidates(
-        weeknote, config, heads, classifier
-    ) + curate.feed_candidates(items, feeds, config, heads, classifier)
-    unmatched = curate.unmatched_headings(weeknote, config)
     overrides = load_overrides(config.overrides_path(), issue_id, config)
-    curated = curate.curate(candidates, store.sent_urls(), overrides, config, unmatched, heads)
-    _learn_moves(config, store, now, candidates, overrides, issue_id)
+    week = _Week(config, weeknote, items, feeds, overrides, store.sent_urls())
+    curated, notes = _curate_enriched(week, store, now, issue_id, explain, (client, resolver))
+    unmatched = curate.unmatched_headings(weeknote, config)
     warnings += [f"weeknote heading {heading!r}: {UNMATCHED_HEADING}" for heading in unmatched]
+    warnings += [f"enrichment: {note}" for note in notes]
     return Issue(
         id=issue_id,
         title=config.newsletter.title,
@@ -196,21 +194,69 @@ def build_issue(
     )
 
 
+@dataclass(frozen=True)
+class _Week:
+    """This week's material, curated again each time enrichment learns more of its pages."""
+
+    config: Config
+    weeknote: Weeknote
+    items: list
+    feeds: dict[str, tuple[str, str | None]]  # source key -> (feed name, default theme)
+    overrides: IssueOverrides
+    sent: dict[str, str]  # canonical URL -> the sent issue that included it
+
+    def curate(self, heads, classifier) -> tuple[list, curate.Curated]:
+        """(candidates, the curated issue) with these pages' heads and this classifier."""
+        config, weeknote = self.config, self.weeknote
+        candidates = curate.weeknote_candidates(
+            weeknote, config, heads, classifier
+        ) + curate.feed_candidates(self.items, self.feeds, config, heads, classifier)
+        unmatched = curate.unmatched_headings(weeknote, config)
+        return candidates, curate.curate(
+            candidates, self.sent, self.overrides, config, unmatched, heads
+        )
+
+
+def _curate_enriched(week: _Week, store, now, issue_id, explain, web) -> tuple:
+    """(curated issue, enrichment's notes): curated with the heads the cache holds, then the
+    pages of the items the email shows are read (`web`: the HTTP client and the resolver) and
+    the week curated again with them. What the weeknote's links teach is kept on the way."""
+    config, weeknote = week.config, week.weeknote
+    links = _page_links(weeknote, week.items, week.feeds)
+    heads = _cached_heads(config, store, now, links)
+    classifier = _learn(config, store, now, (weeknote, heads, issue_id), explain)
+    candidates, curated = week.curate(heads, classifier)
+    enrichment = _enrich(config, store, now, _shown_links(curated, links), *web)
+    if enrichment.heads.keys() - heads.keys():
+        heads = {**heads, **enrichment.heads}
+        _keep_examples(config, store, now, (weeknote, heads, issue_id))
+        candidates, curated = week.curate(heads, classifier)
+    _learn_moves(config, store, now, candidates, week.overrides, issue_id)
+    return curated, enrichment.notes
+
+
 def _learn(config, store, now, this_week, explain: bool) -> Classifier | None:
     """Keep the weeknote's labelled links (`this_week`: the weeknote, its pages' heads and the
     issue), then train the theme classifier on every example stored, once there are enough to
     say more than the keywords do (classify.MIN_EXAMPLES)."""
     from digest.curation.classify import MIN_EXAMPLES, Classifier  # the stemmer is for builds only
-    from digest.curation.examples import load_examples, save_examples, weeknote_examples
+    from digest.curation.examples import load_examples
+
+    _keep_examples(config, store, now, this_week)
+    examples = load_examples(store)
+    if len(examples) < MIN_EXAMPLES:
+        return None
+    return Classifier.train(examples, config.themes, explain=explain)
+
+
+def _keep_examples(config, store, now, this_week) -> None:
+    """The weeknote's links stored as labelled examples, with what their pages' heads say."""
+    from digest.curation.examples import save_examples, weeknote_examples
 
     weeknote, heads, issue_id = this_week
     save_examples(
         store, weeknote_examples(weeknote, config.themes, issue_id, heads), "weeknote", now
     )
-    examples = load_examples(store)
-    if len(examples) < MIN_EXAMPLES:
-        return None
-    return Classifier.train(examples, config.themes, explain=explain)
 
 
 def _learn_moves(config, store, now, candidates, overrides, issue_id) -> None:
@@ -221,10 +267,9 @@ def _learn_moves(config, store, now, candidates, overrides, issue_id) -> None:
     save_examples(store, moved, "override", now)
 
 
-def _enrich(config, store, now, weeknote, items, feeds, client, resolver) -> dict[str, PageHead]:
-    """The enrichment stage: the heads of the pages the weeknote links to, and of feed items
-    with no usable summary (digest.curation.enrich), for curation to tidy the items with."""
-    from digest.curation.enrich import page_heads  # its parser is for builds, not for digest fetch
+def _page_links(weeknote, items, feeds) -> dict[str, IssueLink]:
+    """Every candidate whose page enrichment may read, by URL: the weeknote's links, and feed
+    items with no usable summary."""
     from digest.sources.links import IssueLink
 
     links = [
@@ -237,6 +282,34 @@ def _enrich(config, store, now, weeknote, items, feeds, client, resolver) -> dic
         for item in items
         if needs_page(item.title, item.summary)
     ]
+    found: dict[str, IssueLink] = {}
+    for link in links:
+        found.setdefault(link.url, link)  # a URL twice: its first place counts
+    return found
+
+
+def _cached_heads(config, store, now, links) -> dict[str, PageHead]:
+    """The heads the cache holds for these links (none with enrichment off): enough to curate
+    a first time and learn which items the email shows."""
+    from digest.curation.enrich import cached_heads  # its parser is for builds, not digest fetch
+
+    return cached_heads(list(links), store, now) if config.enrich.enabled else {}
+
+
+def _shown_links(curated, links: dict[str, IssueLink]) -> list[IssueLink]:
+    """The links of the items the email shows, the editor's picks first, then theme by theme:
+    the order in which enrichment's bounds spend their time."""
+    picks = (item for theme in curated.themes for item in theme.items + theme.more if item.lead)
+    shown = sorted(picks, key=lambda item: item.lead)
+    shown += [item for theme in curated.themes for item in theme.items if not item.lead]
+    return [links[item.url] for item in shown if item.url in links]
+
+
+def _enrich(config, store, now, links, client, resolver) -> Enrichment:
+    """The enrichment stage: the heads of the shown items' pages (digest.curation.enrich), for
+    curation to tidy the items with."""
+    from digest.curation.enrich import page_heads
+
     return page_heads(links, config, store, now, client, resolver)
 
 

@@ -244,6 +244,16 @@ class Enrich:
         "description and publisher",
     )
     timeout: float = setting(10.0, "seconds to read one page's head, redirects included", positive)
+    deadline: float = setting(
+        20.0, "seconds for reading every page of a build; pages still unread then wait", positive
+    )
+    max_per_host: int = setting(
+        10, "pages read from one host in a build; its other links wait for later builds", positive
+    )
+    images: bool = setting(
+        True,
+        "show a pick's page image (og:image): https, public addresses and a plausible size only",
+    )
     # Not a key of feeds.yaml: whether this run may request pages. The command line turns it on
     # for build, preview and send unless --offline; everything else reads the cache only.
     online: bool = field(default=False, metadata={"internal": True})
