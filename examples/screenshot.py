@@ -46,7 +46,8 @@ def example_email(folder: Path) -> Path:
         fetch_sources(config, store, NOW)
         issue = build_issue(config, store, NOW)
     email = render_email(issue, config, template_folders(config))
-    print(f"subject: {email.subject}\nHTML: {email.size:,} bytes, {email.moved} items moved")
+    moved = sum(email.moved.values())
+    print(f"subject: {email.subject}\nHTML: {email.size:,} bytes as sent, {moved} items moved")
     page = folder / "issue.html"
     page.write_text(email.html, encoding="utf-8")
     return page

@@ -435,3 +435,12 @@ def test_digest_check_names_the_line_without_a_colon(tmp_path):
         f"Error: {path}: 1 problem",
     ]
     assert "could not find expected" not in result.output
+
+
+@pytest.mark.parametrize("budget", [19_999, 102_001])
+def test_the_size_budget_lies_under_gmails_clip(tmp_path, budget):
+    found = problems(tmp_path, config_text([], extra=f"email:\n  size_budget: {budget}\n"))
+    assert found == [
+        f"feeds.yaml:13: email.size_budget: {budget} is not valid (expected a number of bytes "
+        "from 20,000 to 102,000, where Gmail clips)"
+    ]

@@ -269,3 +269,48 @@ def test_a_pick_titled_javascript_previews_and_sends(site):
     assert sent.exit_code == 0, sent.output
     (message,) = (site.parent / "outbox").glob("*.eml")
     assert headline in message.read_text(encoding="utf-8")
+
+
+# Items moved to the archive to fit the email's size budget
+
+
+def test_every_command_says_which_items_the_email_moved_to_the_archive(site):
+    items = "".join(rss_item(f"story-{n}", NOW - timedelta(minutes=n + 1)) for n in range(30))
+    (site.parent / "feed.xml").write_text(
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>P</title>{items}</channel></rss>',
+        encoding="utf-8",
+    )
+    text = site.read_text().replace(
+        "email:\n", "email:\n  archive_url: https://digest.example\n  size_budget: 20000\n"
+    )
+    site.write_text(
+        text + "curation:\n  per_theme: 30\nsending:\n  transport: outbox\n"
+        "links:\n  before_send: false\n"
+    )
+    build = invoke("build", "-c", site)
+    assert build.exit_code == 0, build.output
+    (note,) = [line for line in build.output.splitlines() if "moved" in line]
+    assert note.startswith("warning: ") and "to keep the email under 20,000 bytes as sent" in note
+    moved = int(note.split()[1])
+    assert note.endswith(f"(email.size_budget): Video consultations {moved}")
+    row = next(line for line in build.output.splitlines() if line.startswith("Video"))
+    assert row.split()[2:4] == [str(30 - moved), str(moved)]  # shown, more
+    built = json.loads((site.parent / "build" / "2026-W48.json").read_text(encoding="utf-8"))
+    (video,) = [theme for theme in built["themes"] if theme["name"] == "Video consultations"]
+    assert (len(video["items"]), len(video["more"])) == (30 - moved, moved)
+
+    preview = invoke("preview", "-c", site)
+    assert note in preview.output
+    assert any(
+        line.startswith("Video") and line.split()[2:4] == row.split()[2:4]
+        for line in preview.output.splitlines()
+    )
+    page = page_renderer(site, None, None, None, None, lambda: NOW)()
+    assert note.removeprefix("warning: ") in page.notes
+
+    assert invoke("subscribers", "add", "ann@example.org", "-c", site).exit_code == 0
+    dry = invoke("send", "-c", site, "--dry-run")
+    assert f"Note: {note.removeprefix('warning: ')}" in dry.output.splitlines()
+    sent = invoke("send", "-c", site)
+    assert sent.exit_code == 0, sent.output
+    assert f"Note: {note.removeprefix('warning: ')}" in sent.output.splitlines()

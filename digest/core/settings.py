@@ -17,6 +17,7 @@ from pathlib import Path
 from digest.core.validators import (
     batch_size,
     colour,
+    email_size,
     few_groups,
     http_url,
     mailbox,
@@ -156,6 +157,12 @@ class EmailSettings:
     )
     preferences_url: str | None = setting(
         None, "subscription preferences page, when there is no unsubscribe group", http_url
+    )
+    size_budget: int = setting(
+        60_000,
+        "bytes of HTML as Gmail gets it (quoted-printable, click tracking's links) over which "
+        "the lowest items move to the archive",
+        email_size,
     )
     utm: Utm = setting(Utm(), "link tagging; a link that has utm_* parameters keeps its own")
     preview_dir: str = setting("preview", "where digest preview writes, beside feeds.yaml")

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 TRANSPORTS = ("sendgrid", "outbox")
 REGIONS = ("global", "eu")  # SendGrid's API hosts: api.sendgrid.com, api.eu.sendgrid.com
 MAX_GROUPS_TO_DISPLAY = 25  # SendGrid's limit for asm.groups_to_display
+GMAIL_CLIP = 102_000  # bytes of an HTML part beyond which Gmail hides the rest
 
 
 def positive(value: float) -> str | None:
@@ -47,6 +48,11 @@ def time_zone(value: str) -> str | None:
 
 def colour(value: str) -> str | None:
     return None if re.fullmatch(r"#[0-9a-fA-F]{6}", value) else "a colour like '#1d70b8'"
+
+
+def email_size(value: int) -> str | None:
+    ok = 20_000 <= value <= GMAIL_CLIP
+    return None if ok else f"a number of bytes from 20,000 to {GMAIL_CLIP:,}, where Gmail clips"
 
 
 def batch_size(value: int) -> str | None:
