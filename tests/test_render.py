@@ -255,7 +255,8 @@ def test_hostile_feed_text_is_escaped_into_text_and_never_evaluated(hostile):
     title = soup.find("a", string=re.compile("^Title "))
     assert title.get_text() == f"Title {bad}"
     assert soup.find(string=re.compile("^Blurb ")).strip() == f"Blurb {bad}"
-    assert soup.find("span", string=re.compile("^Source ")).get_text().startswith(f"Source {bad}")
+    source = soup.find("p", class_="muted", string=re.compile("^Source "))
+    assert source.get_text().startswith(f"Source {bad}")
     assert soup.find("p", string=f"Intro {bad}") is not None
     assert f"Weeknote {bad}" in soup.get_text()
     assert "49" not in soup.get_text().replace("2026-W48", "")
@@ -803,7 +804,7 @@ def test_the_small_issue_has_the_expected_structure(golden):
         "Item 2.1",
         "Item 2.2",
     ]
-    meta = [span.get_text() for span in soup.find_all("span", class_="muted")]
+    meta = [line.get_text() for line in soup.find_all("p", class_="muted")]
     assert meta[:3] == [
         "Yorkshire Partner Organisation 0",
         "Weeknote",
@@ -848,7 +849,7 @@ def test_the_lead_comes_first_and_its_picks_are_not_repeated_in_their_themes(pic
     assert len(titles) == len(set(titles)) == 60  # each once
     (image,) = [img for img in soup.find_all("img") if img["src"] == IMAGE["image"]]
     assert image["alt"] == IMAGE["image_alt"]
-    assert (image["width"], image["height"]) == ("552", "290")  # scaled to the card
+    assert (image["width"], image["height"]) == ("518", "272")  # scaled to the card
     text = picked.text
     assert text.index("EDITOR'S PICKS") < text.index("* Item 2.1") < text.index("In this issue:")
     assert text.count("* Item 2.1:") == 1
@@ -865,9 +866,12 @@ def test_a_picks_blurb_is_one_sentence_and_item_blurbs_never_repeat_their_title(
         issue, 1, items=(dataclasses.replace(issue.themes[1].items[0], blurb=BLURB * 2),)
     )
     soup = parse(render(issue).html)
-    spans = [span.get_text() for span in soup.find_all("span", dir="auto")]
-    assert spans[0] == "It was agreed in June."
-    assert all(len(span) <= 200 for span in spans) and spans[1].endswith("…")
+    blurbs = [line.get_text() for line in soup.find_all("p", dir="auto")][1:]  # the intro first
+    assert blurbs[0] == "It was agreed in June."
+    assert all(len(blurb) <= 200 for blurb in blurbs) and blurbs[1].endswith("…")
+    long = dataclasses.replace(issue.themes[0].items[0], blurb=BLURB)
+    why = parse(render(with_theme(issue, 0, items=(long,))).html).find_all("p", dir="auto")[1]
+    assert why.get_text().endswith("…") and len(why.get_text()) <= 120  # one line of why
 
 
 def test_without_an_intro_the_preheader_names_the_picks():
@@ -896,13 +900,48 @@ def test_no_inline_font_size_is_under_14px(soup, picked):
                 assert int(size) >= 14 or size == "0", element
 
 
-def test_contents_and_footer_links_are_44px_tap_targets_and_titles_are_underlined(soup):
+def tap_height(style: str) -> int:
+    """The height of a one-line link: its line height and its top and bottom padding."""
+    declared = dict(part.split(":", 1) for part in style.split(";") if ":" in part)
+    padding = [int(v.removesuffix("px")) for v in declared["padding"].split()]
+    vertical = padding[0] + (padding[2] if len(padding) > 2 else padding[0])
+    return int(declared["line-height"].removesuffix("px")) + vertical
+
+
+def test_every_link_a_finger_needs_is_a_44px_tap_target(soup, picked):
     taps = [a for a in soup.find_all("a") if "padding:12px 0" in a.get("style", "")]
     assert {a.get_text() for a in taps} >= {"Unsubscribe", "Email preferences", THEMES[0][0]}
     for a in taps:
-        assert "display:inline-block" in a["style"] and "line-height:20px" in a["style"]
-    for a in soup.find_all("a", string=re.compile(r"^Item ")):
-        assert "text-decoration:underline" in a["style"] and a["dir"] == "auto"
+        assert "display:inline-block" in a["style"] and tap_height(a["style"]) >= 44
+    for email in (soup, parse(picked.html)):
+        titles = email.find_all("a", string=re.compile(r"^Item "))
+        assert len(titles) == 60
+        for a in titles:
+            assert "display:block" in a["style"] and tap_height(a["style"]) >= 44, a
+            assert a["dir"] == "auto"
+
+
+def test_picks_are_cards_and_theme_items_are_lighter_than_them_and_apart_from_blurbs(picked):
+    soup = parse(picked.html)
+    (card, second) = soup.find_all("div", class_="pick")
+    bordered = card.find("td", style=re.compile(r"border:1px solid #"))
+    assert bordered is not None and "border-radius:8px" in bordered["style"]
+    assert card.find("img")["src"] == IMAGE["image"]  # the image when a safe one is known
+    assert second.find("img") is None
+    (source, why) = card.find_all("p")
+    assert source["class"] == ["muted"] and source.get_text() == "Yorkshire Partner Organisation 2"
+    assert why.get_text().startswith("Commissioners") and len(why.get_text()) <= 120
+    assert card.find("h3").get_text().startswith("Item 2.1")
+
+    def size(style: str) -> int:
+        return int(re.search(r"font-size:(\d+)px", style).group(1))
+
+    pick_title = card.find("h3")
+    item = soup.find("a", string=re.compile(r"^Item 0\.0"))
+    blurb = item.find_next("p", dir="auto")
+    assert size(pick_title["style"]) > size(item["style"]) > size(blurb["style"])
+    assert "font-weight:600" in item["style"] and "font-weight" not in blurb["style"]
+    assert "text-decoration:none" in item["style"]
 
 
 def test_the_contents_links_the_archive_anchors_only_when_there_is_an_archive(soup):
