@@ -444,3 +444,17 @@ def test_the_size_budget_lies_under_gmails_clip(tmp_path, budget):
         f"feeds.yaml:13: email.size_budget: {budget} is not valid (expected a number of bytes "
         "from 20,000 to 102,000, where Gmail clips)"
     ]
+
+
+def test_check_warns_on_a_sender_without_a_display_name(tmp_path):
+    path = tmp_path / "feeds.yaml"
+    text = config_text([], extra="email:\n  unsubscribe_url: https://community.example/out\n")
+    path.write_text(text.replace("Test <digest@community.example>", "digest@community.example"))
+    result = CliRunner().invoke(main, ["check", "-c", str(path)])
+    assert result.exit_code == 0
+    assert result.output.splitlines()[-1] == (
+        "warning: newsletter.sender 'digest@community.example' has no display name, so inboxes "
+        "show the bare address: write it as 'Test digest <digest@community.example>'"
+    )
+    path.write_text(text)
+    assert "warning" not in CliRunner().invoke(main, ["check", "-c", str(path)]).output

@@ -3,6 +3,7 @@ what was expected, or None when the value is fine."""
 
 from __future__ import annotations
 
+import email.utils
 import re
 from urllib.parse import urlsplit
 
@@ -34,6 +35,14 @@ def source_location(value: str) -> str | None:
 def mailbox(value: str) -> str | None:
     ok = re.fullmatch(r"(?:[^<>]*<)?[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+>?", value.strip())
     return None if ok else "an address like 'Name <digest@example.org>'"
+
+
+def named_mailbox(value: str) -> str | None:
+    """A sender as inboxes should show it: an address with a name beside it ('news@…' alone
+    shows as itself, not as who the digest is from)."""
+    if mailbox(value):
+        return mailbox(value)
+    return None if email.utils.parseaddr(value)[0].strip() else "a name and an address, 'Name <…>'"
 
 
 def time_zone(value: str) -> str | None:
