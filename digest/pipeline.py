@@ -223,16 +223,19 @@ def _curate_enriched(week: _Week, store, now, issue_id, explain, web) -> tuple:
     the week curated again with them. What the weeknote's links teach is kept on the way."""
     config, weeknote = week.config, week.weeknote
     links = _page_links(weeknote, week.items, week.feeds)
-    heads = _cached_heads(config, store, now, links)
+    heads = _known_heads(config, store, now, links)
     classifier = _learn(config, store, now, (weeknote, heads, issue_id), explain)
     candidates, curated = week.curate(heads, classifier)
-    enrichment = _enrich(config, store, now, _shown_links(curated, links), *web)
-    if enrichment.heads.keys() - heads.keys():
-        heads = {**heads, **enrichment.heads}
-        _keep_examples(config, store, now, (weeknote, heads, issue_id))
-        candidates, curated = week.curate(heads, classifier)
+    notes: tuple[str, ...] = ()
+    if config.enrich.enabled and config.enrich.online:
+        enrichment = _enrich(config, store, now, _shown_links(curated, links), *web)
+        notes = enrichment.notes
+        if enrichment.heads.keys() - heads.keys():
+            heads = {**heads, **enrichment.heads}
+            _keep_examples(config, store, now, (weeknote, heads, issue_id))
+            candidates, curated = week.curate(heads, classifier)
     _learn_moves(config, store, now, candidates, week.overrides, issue_id)
-    return curated, enrichment.notes
+    return curated, notes
 
 
 def _learn(config, store, now, this_week, explain: bool) -> Classifier | None:
@@ -288,12 +291,15 @@ def _page_links(weeknote, items, feeds) -> dict[str, IssueLink]:
     return found
 
 
-def _cached_heads(config, store, now, links) -> dict[str, PageHead]:
-    """The heads the cache holds for these links (none with enrichment off): enough to curate
-    a first time and learn which items the email shows."""
-    from digest.curation.enrich import cached_heads  # its parser is for builds, not digest fetch
+def _known_heads(config, store, now, links: dict[str, IssueLink]) -> dict[str, PageHead]:
+    """What is known of these links' pages without asking the network: with enrich.online,
+    the cache's fresh heads (enough to curate once and learn which items the email shows);
+    offline or with enrichment off, every link's answer (the cache's, or why there is none)."""
+    from digest.curation.enrich import cached_heads, page_heads  # builds only, not digest fetch
 
-    return cached_heads(list(links), store, now) if config.enrich.enabled else {}
+    if config.enrich.enabled and config.enrich.online:
+        return cached_heads(list(links), store, now)
+    return page_heads(list(links.values()), config, store, now).heads
 
 
 def _shown_links(curated, links: dict[str, IssueLink]) -> list[IssueLink]:
@@ -306,8 +312,8 @@ def _shown_links(curated, links: dict[str, IssueLink]) -> list[IssueLink]:
 
 
 def _enrich(config, store, now, links, client, resolver) -> Enrichment:
-    """The enrichment stage: the heads of the shown items' pages (digest.curation.enrich), for
-    curation to tidy the items with."""
+    """The enrichment stage on the web: the heads of the shown items' pages, from the cache or
+    read now (digest.curation.enrich), for curation to tidy the items with."""
     from digest.curation.enrich import page_heads
 
     return page_heads(links, config, store, now, client, resolver)

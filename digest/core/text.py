@@ -63,7 +63,9 @@ def normalise_heading(text: str) -> str:
 def fold(text: str) -> str:
     """One line of text: invisible format characters dropped, then runs of whitespace and
     control characters become a single space."""
-    return _FOLD.sub(" ", _FORMAT.sub("", text)).strip()
+    if not text.isascii():  # format characters are not: most text skips the search
+        text = _FORMAT.sub("", text)
+    return _FOLD.sub(" ", text).strip()
 
 
 def html_to_text(fragment: str) -> str:
