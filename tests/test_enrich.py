@@ -291,6 +291,19 @@ def test_a_gzip_bomb_page_is_read_only_to_the_head_cap(config, server):
     assert server.hits("/bomb")[0]["accept-encoding"] == "gzip, deflate"
 
 
+def test_a_redirect_off_the_web_never_becomes_the_link(config, server):
+    server.routes["/js"] = Reply(302, headers={"Location": "javascript:alert(1)"})
+    server.routes["/file"] = Reply(301, headers={"Location": "file:///etc/passwd"})
+    urls = [server.url("/js"), server.url("/file")]
+    found = heads(config, urls)
+    # httpx itself refuses to make a URL of "javascript:alert(1)"; digest refuses file: ones
+    assert found[urls[0]].final_url is None and found[urls[0]].error.startswith("InvalidURL")
+    assert (found[urls[1]].final_url, found[urls[1]].error) == (
+        None,
+        "a 301 redirect to a file URL, not a web page",
+    )
+
+
 def test_a_redirect_to_an_overlong_url_never_becomes_the_link(config, server):
     server.routes["/short"] = Reply(302, headers={"Location": "/landing?" + "x" * 5000})
     url = server.url("/short")

@@ -15,7 +15,8 @@ the part as it arrives, not the HTML digest wrote:
 
 Rendering moves the lowest-ranked items to "N more in the archive" until that size is under
 `email.size_budget` (60,000 by default, well under the clip), or without an archive to move
-them to, under NO_ARCHIVE_BUDGET; every theme keeps its first KEEP_PER_THEME.
+them to, under NO_ARCHIVE_BUDGET; every theme keeps its first few (digest.email.view's
+KEEP_PER_THEME).
 """
 
 from __future__ import annotations
@@ -36,6 +37,11 @@ WARN_SIZE = 90_000  # from here, the email is close to being clipped
 CLICK_URL = 300  # bytes of a click-tracking URL besides what it carries of the original
 OPEN_PIXEL = 500  # bytes of the open-tracking <img> SendGrid adds
 ASM_URL = 400  # bytes of the URL SendGrid puts in place of each <%asm_…%> tag
+# What would make an email smaller, for an email over the clip.
+SHRINK = (
+    "shorten the intro or the templates, lower curation.per_theme, drop items in the overrides "
+    "file, or turn off sending.tracking.clicks"
+)
 _LINK = re.compile(r'<a\b[^>]*?\shref="(https?://[^"]*)"', re.I)
 _ASM_TAG = re.compile(r"<%asm_\w+%>")
 
@@ -83,20 +89,13 @@ def size_warnings(size: int, budget: int, config: Config) -> tuple[str, ...]:
         return (
             f"the email is {size:,} bytes as sent{tracked}, over Gmail's {CLIP_SIZE:,}-byte "
             "limit even with every theme cut to its first items: Gmail will clip it, hiding "
-            f"the footer's unsubscribe link, and digest send refuses it without --force; "
-            f"{SHRINK}",
+            f"the footer's unsubscribe link, and digest send refuses it without --force; {SHRINK}",
         )
     if size >= WARN_SIZE:
         return (f"the email is {size:,} bytes as sent{tracked}, close to Gmail's {CLIP_SIZE:,}",)
     if size > budget:
         return (f"the email is {size:,} bytes as sent{tracked}, over its budget of {budget:,}",)
     return ()
-
-
-SHRINK = (
-    "shorten the intro or the templates, lower curation.per_theme, drop items in the overrides "
-    "file, or turn off sending.tracking.clicks"
-)
 
 
 def shown_issue(issue: Issue, moved: dict[str, int]) -> Issue:

@@ -126,10 +126,14 @@ class Budget:
 
 def next_hop(current: str, location: str, status: int, seen: set[str], limit: int) -> str:
     """Where a redirect from `current` leads, added to `seen` (the URLs asked so far); a
-    FetchError for a loop, a redirect beyond `limit` (fetch.max_redirects), or one to a URL
-    longer than any link digest keeps: it could become an item's link, and one alone can
-    push an email past Gmail's clipping size."""
+    FetchError for a loop, a redirect beyond `limit` (fetch.max_redirects), one that leaves the
+    web (javascript:, file:), or one to a URL longer than any link digest keeps: where it ends
+    can become an item's link, and one such link alone can push an email past Gmail's
+    clipping size."""
     target = absolute_url(current, location)
+    scheme = urlsplit(target).scheme.lower()
+    if scheme not in ("http", "https"):
+        raise FetchError(f"a {status} redirect to a {scheme or 'schemeless'} URL, not a web page")
     if len(target) > MAX_URL_LENGTH:
         raise FetchError(
             f"a {status} redirect to a URL of {len(target):,} characters "
