@@ -119,11 +119,11 @@ def round_(folder: Path, servers: list[Server], number: int) -> dict[str, float]
     before = sum(server.requests for server in servers)
     with Store.open(config.db_path()) as store:
         start = time.perf_counter()
-        cold = page_heads(wanted, config, store, NOW)
+        cold = page_heads(wanted, config, store, NOW).heads
         cold_wall = time.perf_counter() - start
         asked = sum(server.requests for server in servers) - before
         start = time.perf_counter()
-        cached = page_heads(wanted, config, store, NOW)
+        cached = page_heads(wanted, config, store, NOW).heads
         cached_wall = time.perf_counter() - start
     read = sum(head.title is not None for head in cold.values())
     again = sum(server.requests for server in servers) - before - asked

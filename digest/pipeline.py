@@ -30,9 +30,12 @@ from digest.sources.update import SourceUpdater, capped_page, parse_pool
 if TYPE_CHECKING:
     import httpx
 
+    from digest.curation import curate
     from digest.curation.classify import Classifier
-    from digest.curation.enrich import PageHead
+    from digest.curation.enrich import Enrichment, PageHead
+    from digest.curation.overrides import IssueOverrides
     from digest.email.render import RenderedEmail
+    from digest.sources.links import IssueLink
     from digest.weeknote.extract import Weeknote
 
 # The curation stage is imported inside the functions that build: `digest fetch` needs none of
@@ -179,7 +182,8 @@ def build_issue(
 ) -> Issue:
     """This week's issue from what the state holds (fetch_sources refreshes it first). Building
     never changes what the next send includes; with `config.enrich.online` it reads the heads of
-    linked pages it has not cached (through `client` and `resolver`, the address guard's). The
+    the shown items' pages it has not cached (through `client` and `resolver`, the address
+    guard's), within enrichment's bounds (enrich.deadline, enrich.max_per_host). The
     weeknote's links, and the editor's moves in the overrides file, are kept as labelled
     examples that the theme classifier learns from (digest.curation.examples); `explain` makes its
     reasons name the words and examples behind each choice."""
@@ -193,23 +197,17 @@ def build_issue(
     weeknote, warnings = _read_weeknote(config, store, page)
     feeds = {config.locate(f.url): (f.name, f.theme) for f in config.feeds if f.enabled}
     items = store.items_between(list(feeds), start, end)
-    heads = _enrich(config, store, now, weeknote, items, feeds, client, resolver)
-    classifier = _learn(config, store, now, (weeknote, heads, issue_id), explain)
-    candidates = curate.weeknote_candidates(
-        weeknote, config, heads, classifier
-    ) + curate.feed_candidates(items, feeds, config, heads, classifier)
-    unmatched = curate.unmatched_headings(weeknote, config)
     overrides = load_overrides(config.overrides_path(), issue_id, config)
     stale_since = _sent_before(store, issue_id, weeknote.identity())
     stale = stale_since and config.weeknote.stale
     if stale_since:
         warnings.append(_stale_warning(stale_since, stale))
     intro = overrides.intro or ("" if stale == "send-without" else weeknote.editorial)
-    curated = curate.curate(
-        candidates, store.sent_urls(), overrides, config, unmatched, heads, intro
-    )
-    _learn_moves(config, store, now, candidates, overrides, issue_id)
+    week = _Week(config, weeknote, items, feeds, overrides, store.sent_urls(), intro)
+    curated, notes = _curate_enriched(week, store, now, issue_id, explain, (client, resolver))
+    unmatched = curate.unmatched_headings(weeknote, config)
     warnings += [f"weeknote heading {heading!r}: {UNMATCHED_HEADING}" for heading in unmatched]
+    warnings += [f"enrichment: {note}" for note in notes]
     return Issue(
         id=issue_id,
         title=config.newsletter.title,
@@ -249,6 +247,53 @@ def _stale_warning(sent_in: str, policy: str) -> str:
     return f"weeknote: the same weeknote was sent in issue {sent_in}; {then}"
 
 
+@dataclass(frozen=True)
+class _Week:
+    """This week's material, curated again each time enrichment learns more of its pages."""
+
+    config: Config
+    weeknote: Weeknote
+    items: list
+    feeds: dict[str, tuple[str, str | None]]  # source key -> (feed name, default theme)
+    overrides: IssueOverrides
+    sent: dict[str, str]  # canonical URL -> the sent issue that included it
+    intro: str  # the editorial the email opens with
+
+    def curate(self, heads, classifier) -> tuple[list, curate.Curated]:
+        """(candidates, the curated issue) with these pages' heads and this classifier."""
+        from digest.curation import curate
+
+        config, weeknote = self.config, self.weeknote
+        candidates = curate.weeknote_candidates(
+            weeknote, config, heads, classifier
+        ) + curate.feed_candidates(self.items, self.feeds, config, heads, classifier)
+        unmatched = curate.unmatched_headings(weeknote, config)
+        return candidates, curate.curate(
+            candidates, self.sent, self.overrides, config, unmatched, heads, self.intro
+        )
+
+
+def _curate_enriched(week: _Week, store, now, issue_id, explain, web) -> tuple:
+    """(curated issue, enrichment's notes): curated with the heads the cache holds, then the
+    pages of the items the email shows are read (`web`: the HTTP client and the resolver) and
+    the week curated again with them. What the weeknote's links teach is kept on the way."""
+    config, weeknote = week.config, week.weeknote
+    links = _page_links(weeknote, week.items, week.feeds)
+    heads = _known_heads(config, store, now, links)
+    classifier = _learn(config, store, now, (weeknote, heads, issue_id), explain)
+    candidates, curated = week.curate(heads, classifier)
+    notes: tuple[str, ...] = ()
+    if config.enrich.enabled and config.enrich.online:
+        enrichment = _enrich(config, store, now, _shown_links(curated, links), *web)
+        notes = enrichment.notes
+        if enrichment.heads.keys() - heads.keys():
+            heads = {**heads, **enrichment.heads}
+            _keep_examples(config, store, now, (weeknote, heads, issue_id))
+            candidates, curated = week.curate(heads, classifier)
+    _learn_moves(config, store, now, candidates, week.overrides, issue_id)
+    return curated, notes
+
+
 def _learn(config, store, now, this_week, explain: bool) -> Classifier | None:
     """Keep the weeknote's labelled links (`this_week`: the weeknote, its pages' heads and the
     issue), then the theme classifier learnt from every example stored, once there are enough to
@@ -257,13 +302,10 @@ def _learn(config, store, now, this_week, explain: bool) -> Classifier | None:
     # Imported here: the stemmer and the classifier are for builds only.
     from digest.curation.classify import MIN_EXAMPLES, Classifier
     from digest.curation.evaluate import configured
-    from digest.curation.examples import load_examples, save_examples, weeknote_examples
+    from digest.curation.examples import load_examples
     from digest.curation.model_cache import cached_classifier
 
-    weeknote, heads, issue_id = this_week
-    save_examples(
-        store, weeknote_examples(weeknote, config.themes, issue_id, heads), "weeknote", now
-    )
+    _keep_examples(config, store, now, this_week)
     examples = configured(load_examples(store), config.themes)
     if len(examples) < MIN_EXAMPLES:
         return None
@@ -275,6 +317,16 @@ def _learn(config, store, now, this_week, explain: bool) -> Classifier | None:
     return Classifier.train(examples, config.themes, threshold=threshold, explain=True)
 
 
+def _keep_examples(config, store, now, this_week) -> None:
+    """The weeknote's links stored as labelled examples, with what their pages' heads say."""
+    from digest.curation.examples import save_examples, weeknote_examples
+
+    weeknote, heads, issue_id = this_week
+    save_examples(
+        store, weeknote_examples(weeknote, config.themes, issue_id, heads), "weeknote", now
+    )
+
+
 def _learn_moves(config, store, now, candidates, overrides, issue_id) -> None:
     """The editor's moves in the overrides file correct the labels of the items they move."""
     from digest.curation.examples import override_examples, save_examples
@@ -283,10 +335,9 @@ def _learn_moves(config, store, now, candidates, overrides, issue_id) -> None:
     save_examples(store, moved, "override", now)
 
 
-def _enrich(config, store, now, weeknote, items, feeds, client, resolver) -> dict[str, PageHead]:
-    """The enrichment stage: the heads of the pages the weeknote links to, and of feed items
-    with no usable summary (digest.curation.enrich), for curation to tidy the items with."""
-    from digest.curation.enrich import page_heads  # its parser is for builds, not for digest fetch
+def _page_links(weeknote, items, feeds) -> dict[str, IssueLink]:
+    """Every candidate whose page enrichment may read, by URL: the weeknote's links, and feed
+    items with no usable summary."""
     from digest.curation.tidy import needs_page
     from digest.sources.links import IssueLink
 
@@ -300,6 +351,37 @@ def _enrich(config, store, now, weeknote, items, feeds, client, resolver) -> dic
         for item in items
         if needs_page(item.title, item.summary)
     ]
+    found: dict[str, IssueLink] = {}
+    for link in links:
+        found.setdefault(link.url, link)  # a URL twice: its first place counts
+    return found
+
+
+def _known_heads(config, store, now, links: dict[str, IssueLink]) -> dict[str, PageHead]:
+    """What is known of these links' pages without asking the network: with enrich.online,
+    the cache's fresh heads (enough to curate once and learn which items the email shows);
+    offline or with enrichment off, every link's answer (the cache's, or why there is none)."""
+    from digest.curation.enrich import cached_heads, page_heads  # builds only, not digest fetch
+
+    if config.enrich.enabled and config.enrich.online:
+        return cached_heads(list(links), store, now)
+    return page_heads(list(links.values()), config, store, now).heads
+
+
+def _shown_links(curated, links: dict[str, IssueLink]) -> list[IssueLink]:
+    """The links of the items the email shows, the editor's picks first, then theme by theme:
+    the order in which enrichment's bounds spend their time."""
+    picks = (item for theme in curated.themes for item in theme.items + theme.more if item.lead)
+    shown = sorted(picks, key=lambda item: item.lead)
+    shown += [item for theme in curated.themes for item in theme.items if not item.lead]
+    return [links[item.url] for item in shown if item.url in links]
+
+
+def _enrich(config, store, now, links, client, resolver) -> Enrichment:
+    """The enrichment stage on the web: the heads of the shown items' pages, from the cache or
+    read now (digest.curation.enrich), for curation to tidy the items with."""
+    from digest.curation.enrich import page_heads
+
     return page_heads(links, config, store, now, client, resolver)
 
 

@@ -1,6 +1,6 @@
 """Screenshots of the offline example's email, as a reader would see it, with headless Chromium:
-a phone (390 px wide) in light and dark mode, and a desktop window (1200 px). Run from the
-repository root after changing the templates, and look at the pictures:
+a phone (375 px wide) and the email's own width (600 px), each in light and dark mode. Run from
+the repository root after changing the templates, and look at the pictures:
 
     .venv/bin/python examples/screenshot.py            # writes examples/screenshots/*.png
     .venv/bin/python examples/screenshot.py --out /tmp/shots
@@ -33,9 +33,10 @@ CONFIG = ROOT / "examples" / "demo" / "feeds.yaml"
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 # (file name, window width, window height, extra Chromium flags)
 SHOTS = (
-    ("email-phone.png", 390, 2400, ()),
-    ("email-phone-dark.png", 390, 2400, ("--force-dark-mode",)),
-    ("email-desktop.png", 1200, 1800, ()),
+    ("email-375.png", 375, 2600, ()),
+    ("email-375-dark.png", 375, 2600, ("--force-dark-mode",)),
+    ("email-600.png", 600, 2200, ()),
+    ("email-600-dark.png", 600, 2200, ("--force-dark-mode",)),
 )
 
 
@@ -46,7 +47,8 @@ def example_email(folder: Path) -> Path:
         fetch_sources(config, store, NOW)
         issue = build_issue(config, store, NOW)
     email = render_email(issue, config, template_folders(config))
-    print(f"subject: {email.subject}\nHTML: {email.size:,} bytes, {email.moved} items moved")
+    moved = sum(email.moved.values())
+    print(f"subject: {email.subject}\nHTML: {email.size:,} bytes as sent, {moved} items moved")
     page = folder / "issue.html"
     page.write_text(email.html, encoding="utf-8")
     return page

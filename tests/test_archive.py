@@ -458,8 +458,11 @@ def test_editors_templates_override_the_web_templates(tmp_path, store):
 def test_without_an_archive_url_it_says_what_to_set(tmp_path, store):
     with pytest.raises(MissingArchiveUrl) as raised:
         build_site(make_config(tmp_path, archive_url=None), store, NOW, tmp_path / "site")
-    assert raised.value.message == "digest archive needs email.archive_url"
-    assert "email.archive_url" in raised.value.hint
+    assert raised.value.message.startswith(
+        "digest archive needs email.archive_url, the address its pages will be served from"
+    )
+    assert raised.value.message.endswith("until it is set, emails carry none of those links")
+    assert "any static web host" in raised.value.hint
     assert not (tmp_path / "site").exists()
 
 
@@ -506,7 +509,7 @@ def test_the_command_without_an_archive_url_exits_2_with_the_hint(tmp_path, stor
     feeds = write_feeds_yaml(tmp_path, archive_url=None)
     result = cli("archive", "-c", feeds, command=CLI)
     assert result.exit_code == 2
-    assert "Error: digest archive needs email.archive_url" in result.output
+    assert "Error: digest archive needs email.archive_url, the address" in result.output
     assert "Hint: set email.archive_url in feeds.yaml" in result.output
 
 

@@ -453,6 +453,44 @@ def test_preview_and_send_take_no_enrich(enriched_site, server, tmp_path):
     assert "See for the detail of" in (tmp_path / "p" / "issue.txt").read_text(encoding="utf-8")
 
 
+def test_only_the_pages_the_email_shows_are_read(server, tmp_path):
+    """Links over their theme's cap are never asked for; the editor's pick is read first."""
+    link = server.url
+    listed = "".join(
+        f'<li><a href="{link(f"/s{n}")}">Story number {n} in full</a>, out now.</li>'
+        for n in range(6)
+    )
+    server.routes["/weeknote"] = Reply(
+        200,
+        f"""<html><body><article><h1>Weeknote 48</h1>
+        <p>A busy week: <a href="{link("/pick")}">the pick of the week in one report</a>, and
+        more news from the network to share with all of you this week.</p>
+        <h2>Inequalities</h2><ul>{listed}
+        </ul>
+        </article></body></html>""".encode(),
+        HTML,
+    )
+    for path in ("/pick", *(f"/s{n}" for n in range(6))):
+        server.routes[path] = html_page(f'<meta property="og:site_name" content="Site {path}">')
+    config = write_config(
+        tmp_path, "  []\n", f"  url: {link('/weeknote')}\n", "curation:\n  per_theme: 2\n"
+    )
+    issue, _ = build(online(config))
+    asked = [path for _, path, _ in server.requests if path != "/weeknote"]
+    assert asked == ["/pick", "/s0", "/s1"]
+    (inequalities,) = [theme for theme in issue.themes if theme.name == "Health inequalities"]
+    assert [item.url for item in inequalities.more] == [link(f"/s{n}") for n in range(2, 6)]
+    assert inequalities.items[0].source == "Site /s0"  # read, and tidied with what it said
+    (tmp_path / "state.db").unlink()
+    shared = write_config(
+        tmp_path, "  []\n", f"  url: {link('/weeknote')}\n", "enrich:\n  max_per_host: 2\n"
+    )
+    issue, _ = build(online(shared))
+    assert "enrichment: 5 linked pages left unread: more than 2 links to one host" in (
+        "\n".join(issue.warnings)
+    )
+
+
 # Learning: the weeknote's links become labelled examples, and the classifier they train themes
 # feed items once there are enough of them (digest.curation.examples, digest.curation.classify).
 

@@ -489,3 +489,26 @@ def test_the_weeknote_conflict_is_judged_on_the_keys_as_meant(tmp_path, weeknote
     found = problems(tmp_path, config_text([]) + "weeknote:\n" + weeknote)
     assert any("weeknote: set exactly one of url: or feed:" in p for p in found) is conflict
     assert len(found) == 1 + conflict
+
+
+@pytest.mark.parametrize("budget", [19_999, 102_001])
+def test_the_size_budget_lies_under_gmails_clip(tmp_path, budget):
+    found = problems(tmp_path, config_text([], extra=f"email:\n  size_budget: {budget}\n"))
+    assert found == [
+        f"feeds.yaml:13: email.size_budget: {budget} is not valid (expected a number of bytes "
+        "from 20,000 to 102,000, where Gmail clips)"
+    ]
+
+
+def test_check_warns_on_a_sender_without_a_display_name(tmp_path):
+    path = tmp_path / "feeds.yaml"
+    text = config_text([], extra="email:\n  unsubscribe_url: https://community.example/out\n")
+    path.write_text(text.replace("Test <digest@community.example>", "digest@community.example"))
+    result = CliRunner().invoke(main, ["check", "-c", str(path)])
+    assert result.exit_code == 0
+    assert result.output.splitlines()[-1] == (
+        "warning: newsletter.sender 'digest@community.example' has no display name, so inboxes "
+        "show the bare address: write it as 'Test digest <digest@community.example>'"
+    )
+    path.write_text(text)
+    assert "warning" not in CliRunner().invoke(main, ["check", "-c", str(path)]).output

@@ -19,7 +19,7 @@ from digest.curation.curate import (
     weeknote_candidates,
     window,
 )
-from digest.curation.enrich import PageHead
+from digest.curation.heads import PageHead
 from digest.curation.overrides import IssueOverrides, ItemOverride
 from digest.weeknote.extract import Weeknote, WeeknoteLink, WeeknoteSection
 

@@ -12,7 +12,8 @@ import pytest
 
 from digest.core.config import load_config
 from digest.core.store import Store
-from digest.curation.enrich import HEAD_CAP, PageHead, page_heads, parse_head
+from digest.curation.enrich import page_heads
+from digest.curation.heads import HEAD_CAP, PageHead, parse_head
 from digest.sources.links import IssueLink, check_links
 from tests.resolver import table_resolver
 from tests.samples import NOW
@@ -151,7 +152,7 @@ def config(server, tmp_path):
 def heads(config, urls, now=NOW, **kwargs) -> dict[str, PageHead]:
     links = [IssueLink(url, "weeknote", "Weeknote") for url in urls]
     with Store.open(config.db_path()) as store:
-        return page_heads(links, config, store, now, **kwargs)
+        return page_heads(links, config, store, now, **kwargs).heads
 
 
 def test_a_page_is_read_once_and_reused_for_30_days(config, server):
@@ -272,3 +273,192 @@ def test_digest_links_reuses_what_enrichment_read(config, server):
         ("redirected", 200, True),
     ]
     assert results[1].final_url == server.url("/a")
+
+
+# Hostile pages
+
+HTML = {"Content-Type": "text/html"}
+
+
+def test_a_gzip_bomb_page_is_read_only_to_the_head_cap(config, server):
+    import gzip
+
+    bomb = gzip.compress(b"<html><head><title>Bomb</title>" + b"\0" * 50_000_000)
+    server.routes["/bomb"] = Reply(200, bomb, {**HTML, "Content-Encoding": "gzip"})
+    url = server.url("/bomb")
+    found = heads(config, [url])[url]
+    assert (found.title, found.error) == ("Bomb", None)
+    assert server.hits("/bomb")[0]["accept-encoding"] == "gzip, deflate"
+
+
+def test_a_redirect_off_the_web_never_becomes_the_link(config, server):
+    server.routes["/js"] = Reply(302, headers={"Location": "javascript:alert(1)"})
+    server.routes["/file"] = Reply(301, headers={"Location": "file:///etc/passwd"})
+    urls = [server.url("/js"), server.url("/file")]
+    found = heads(config, urls)
+    # httpx itself refuses to make a URL of "javascript:alert(1)"; digest refuses file: ones
+    assert found[urls[0]].final_url is None and found[urls[0]].error.startswith("InvalidURL")
+    assert (found[urls[1]].final_url, found[urls[1]].error) == (
+        None,
+        "a 301 redirect to a file URL, not a web page",
+    )
+
+
+def test_a_redirect_to_an_overlong_url_never_becomes_the_link(config, server):
+    server.routes["/short"] = Reply(302, headers={"Location": "/landing?" + "x" * 5000})
+    url = server.url("/short")
+    found = heads(config, [url])[url]
+    assert found.final_url is None
+    assert found.error.startswith("a 302 redirect to a URL of 5,")
+    assert found.error.endswith("characters (more than 2,048)")
+
+
+IMAGE_HOSTS = {"img.partner.org": ["93.184.215.14"], "intranet.partner.org": ["10.0.0.7"]}
+
+
+def image_page(src: str, width: int = 1200, height: int = 630) -> Reply:
+    meta = (
+        f'<meta property="og:image" content="{src}"><meta property="og:image:width" '
+        f'content="{width}"><meta property="og:image:height" content="{height}">'
+        '<meta property="og:image:alt" content="A picture">'
+    )
+    return Reply(200, page(f"<title>Story</title>{meta}"), HTML)
+
+
+def test_a_pages_image_is_kept_only_when_public_https_and_of_a_plausible_size(config, server):
+    pages = {
+        "/public": image_page("https://img.partner.org/a.jpg"),
+        "/private": image_page("https://intranet.partner.org/pixel.gif"),
+        "/loopback": image_page(server.url("/cover.jpg").replace("http:", "https:")),
+        "/plain-http": image_page("http://img.partner.org/a.jpg"),
+        "/pixel": image_page("https://img.partner.org/p.gif", 1, 1),
+        "/strip": image_page("https://img.partner.org/rule.png", 1200, 40),
+        "/unresolved": image_page("https://gone.partner.org/a.jpg"),
+    }
+    server.routes.update(pages)
+    urls = [server.url(path) for path in pages]
+    found = heads(config, urls, resolver=table_resolver(IMAGE_HOSTS))
+    kept = {url.rsplit("/", 1)[1]: found[url].image for url in urls}
+    assert kept == {
+        "public": "https://img.partner.org/a.jpg",
+        "private": None,  # a reader's mail app would ask the intranet
+        "loopback": None,  # even though the weeknote itself is served from loopback
+        "plain-http": None,
+        "pixel": None,
+        "strip": None,
+        "unresolved": None,
+    }
+    assert found[urls[1]].image_alt is None and found[urls[1]].title == "Story"
+    off = dataclasses.replace(config, enrich=dataclasses.replace(config.enrich, images=False))
+    server.routes["/again"] = image_page("https://img.partner.org/a.jpg")
+    again = server.url("/again")
+    assert heads(off, [again], resolver=table_resolver(IMAGE_HOSTS))[again].image is None
+
+
+def test_what_the_cache_holds_is_held_to_the_same_rules(config):
+    from digest.curation.enrich import checked
+
+    old = PageHead(
+        URL,
+        final_url="https://partner.example/" + "x" * 3000,
+        title="Report \u202egnp.exe",
+        canonical="javascript:alert(1)",
+        image="https://10.0.0.7/pixel.gif",
+        image_width=1200,
+        image_height=630,
+        image_alt="Alt",
+    )
+    assert checked(old) == PageHead(URL, title="Report gnp.exe")
+    pixel = dataclasses.replace(old, image="https://img.partner.org/p.gif", image_width=1)
+    assert checked(pixel).image is None
+    fine = dataclasses.replace(old, image="https://img.partner.org/a.jpg")
+    assert checked(fine).image == "https://img.partner.org/a.jpg"
+
+
+# The build's bounds
+
+
+def bounded(config, **enrich):
+    return dataclasses.replace(config, enrich=dataclasses.replace(config.enrich, **enrich))
+
+
+def enrichment(config, urls, **kwargs):
+    links = [IssueLink(url, "weeknote", "Weeknote") for url in urls]
+    with Store.open(config.db_path()) as store:
+        return page_heads(links, config, store, NOW, **kwargs)
+
+
+def test_at_most_max_per_host_pages_of_one_host_are_read_in_a_build(config, server):
+    for n in range(5):
+        server.routes[f"/p{n}"] = Reply(200, page(f"<title>P{n}</title>"), HTML)
+    urls = [server.url(f"/p{n}") for n in range(5)]
+    found = enrichment(bounded(config, max_per_host=3), urls)
+    assert [found.heads[url].title for url in urls] == ["P0", "P1", "P2", None, None]
+    assert found.heads[urls[3]].error == (
+        "not read this build: more than 3 links to its host (enrich.max_per_host)"
+    )
+    assert found.unread == 2
+    assert found.notes == (
+        "2 linked pages left unread: more than 3 links to one host (enrich.max_per_host); "
+        "later builds read them",
+    )
+    assert len(server.requests) == 3
+    later = enrichment(bounded(config, max_per_host=3), urls)  # three cached, two read now
+    assert [later.heads[url].title for url in urls] == ["P0", "P1", "P2", "P3", "P4"]
+
+
+def test_with_no_network_reading_stops_after_five_hosts_in_a_row(config):
+    asked = []
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.host)
+        raise httpx.ConnectError("[Errno 101] Network is unreachable")
+
+    hosts = [f"site{n}.org" for n in range(9)]
+    resolver = table_resolver({host: ["93.184.215.14"] for host in hosts})
+    urls = [f"https://{host}/story" for host in hosts]
+    one_at_a_time = dataclasses.replace(
+        config, fetch=dataclasses.replace(config.fetch, concurrency=1)
+    )
+    client = httpx.AsyncClient(transport=httpx.MockTransport(refuse))
+    found = enrichment(one_at_a_time, urls, client=client, resolver=resolver)
+    assert asked == hosts[:5]
+    assert found.unread == 4
+    assert found.notes == (
+        "no network? 5 hosts in a row could not be reached (first: cannot connect ([Errno 101] "
+        "Network is unreachable)); 4 more linked pages left unread: the next build reads them, "
+        "or build with --offline",
+    )
+    assert found.heads[urls[8]].error == "not read this build: the network seemed to be down"
+    with Store.open(config.db_path()) as store:  # nothing remembered of an outage
+        assert store.db.execute("SELECT count(*) FROM page_heads").fetchone()[0] == 0
+
+
+def test_one_dead_host_is_not_a_network_outage(config, server):
+    server.routes["/fine"] = Reply(200, page("<title>Fine</title>"), HTML)
+    asked = []
+    resolver = table_resolver({}, asked)  # dead.org resolves nowhere
+    urls = [f"https://dead.org/{n}" for n in range(8)] + [server.url("/fine")]
+    found = enrichment(bounded(config, max_per_host=20), urls, resolver=resolver)
+    assert asked == ["dead.org"]  # looked up once, not eight times
+    assert found.heads[server.url("/fine")].title == "Fine"
+    assert found.notes == () and found.unread == 0
+    assert found.heads[urls[0]].error == "cannot connect (dead.org: Name or service not known)"
+
+
+@pytest.mark.realclock
+def test_pages_still_unread_at_the_deadline_are_left_for_the_next_build(config, server):
+    import time
+
+    slow = [b"<html><head>", b"<title>Slow</title>", b"</head></html>"]
+    server.routes["/slow"] = Reply(200, slow, HTML, chunk_delay=2.0)
+    server.routes["/quick"] = Reply(200, page("<title>Quick</title>"), HTML)
+    urls = [server.url("/quick"), server.url("/slow")]
+    started = time.monotonic()
+    found = enrichment(bounded(config, deadline=0.5), urls)
+    assert time.monotonic() - started < 1.5
+    assert found.heads[urls[0]].title == "Quick"
+    assert found.heads[urls[1]].error == "not read this build: enrich.deadline (0.5 s) ran out"
+    assert found.notes == (
+        "1 linked page left unread: enrich.deadline (0.5 s) ran out; the next build reads them",
+    )

@@ -1,8 +1,10 @@
 """Fetching through the pipeline against a real loopback server, with a real SQLite file."""
 
 import asyncio
+import gzip
 import time
 import tracemalloc
+import zlib
 
 import httpx
 import pytest
@@ -238,8 +240,6 @@ def test_declared_length_over_the_cap_is_refused_before_reading():
 
 
 def test_gzip_is_decoded_and_counted_after_decompression(server, make_config):
-    import gzip
-
     bomb = gzip.compress(b" " * 3_000_000)  # ~3 KB on the wire, 3 MB decoded
     server.routes["/gz"] = Reply(200, gzip.compress(rss(2)), {"Content-Encoding": "gzip"})
     server.routes["/bomb"] = Reply(200, bomb, {"Content-Encoding": "gzip"})
@@ -250,6 +250,64 @@ def test_gzip_is_decoded_and_counted_after_decompression(server, make_config):
     assert gz.status == "new" and gz.items == 2
     assert bombed.status == "error" and "fetch.max_bytes" in bombed.error
     assert "gzip" in server.hits("/gz")[0]["accept-encoding"]
+
+
+def test_a_gzip_bomb_is_inflated_a_bounded_piece_at_a_time(server):
+    from digest.sources.inflate import PIECE, decoded_pieces
+
+    bomb = gzip.compress(b"\0" * 50_000_000)  # 49 KB on the wire
+    server.routes["/bomb"] = Reply(200, bomb, {"Content-Encoding": "gzip"})
+
+    async def sizes() -> list[int]:
+        async with httpx.AsyncClient() as client, client.stream("GET", server.url("/bomb")) as r:
+            return [len(piece) async for piece in decoded_pieces(r)]
+
+    pieces = asyncio.run(sizes())
+    assert sum(pieces) == 50_000_000 and max(pieces) == PIECE  # never more at once
+
+
+@pytest.mark.parametrize(
+    "encoding, body, expected",
+    [
+        ("deflate", zlib.compress(b"<rss/>"), b"<rss/>"),  # with a zlib header, as RFC 9110 says
+        ("deflate", zlib.compress(b"<rss/>")[2:-4], b"<rss/>"),  # raw, as some servers send it
+        ("gzip", gzip.compress(b"<rss/>") + b"trailing junk", b"<rss/>"),
+        ("identity", b"<rss/>", b"<rss/>"),
+    ],
+)
+def test_deflate_gzip_and_identity_decode(server, encoding, body, expected):
+    from digest.sources.inflate import decoded_pieces
+
+    server.routes["/x"] = Reply(200, body, {"Content-Encoding": encoding})
+
+    async def read() -> bytes:
+        async with httpx.AsyncClient() as client, client.stream("GET", server.url("/x")) as r:
+            return b"".join([piece async for piece in decoded_pieces(r)])
+
+    assert asyncio.run(read()) == expected
+
+
+def test_an_encoding_digest_did_not_ask_for_is_refused(server, make_config):
+    server.routes["/br"] = Reply(200, b"\x1b\x00", {"Content-Encoding": "br"})
+    server.routes["/two"] = Reply(200, b"x", {"Content-Encoding": "gzip, deflate"})
+    server.routes["/broken"] = Reply(200, b"not gzip at all", {"Content-Encoding": "gzip"})
+    feeds = [(name, server.url(f"/{name}")) for name in ("br", "two", "broken")]
+    reports, _ = run(make_config(feeds))
+    assert [r.error for r in reports] == [
+        "the body is encoded as 'br'; digest asks for gzip or deflate only",
+        "the body is encoded as 'gzip, deflate'; digest asks for gzip or deflate only",
+        "the gzip body does not decompress (Error -3 while decompressing data: incorrect header "
+        "check)",
+    ]
+    assert {r["accept-encoding"] for r in server.hits("/br")} == {"gzip, deflate"}
+
+
+def test_a_redirect_to_an_overlong_url_is_refused(server, make_config):
+    server.routes["/feed"] = Reply(302, headers={"Location": "/x?" + "a" * 3000})
+    (report,), _ = run(make_config([("Long", server.url("/feed"))]))
+    assert report.error.startswith("a 302 redirect to a URL of 3,0")
+    assert report.error.endswith("characters (more than 2,048)")
+    assert server.hits("/x?" + "a" * 3000) == []
 
 
 def test_redirect_chain_longer_than_the_limit_is_refused(server, make_config):

@@ -186,6 +186,23 @@ def test_a_name_that_cannot_be_resolved_is_an_error_like_any_other_connection_fa
     assert asked == ["https://partner.example/feed"]
 
 
+def test_a_name_that_did_not_resolve_is_not_asked_again_in_one_run():
+    from digest.sources.guard import AddressGuard
+
+    asked: list[str] = []
+    guard = AddressGuard(table_resolver({"partner.example": [PUBLIC]}, asked))
+
+    async def check_all():
+        for path in range(50):
+            with pytest.raises(FetchError, match=r"^cannot connect \(gone\.example: Name or"):
+                await guard.check(f"https://gone.example/{path}", None)
+        await guard.check("https://partner.example/1", None)
+        await guard.check("https://partner.example/2", None)
+
+    asyncio.run(check_all())
+    assert asked == ["gone.example", "partner.example"]
+
+
 # The weeknote post the blog feed names
 
 

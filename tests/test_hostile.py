@@ -170,8 +170,13 @@ def test_future_dates_are_clamped_and_bad_dates_flagged(server, make_config, tmp
     assert bad_published == bad_seen and bad_note.startswith("unreadable date")
 
 
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # every control but newline and tab
+# Every control but newline and tab, and the invisible format characters that turn text around
+# (bidi overrides, isolates, marks) or hide it (tag characters).
+CONTROL = re.compile(
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\U000e0000-\U000e007f]"
+)
 TITLE_ESC, CLEAR, CSI = "\x1b]0;owned\x07", "\x1b[2J", "\x9b2J"
+BIDI = "\u202e\u2066\u200f\U000e0041"  # right-to-left override, isolate, mark, a tag "A"
 
 
 def text_cells(db_path) -> list[tuple[str, str, str]]:
@@ -201,15 +206,15 @@ def test_control_characters_from_sources_reach_neither_terminal_nor_database(
         {"Content-Type": "text/html"},
     )
     feed = rss(2).decode()
-    feed = feed.replace("Story 0", f"Story {CSI} zero").replace("Story 1", f"One{TITLE_ESC}")
-    feed = feed.replace("/news/0", f"/news/0{CLEAR}").replace("Summary of", f"Sum{CSI}")
-    feed = feed.replace("Health inequalities", f"Health{CLEAR}")
+    feed = feed.replace("Story 0", f"Story {CSI} zero").replace("Story 1", f"One{TITLE_ESC}{BIDI}")
+    feed = feed.replace("/news/0", f"/news/0{CLEAR}{BIDI}").replace("Summary of", f"Sum{CSI}")
+    feed = feed.replace("Health inequalities", f"Health{CLEAR}{BIDI}")
     server.routes["/feed"] = Reply(200, feed.encode())
     weeknote = (
         f"<html><head><title>Note {TITLE_ESC}</title></head><body><article><h1>Note</h1>"
-        f"<p>Hello{CLEAR} everyone, this week has been a busy one for all of us here.</p>"
-        f"<h2>Inequalities {CSI}</h2><ul><li><a href='https://reports.example/a{TITLE_ESC}'>"
-        f"A report{CLEAR} on gaps</a>, out now.</li></ul></article></body></html>"
+        f"<p>Hello{CLEAR} everyone, this week{BIDI} has been a busy one for all of us here.</p>"
+        f"<h2>Inequalities {CSI}</h2><ul><li><a href='https://reports.example/a{TITLE_ESC}{BIDI}'>"
+        f"A report{CLEAR}{BIDI} on gaps</a>, out now.</li></ul></article></body></html>"
     )
     server.routes["/weeknote"] = Reply(200, weeknote.encode(), {"Content-Type": "text/html"})
     path = make_config(
@@ -224,6 +229,11 @@ def test_control_characters_from_sources_reach_neither_terminal_nor_database(
     ]
     assert "an HTML page, not a feed; it advertises:" in outputs[0]
     assert "Story" in outputs[2] and "A report" in outputs[2]
+    preview = tmp_path / "preview"
+    outputs += [
+        (preview / name).read_text(encoding="utf-8") for name in ("issue.html", "issue.txt")
+    ]
+    assert "* A report [2J on gaps" in outputs[-1] and "* One ]0;owned\n" in outputs[-1]
     for output in outputs:
         assert not CONTROL.search(output), CONTROL.findall(output)
     cells = text_cells(tmp_path / "state.db")

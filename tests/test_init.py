@@ -66,6 +66,40 @@ def test_answers_typed_at_the_prompts_and_a_bad_one_asked_again(tmp_path):
     assert config.newsletter.sender == "Prompted <d@prompted.example>"
 
 
+def test_a_sender_without_a_display_name_is_asked_again(tmp_path):
+    answers = "Named digest\nhttps://named.example\ndigest@named.example\nNamed <d@named.example>\n"
+    result = init(tmp_path, "--offline", input=answers)
+    assert result.exit_code == 0, result.output
+    assert (
+        "'digest@named.example' is not valid (expected a name and an address, 'Name <…>')"
+    ) in result.output
+    assert load_config(tmp_path / "feeds.yaml").newsletter.sender == "Named <d@named.example>"
+    bare = init(tmp_path / "bare", *FLAGS, "--sender", "digest@northfield.example")
+    assert bare.exit_code == 2 and "expected a name and an address" in bare.output
+    assert not (tmp_path / "bare").exists()
+
+
+def test_the_archive_url_is_asked_for_or_derived_and_the_site_publishing_is_said(tmp_path):
+    derived = init(tmp_path / "a", *FLAGS, *SENDER, *WEEKNOTE)
+    assert derived.exit_code == 0, derived.output
+    config = load_config(tmp_path / "a" / "feeds.yaml")
+    assert config.email.archive_url == "https://northfield.example/digest/"
+    assert (
+        "the web archive's address: https://northfield.example/digest/ (from --website; "
+        "--archive-url, or feeds.yaml, to change)"
+    ) in derived.output
+    step = next(line for line in derived.output.splitlines() if "digest send --publish" in line)
+    assert "copy that folder to https://northfield.example/digest/ (any static web host" in step
+    given = ("--archive-url", "https://news.northfield.example/")
+    chosen = init(tmp_path / "b", *FLAGS, *SENDER, *WEEKNOTE, *given)
+    assert chosen.exit_code == 0, chosen.output
+    assert "(from --website" not in chosen.output
+    config = load_config(tmp_path / "b" / "feeds.yaml")
+    assert config.email.archive_url == "https://news.northfield.example/"
+    checked = cli("check", "-c", tmp_path / "b" / "feeds.yaml")
+    assert checked.exit_code == 0 and "display name" not in checked.output
+
+
 def test_quotes_and_colons_in_answers_stay_text(tmp_path):
     name = ("--name", 'The "Weekly": #1')
     result = init(tmp_path, *name, "--website", "https://x.example", *SENDER, *WEEKNOTE)

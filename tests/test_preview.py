@@ -239,3 +239,79 @@ def test_a_frozen_issue_reads_back_as_the_issue_that_was_built(site):
     with Store.open(config.db_path()) as store:
         built = build_issue(config, store, NOW)
     assert issue_from_dict(json.loads(built.to_json())) == built
+
+
+# A headline that mentions JavaScript
+
+
+def test_a_pick_titled_javascript_previews_and_sends(site):
+    """Its title is the image's alt text: a text attribute, escaped, never taken for a URL."""
+    headline = "JavaScript: the good parts"
+    url = "https://books.jsguide.org/good-parts"
+    weeknote = WEEKNOTE.replace(
+        "<p>A short week", f'<p>Start with <a href="{url}">{headline}</a>. A short week'
+    )
+    (site.parent / "weeknote.html").write_text(weeknote, encoding="utf-8")
+    text = site.read_text().replace("email:\n", "email:\n  archive_url: https://digest.example\n")
+    site.write_text(text + "sending:\n  transport: outbox\nlinks:\n  before_send: false\n")
+    config = load_config(site)
+    with Store.open(config.db_path()) as store, store.transaction() as db:
+        db.execute(
+            "INSERT INTO page_heads (url, final_url, title, image, image_width, image_height,"
+            " image_alt, fetched_at) VALUES (?, ?, ?, ?, 1200, 630, ?, ?)",
+            (url, url, headline, "https://img.jsguide.org/cover.jpg", headline, NOW.isoformat()),
+        )
+    preview = invoke("preview", "-c", site)
+    assert preview.exit_code == 0, preview.output
+    html = (site.parent / "preview" / "issue.html").read_text(encoding="utf-8")
+    assert f'alt="{headline}"' in html
+    assert invoke("subscribers", "add", "ann@example.org", "-c", site).exit_code == 0
+    sent = invoke("send", "-c", site)
+    assert sent.exit_code == 0, sent.output
+    (message,) = (site.parent / "outbox").glob("*.eml")
+    assert headline in message.read_text(encoding="utf-8")
+
+
+# Items moved to the archive to fit the email's size budget
+
+
+def test_every_command_says_which_items_the_email_moved_to_the_archive(site):
+    items = "".join(rss_item(f"story-{n}", NOW - timedelta(minutes=n + 1)) for n in range(30))
+    (site.parent / "feed.xml").write_text(
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>P</title>{items}</channel></rss>',
+        encoding="utf-8",
+    )
+    text = site.read_text().replace(
+        "email:\n", "email:\n  archive_url: https://digest.example\n  size_budget: 20000\n"
+    )
+    site.write_text(
+        text + "curation:\n  per_theme: 30\nsending:\n  transport: outbox\n"
+        "links:\n  before_send: false\n"
+    )
+    build = invoke("build", "-c", site)
+    assert build.exit_code == 0, build.output
+    (note,) = [line for line in build.output.splitlines() if "moved" in line]
+    assert note.startswith("warning: ") and "to keep the email under 20,000 bytes as sent" in note
+    moved = int(note.split()[1])
+    assert note.endswith(f"(email.size_budget): Video consultations {moved}")
+    row = next(line for line in build.output.splitlines() if line.startswith("Video"))
+    assert row.split()[2:4] == [str(30 - moved), str(moved)]  # shown, more
+    built = json.loads((site.parent / "build" / "2026-W48.json").read_text(encoding="utf-8"))
+    (video,) = [theme for theme in built["themes"] if theme["name"] == "Video consultations"]
+    assert (len(video["items"]), len(video["more"])) == (30 - moved, moved)
+
+    preview = invoke("preview", "-c", site)
+    assert note in preview.output
+    assert any(
+        line.startswith("Video") and line.split()[2:4] == row.split()[2:4]
+        for line in preview.output.splitlines()
+    )
+    page = page_renderer(site, None, None, None, None, lambda: NOW)()
+    assert note.removeprefix("warning: ") in page.notes
+
+    assert invoke("subscribers", "add", "ann@example.org", "-c", site).exit_code == 0
+    dry = invoke("send", "-c", site, "--dry-run")
+    assert f"Note: {note.removeprefix('warning: ')}" in dry.output.splitlines()
+    sent = invoke("send", "-c", site)
+    assert sent.exit_code == 0, sent.output
+    assert f"Note: {note.removeprefix('warning: ')}" in sent.output.splitlines()

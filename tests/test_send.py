@@ -626,15 +626,23 @@ def test_dry_run_of_a_half_sent_week_says_it_would_resume(site):
 
 
 def test_an_email_gmail_would_clip_is_refused_unless_forced(site):
-    """Moving items to the archive cannot shorten an intro: at over 102,000 bytes of HTML the
-    send stops before anything is recorded, and --force sends it clipped."""
+    """Moving items to the archive cannot shorten an intro: at over 102,000 bytes as Gmail gets
+    the HTML the send stops before anything is recorded, says what would shrink it, and --force
+    sends it clipped."""
     use_outbox(site)
     subscribe(load_config(site), 2)
     intro = " ".join(f"Word{n} of a very long note from the editor." for n in range(4000))
     (site.parent / "overrides.yaml").write_text(f"2026-W48:\n  intro: {intro}\n", encoding="utf-8")
     refused = cli("send", "-c", site)
     assert refused.exit_code == 1
-    assert "over the 102,000 at which Gmail clips it" in refused.output
+    assert "as Gmail would get it, over the 102,000 at which Gmail clips it and hides the " in (
+        refused.output
+    )
+    assert "footer's unsubscribe link and postal address" in refused.output
+    assert (
+        "Hint: shorten the intro or the templates, lower curation.per_theme, drop items in the "
+        "overrides file, or turn off sending.tracking.clicks; or send it clipped: --force"
+    ) in refused.output
     assert ledger_rows(load_config(site)) == (0, 0)
     forced = cli("send", "-c", site, "--force")
     assert forced.exit_code == 0 and "2 messages written" in forced.output, forced.output

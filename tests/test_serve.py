@@ -324,3 +324,10 @@ def test_context_manager_starts_and_stops(tmp_path):
         assert version(server) == {"version": 1, "error": None}
     with pytest.raises(httpx.ConnectError):
         get(server, "/version")
+
+
+def test_the_emails_notes_head_the_page(serve):
+    note = "3 items moved to 'more in the archive' to keep the email under 60,000 bytes <as sent>"
+    server = serve(lambda: replace(PAGE, notes=(note,)))
+    shell = get(server, "/").text
+    assert '<p class="note">3 items moved to' in shell and "&lt;as sent&gt;" in shell

@@ -8,7 +8,7 @@ import pytest
 
 from digest.core.models import IssueItem
 from digest.core.urls import canonical_url, domain_of, registered_domain
-from digest.curation.enrich import PageHead
+from digest.curation.heads import PageHead
 from digest.curation.stories import Duplicates
 from digest.curation.tidy import (
     clean_page_title,

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from digest.cli.base import world
-from digest.core.validators import http_url, mailbox
+from digest.core.validators import http_url, named_mailbox
 
 
 class Checked(click.ParamType):
@@ -37,8 +37,8 @@ class Checked(click.ParamType):
 @click.option(
     "--sender",
     prompt="Sender, 'Name <address>'",
-    type=Checked("sender", mailbox),
-    help="The From address, 'Name <digest@example.org>'.",
+    type=Checked("sender", named_mailbox),
+    help="The From address with the name inboxes show, 'Name <digest@example.org>'.",
 )
 @click.option(
     "--weeknote",
@@ -51,6 +51,11 @@ class Checked(click.ParamType):
     help="Sample feeds and weeknote page in the folder, sends to the outbox: no network needed.",
 )
 @click.option("--templates", is_flag=True, help="Copy the default templates in, to edit.")
+@click.option(
+    "--archive-url",
+    type=Checked("url", http_url),
+    help="Where the web archive will be served (default: the website's /digest/).",
+)
 def init(
     folder: Path,
     name: str,
@@ -59,6 +64,7 @@ def init(
     weeknote: str | None,
     offline: bool,
     templates: bool,
+    archive_url: str | None,
 ) -> None:
     """Start a new digest in DIR (default: here): a commented feeds.yaml, an example
     overrides.yaml and, with --templates, the templates to edit. Writes over nothing: a file
@@ -69,12 +75,14 @@ def init(
     from digest.email.render import default_templates
     from digest.ops.init import TIMEZONE, Answers, init_folder
 
-    answers = Answers(name, website, sender, weeknote, offline, templates)
+    answers = Answers(name, website, sender, weeknote, offline, templates, archive_url)
     this_week = curate.issue_id(world().now(), TIMEZONE)
     created = init_folder(folder, answers, this_week, default_templates())
     click.echo(f"wrote {len(created.files)} files into {created.folder}:")
     for top in dict.fromkeys(path.relative_to(created.folder).parts[0] for path in created.files):
         click.echo(f"  {top}/" if (created.folder / top).is_dir() else f"  {top}")
+    derived = "" if archive_url else " (from --website; --archive-url, or feeds.yaml, to change)"
+    click.echo(f"the web archive's address: {answers.archive}{derived}")
     click.echo("Next steps:")
     for number, step in enumerate(created.next_steps, 1):
         click.echo(f"  {number}. {step}")

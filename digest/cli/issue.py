@@ -61,10 +61,27 @@ def build(
     with Store.open(db_path or config.db_path(), create=not offline) as store:
         reports = refresh_sources(config, store, now, offline)
         issue = build_issue(config, store, now, issue_id, explain=explain)
+    issue, fitting = _as_emailed(issue, config)
     path = save_issue(issue, out_dir or config.path.parent / "build")
     say_no_network(reports)
     output.show_issue(issue, path, as_json, explain)
+    if fitting and not as_json:
+        click.echo(f"warning: {fitting}")
     exit_status(issue, reports)
+
+
+def _as_emailed(issue, config):
+    """(the issue as its email shows it, what to say of that): the items the email moves to
+    the archive to fit its size budget are counted over their themes' caps. A template that
+    does not render is said (digest preview names the line); the issue is then as built."""
+    from digest.core.errors import RenderError
+    from digest.publish.preview import rendered_preview
+
+    try:
+        preview = rendered_preview(issue, config)
+    except RenderError as exc:
+        return issue, f"the email does not render ({exc.message}); digest preview shows more"
+    return preview.issue, preview.email.moved_note
 
 
 @click.command()

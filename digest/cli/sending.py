@@ -105,12 +105,14 @@ def send(
     with Store.open(db_path or config.db_path(), create=bool(test_to) and not dry_run) as store:
         ledger = Ledger(store)
         reports: list = []
+        built: list = []  # the issue built and rendered, when this run built one
 
         def build(issue_id: str):
             from digest.publish.preview import make_preview
 
             reports.extend(refresh_sources(config, store, clock(), offline=False))
-            return make_preview(config, store, clock(), issue_id, None)
+            built.append(make_preview(config, store, clock(), issue_id, None))
+            return built[-1]
 
         def sender(lock=None) -> sending.Sender:
             checker = link_checker(config, store) if config.links.before_send else None
@@ -131,6 +133,7 @@ def send(
             )
             for line in decision.lines():
                 click.echo(line)
+            _moved(built)
             _source_failures(reports)
             raise SystemExit(decision.exit_code)
         if test_to or sandbox or outbox:
@@ -153,6 +156,7 @@ def send(
             _tell_editor(config, transport, f"issue {issue_id} was not sent", lines, issue_id)
             raise
         click.echo(result.message)
+        _moved(built)
         if result.outcome == "held":
             _tell_editor(config, transport, f"issue {issue_id} is held", [result.message], issue_id)
             raise SystemExit(sending.HELD_EXIT)
@@ -176,6 +180,13 @@ def _tell_editor(config, transport, subject: str, lines: list[str], issue_id: st
     problem = notify(config, transport, subject, lines, issue_id, world().now())
     if problem:
         click.echo(f"Warning: {problem}", err=True)
+
+
+def _moved(built: list) -> None:
+    """The line saying which items the email built this run moved to the archive to fit."""
+    note = built and built[-1].email.moved_note
+    if note:
+        click.echo(f"Note: {note}")
 
 
 def _source_failures(reports) -> None:

@@ -40,5 +40,10 @@ def lightened_until_readable(
 
 
 def _mix_with_white(colour: str, share: float) -> str:
-    channels = (int(colour.lstrip("#")[i : i + 2], 16) for i in (0, 2, 4))
-    return "#" + "".join(f"{round(c + (255 - c) * share):02x}" for c in channels)
+    return mixed(colour, "#ffffff", share)
+
+
+def mixed(colour: str, other: str, share: float) -> str:
+    """`colour` with `share` (0 to 1) of `other` mixed in, channel by channel."""
+    pairs = ((int(colour[i : i + 2], 16), int(other[i : i + 2], 16)) for i in (1, 3, 5))
+    return "#" + "".join(f"{round(c + (o - c) * share):02x}" for c, o in pairs)

@@ -16,6 +16,7 @@ from digest.core.config_reader import Reader, known, node_at, repeats
 from digest.core.errors import ConfigError
 from digest.core.settings import Config
 from digest.core.text import normalise_heading
+from digest.core.validators import named_mailbox
 from digest.core.yaml_syntax import compose_yaml
 
 
@@ -188,20 +189,27 @@ def _one_click_problem(url: str) -> str | None:
 def config_warnings(config: Config) -> list[str]:
     """What a valid config still lacks for bulk mail; `digest check` shows these as warnings."""
     email, sending = config.email, config.sending
+    warnings = []
     ways = (email.unsubscribe_group, email.unsubscribe_url, sending.one_click_url)
     if not (any(ways) or sending.unsubscribe_mailto):
-        return [
+        warnings.append(
             "no unsubscribe is configured, so messages carry no List-Unsubscribe header: set "
-            "email.unsubscribe_group (SendGrid), or sending.one_click_url, "
-            "email.unsubscribe_url or sending.unsubscribe_mailto"
-        ]
-    if "{token}" in (sending.one_click_url or "") and not sending.list_id:
-        return [
+            "email.unsubscribe_group (SendGrid), or sending.one_click_url, email.unsubscribe_url "
+            "or sending.unsubscribe_mailto"
+        )
+    elif "{token}" in (sending.one_click_url or "") and not sending.list_id:
+        warnings.append(
             f"sending.list_id is not set, so unsubscribe tokens are signed for the list "
             f"{config.newsletter.title!r} (newsletter.title): renaming the newsletter would "
             "break the links in mail already sent; set sending.list_id to keep them working"
-        ]
-    return []
+        )
+    sender = config.newsletter.sender
+    if named_mailbox(sender):
+        warnings.append(
+            f"newsletter.sender {sender!r} has no display name, so inboxes show the bare "
+            f"address: write it as '{config.newsletter.title} <{sender.strip('<> ')}>'"
+        )
+    return warnings
 
 
 def _format_error(text: str, fields: dict[str, str]) -> str | None:

@@ -138,7 +138,8 @@ def show_preview(preview, paths: dict[str, Path]) -> None:
     click.echo(f"Subject:   {email.subject}")
     click.echo(f"Preheader: {email.preheader}")
     size = len(email.html.encode())
-    click.echo(f"HTML:      {paths['html']} ({size / 1000:.1f} KB)")
+    sent = f"; {email.size / 1000:.1f} KB as Gmail gets it" if email.size else ""
+    click.echo(f"HTML:      {paths['html']} ({size / 1000:.1f} KB{sent})")
     for kind in ("txt", "mjml", "json"):
         click.echo(f"{kind.upper() + ':':<10} {paths[kind]}")
     _themes_table(issue)

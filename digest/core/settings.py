@@ -18,6 +18,7 @@ from digest.core.validators import (
     approval,
     batch_size,
     colour,
+    email_size,
     few_groups,
     http_url,
     in_flight,
@@ -170,6 +171,12 @@ class EmailSettings:
     preferences_url: str | None = setting(
         None, "subscription preferences page, when there is no unsubscribe group", http_url
     )
+    size_budget: int = setting(
+        60_000,
+        "bytes of HTML as Gmail gets it (quoted-printable, click tracking's links) over which "
+        "the lowest items move to the archive",
+        email_size,
+    )
     utm: Utm = setting(Utm(), "link tagging; a link that has utm_* parameters keeps its own")
     preview_dir: str = setting("preview", "where digest preview writes, beside feeds.yaml")
 
@@ -279,6 +286,16 @@ class Enrich:
         "description and publisher",
     )
     timeout: float = setting(10.0, "seconds to read one page's head, redirects included", positive)
+    deadline: float = setting(
+        20.0, "seconds for reading every page of a build; pages still unread then wait", positive
+    )
+    max_per_host: int = setting(
+        10, "pages read from one host in a build; its other links wait for later builds", positive
+    )
+    images: bool = setting(
+        True,
+        "show a pick's page image (og:image): https, public addresses and a plausible size only",
+    )
     # Not a key of feeds.yaml: whether this run may request pages. The command line turns it on
     # for build, preview and send unless --offline; everything else reads the cache only.
     online: bool = field(default=False, metadata={"internal": True})

@@ -1,4 +1,5 @@
-"""Plain text from untrusted HTML fragments: tags dropped, whitespace and controls folded."""
+"""Plain text from untrusted HTML fragments: tags dropped, whitespace, controls and invisible
+format characters folded."""
 
 from __future__ import annotations
 
@@ -8,6 +9,18 @@ import re
 
 # Every control character (C0, DEL, C1) and every kind of whitespace, line separators included.
 _FOLD = re.compile(r"[\s\x00-\x1f\x7f-\x9f\u200b\ufeff]+")
+# Unicode's invisible format characters (category Cf) but the zero-width space and BOM above,
+# which separate words, and the joiners U+200C/U+200D, which emoji sequences and Persian and
+# Indic scripts need. The rest can only mislead: bidi overrides and isolates turn a title or a
+# file name around on the reader's screen or terminal ("\u202egnp.exe"), and tag characters
+# carry text no one sees. Up to Unicode 15.
+FORMAT_CHARACTERS = (
+    "\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200e\u200f"
+    "\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufff9-\ufffb\U000110bd\U000110cd"
+    "\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001"
+    "\U000e0020-\U000e007f"
+)
+_FORMAT = re.compile(f"[{FORMAT_CHARACTERS}]+")
 _BLOCKS = {
     "p",
     "div",
@@ -48,7 +61,10 @@ def normalise_heading(text: str) -> str:
 
 
 def fold(text: str) -> str:
-    """One line of text: runs of whitespace and control characters become a single space."""
+    """One line of text: invisible format characters dropped, then runs of whitespace and
+    control characters become a single space."""
+    if not text.isascii():  # format characters are not: most text skips the search
+        text = _FORMAT.sub("", text)
     return _FOLD.sub(" ", text).strip()
 
 

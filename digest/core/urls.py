@@ -7,10 +7,14 @@ import functools
 import re
 from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
+from digest.core.text import FORMAT_CHARACTERS
+
 # Longer is not a link anyone follows (sitemaps stop at 2,048 too); a 100,000-character one
 # would be most of an email's size.
 MAX_URL_LENGTH = 2048
-_UNSAFE = re.compile(r"[\x00-\x20\x7f-\x9f]")  # spaces and control characters, C1 included
+# Spaces, control characters (C1 included) and invisible format characters such as bidi
+# overrides, which would make a link read as another on a screen or terminal.
+_UNSAFE = re.compile(f"[\\x00-\\x20\\x7f-\\x9f{FORMAT_CHARACTERS}]")
 DEFAULT_PORTS = {"http": 80, "https": 443}
 TRACKING_PARAM = re.compile(
     r"utm_.*|mc_.*|fbclid|gclid|dclid|gbraid|wbraid|msclkid|yclid|_hsenc|_hsmi|mkt_tok", re.I
@@ -34,9 +38,9 @@ def host_of(url: str) -> str:
 
 
 def absolute_url(base: str, link: str) -> str:
-    """`link` resolved against `base`, with spaces and control characters percent-encoded as a
-    browser sends them: a URL from a feed or a page never puts raw control characters on a
-    terminal, in the state database or in a mail header."""
+    """`link` resolved against `base`, with spaces, control and format characters
+    percent-encoded as a browser sends them: a URL from a feed or a page never puts raw control
+    characters on a terminal, in the state database or in a mail header."""
     joined = urljoin(base, link.strip())
     return _UNSAFE.sub(lambda match: quote(match.group(), safe=""), joined)
 

@@ -3,6 +3,7 @@ what was expected, or None when the value is fine."""
 
 from __future__ import annotations
 
+import email.utils
 import re
 from urllib.parse import urlsplit
 
@@ -11,6 +12,7 @@ APPROVALS = ("required", "optional")  # sending.approval
 STALE_WEEKNOTE = ("hold", "send-without", "warn")  # weeknote.stale
 REGIONS = ("global", "eu")  # SendGrid's API hosts: api.sendgrid.com, api.eu.sendgrid.com
 MAX_GROUPS_TO_DISPLAY = 25  # SendGrid's limit for asm.groups_to_display
+GMAIL_CLIP = 102_000  # bytes of an HTML part beyond which Gmail hides the rest
 
 
 def positive(value: float) -> str | None:
@@ -37,6 +39,14 @@ def mailbox(value: str) -> str | None:
     return None if ok else "an address like 'Name <digest@example.org>'"
 
 
+def named_mailbox(value: str) -> str | None:
+    """A sender as inboxes should show it: an address with a name beside it ('news@…' alone
+    shows as itself, not as who the digest is from)."""
+    if mailbox(value):
+        return mailbox(value)
+    return None if email.utils.parseaddr(value)[0].strip() else "a name and an address, 'Name <…>'"
+
+
 def time_zone(value: str) -> str | None:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -49,6 +59,11 @@ def time_zone(value: str) -> str | None:
 
 def colour(value: str) -> str | None:
     return None if re.fullmatch(r"#[0-9a-fA-F]{6}", value) else "a colour like '#1d70b8'"
+
+
+def email_size(value: int) -> str | None:
+    ok = 20_000 <= value <= GMAIL_CLIP
+    return None if ok else f"a number of bytes from 20,000 to {GMAIL_CLIP:,}, where Gmail clips"
 
 
 def batch_size(value: int) -> str | None:

@@ -42,7 +42,7 @@ from digest.curation.tidy import (
 
 if TYPE_CHECKING:  # the HTML parser behind it is not imported by commands that only fetch
     from digest.curation.classify import Classifier
-    from digest.curation.enrich import PageHead
+    from digest.curation.heads import PageHead
     from digest.weeknote.extract import Weeknote
 
 LEAD_SIZE = 3  # editor's picks at most: a lead block, not a second list

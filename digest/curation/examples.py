@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     import httpx
 
     from digest.core.store import Store
-    from digest.curation.enrich import PageHead
+    from digest.curation.heads import PageHead
     from digest.weeknote.extract import Weeknote
 
 ORIGINS = ("weeknote", "override", "learn")

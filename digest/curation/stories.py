@@ -27,7 +27,7 @@ from digest.curation.words import content_stems
 from digest.sources.unwrap import unwrap
 
 if TYPE_CHECKING:
-    from digest.curation.enrich import PageHead
+    from digest.curation.heads import PageHead
 
 MIN_TITLE_WORDS = 3
 SIMILAR_TITLES = 0.9

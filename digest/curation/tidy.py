@@ -27,7 +27,7 @@ from digest.core.text import excerpt, fold, normalise_heading
 from digest.core.urls import canonical_url, domain_of, host_of, registered_domain
 
 if TYPE_CHECKING:
-    from digest.curation.enrich import PageHead
+    from digest.curation.heads import PageHead
 
 MIN_TITLE_WORDS = 3
 DESCRIPTION_LIMIT = 200

@@ -9,6 +9,7 @@ from digest.core.settings import Config
 from digest.core.text import plural
 from digest.delivery.approval import Approval
 from digest.delivery.message import FrozenEmail
+from digest.email.size import sent_size
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ def plan(
         f"Recipients: {people} in {split}",
         f"Transport:  {transport.name} ({transport.destination})",
         f"State:      {state}",
-        f"Size:       {len(content.html.encode()) / 1000:.1f} KB HTML, "
+        f"Size:       {len(content.html.encode()) / 1000:.1f} KB HTML "
+        f"({sent_size(content.html, config.sending.tracking) / 1000:.1f} KB as Gmail gets it), "
         f"{len(content.text.encode()) / 1000:.1f} KB text",
     ]

@@ -33,7 +33,8 @@ from digest.delivery.ledger import SENDABLE, Batch, Ledger
 from digest.delivery.lock import SendLock
 from digest.delivery.message import FrozenEmail, Options, issue_category
 from digest.delivery.transports import Rejected
-from digest.email.render import CLIP_SIZE, RenderedEmail
+from digest.email.render import RenderedEmail
+from digest.email.size import CLIP_SIZE, SHRINK
 from digest.sources.links import refuse_broken
 
 if TYPE_CHECKING:
@@ -165,10 +166,10 @@ class Sender:
         _check_weeknote(issue, self.config, force)
         if rendered.size > CLIP_SIZE and not force:
             raise SendPolicyError(
-                f"the email is {rendered.size:,} bytes, over the {CLIP_SIZE:,} at which Gmail "
-                "clips it, even with items moved to the archive",
-                "shorten the intro or the templates, drop items in the overrides file, or send "
-                "it clipped: --force",
+                f"the email is {rendered.size:,} bytes as Gmail would get it, over the "
+                f"{CLIP_SIZE:,} at which Gmail clips it and hides the footer's unsubscribe link "
+                "and postal address, even with items moved to the archive",
+                f"{SHRINK}; or send it clipped: --force",
             )
         email = self.config.email
         if not (email.unsubscribe_group or email.unsubscribe_url):

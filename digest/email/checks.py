@@ -1,10 +1,12 @@
 """The last guards before an email goes out: templates that use only MJML's tags and close what
 they open (mjml-python would pass anything through), and HTML that cannot run code, submit data
-or fetch styles or fonts."""
+or fetch styles or fonts. Only the attributes that hold URLs are judged for their scheme; the
+others are text, escaped as they were written."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 import jinja2
 
@@ -64,10 +66,25 @@ _FORBIDDEN_TAGS = {"script", "form", "iframe", "frame", "object", "embed", "inpu
 # CSS that fetches another stylesheet or a web font. Only styles and comments (Outlook reads the
 # markup in its conditional comments) are searched: a feed's text may well mention "@import".
 _FETCHING_CSS = re.compile(r"@import|@font-face|fonts\.googleapis\.com", re.I)
+# The attributes whose value a mail app or browser follows as a URL. Every other attribute is
+# text (alt, title, aria-label): Jinja2 escaped it, and "JavaScript: the good parts" in one is
+# a headline, not a link.
+URL_ATTRIBUTES = frozenset(
+    {"href", "src", "srcset", "action", "formaction", "background", "poster", "cite", "longdesc"}
+    | {"usemap", "lowsrc", "dynsrc", "data", "codebase", "classid", "archive", "profile"}
+    | {"manifest", "icon", "ping", "xlink:href"}
+)
+# Schemes that run code or carry a whole document inside the link.
+_RUNNING_SCHEMES = ("javascript:", "vbscript:", "data:")
+_CSS_URL = re.compile(r"url\(\s*['\"]?([^'\")]*)", re.I)
+# What browsers ignore inside a scheme: "java\nscript:" is still javascript:.
+_IGNORED_IN_SCHEME = re.compile(r"[\x00-\x20\x7f]")
 
 
-def check_html(html: str) -> None:
-    """Refuse HTML that could run code, submit data, or fetch styles or fonts."""
+def check_html(html: str, owners: Mapping[str, str] | None = None) -> None:
+    """Refuse HTML that could run code, submit data, or fetch styles or fonts. `owners` maps a
+    URL the email links to (as written in it) to the item it belongs to ("the item 'Title'"),
+    so that a refusal blames the item, which the editor can drop, and not the templates."""
     import lxml.html
 
     root = lxml.html.document_fromstring(html)
@@ -83,9 +100,38 @@ def check_html(html: str) -> None:
         if element.tag == "style" and _FETCHING_CSS.search(element.text or ""):
             raise RenderError("the email loads a stylesheet or web font; use the system fonts")
         for name, value in element.attrib.items():
-            if name.lower().startswith("on"):
-                raise RenderError(f"the email has an event handler attribute ({name})")
-            if "javascript:" in re.sub(r"\s", "", value).lower():
-                raise RenderError(f"the email has a javascript: URL in {element.tag}.{name}")
-            if name == "style" and _FETCHING_CSS.search(value):
-                raise RenderError("the email loads a stylesheet or web font; use the system fonts")
+            _check_attribute(element.tag, name.lower(), value, owners or {})
+
+
+def _check_attribute(tag: str, name: str, value: str, owners: Mapping[str, str]) -> None:
+    if name.startswith("on"):
+        raise RenderError(f"the email has an event handler attribute ({name})")
+    if name == "style":
+        if _FETCHING_CSS.search(value):
+            raise RenderError("the email loads a stylesheet or web font; use the system fonts")
+        urls = _CSS_URL.findall(value)
+    elif name in URL_ATTRIBUTES:
+        # srcset lists "URL width" candidates, separated by commas
+        urls = (
+            [c.split()[0] for c in value.split(",") if c.strip()] if name == "srcset" else [value]
+        )
+    else:
+        return  # text: escaped when it was written, whatever it says
+    for url in urls:
+        scheme = _running_scheme(url)
+        if scheme is None:
+            continue
+        owner = owners.get(url.strip())
+        if owner:
+            raise RenderError(
+                f"{owner} links to a {scheme} URL, which an email must not carry",
+                "drop the item, or give it another url, in the overrides file "
+                "(curation.overrides), then preview again",
+            )
+        raise RenderError(f"the email has a {scheme} URL in {tag}.{name}")
+
+
+def _running_scheme(url: str) -> str | None:
+    """The scheme of `url` when it is one that runs code or carries a document, else None."""
+    squeezed = _IGNORED_IN_SCHEME.sub("", url).lower()
+    return next((scheme for scheme in _RUNNING_SCHEMES if squeezed.startswith(scheme)), None)

@@ -4,8 +4,8 @@ knows MJML.
 Jinja2 templates (the editor's folder first, then the defaults shipped with digest) write MJML
 and plain text from one view of the issue (digest.email.view); mjml-python compiles the MJML.
 The templates are checked first and the HTML after (digest.email.checks), so a broken or
-unsafe email stops here and is never sent. An email that would be clipped by Gmail moves its
-lowest-ranked items to the web archive until it fits.
+unsafe email stops here and is never sent. An email over its size budget, measured as Gmail
+sees it (digest.email.size), moves its lowest-ranked items to the web archive until it fits.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import functools
 import math
 import sys
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
@@ -22,16 +22,13 @@ import jinja2
 from digest.core.errors import RenderError
 from digest.core.models import Issue
 from digest.core.settings import Config
-from digest.core.text import fold, plural
+from digest.core.text import fold
 from digest.email.checks import check_html, check_templates
 from digest.email.mjml_check import check_mjml
+from digest.email.size import moved_line, sent_size, size_budget, size_warnings
 from digest.email.view import email_context, move_to_archive
 
 HTML_TEMPLATE, TEXT_TEMPLATE = "digest.mjml.j2", "digest.txt.j2"
-CLIP_SIZE = 102_000  # bytes of HTML beyond which Gmail hides the rest behind "View entire message"
-# What rendering aims under: SendGrid's unsubscribe links replace short tags with long URLs.
-SIZE_BUDGET = 100_000
-WARN_SIZE = 90_000  # from here, digest preview says the issue is close to being clipped
 
 
 @dataclass(frozen=True)
@@ -41,9 +38,11 @@ class RenderedEmail:
     mjml: str
     html: str
     text: str
-    warnings: tuple[str, ...] = ()  # what a bulk email must have and this one lacks
-    size: int = 0  # bytes of HTML
-    moved: int = 0  # items moved to "N more in the archive" to keep under SIZE_BUDGET
+    warnings: tuple[str, ...] = ()  # what a bulk email must have and this one lacks, its size
+    size: int = 0  # bytes of the HTML part as Gmail gets it (digest.email.size.sent_size)
+    # Items moved to "N more in the archive" to keep under the budget, by theme name.
+    moved: dict[str, int] = field(default_factory=dict)
+    moved_note: str | None = None  # one line saying so, for build, preview, send and the desk
 
 
 def default_templates() -> Path:
@@ -67,33 +66,52 @@ def render_email(issue: Issue, config: Config, folders: list[Path]) -> RenderedE
     env = _environment(tuple(folders))
     check_templates(env)
     context = email_context(issue, config)
-    mjml, html, moved = _fitted(env, context)
-    check_html(html)
-    size = len(html.encode("utf-8"))
+    budget = size_budget(config)
+    before = {theme.name: len(theme.items) for theme in context["themes"]}
+    mjml, html = _fitted(
+        env, context, lambda html: sent_size(html, config.sending.tracking), budget
+    )
+    moved = {t.name: before[t.name] - len(t.items) for t in context["themes"] if t.name in before}
+    moved = {name: count for name, count in moved.items() if count}
+    check_html(html, _owners(context))
+    size = sent_size(html, config.sending.tracking)
     text = _render(env, TEXT_TEMPLATE, context)
-    warnings = _missing(config) + _size_warnings(size, moved)
+    note = moved_line(moved, budget, config)
+    warnings = _missing(config) + ((note,) if note else ()) + size_warnings(size, budget, config)
     return RenderedEmail(
-        context["subject"], context["preheader"], mjml, html, text, warnings, size, moved
+        context["subject"], context["preheader"], mjml, html, text, warnings, size, moved, note
     )
 
 
-def _fitted(env: jinja2.Environment, context: dict) -> tuple[str, str, int]:
-    """(MJML, HTML, items moved): the email compiled, then again with items moved to the
-    archive while its HTML is over SIZE_BUDGET. `context`'s themes are updated in place, so
-    the plain text lists the same items. Each round moves what the overflow is worth at the
+def _fitted(env: jinja2.Environment, context: dict, measure, budget: int) -> tuple[str, str]:
+    """(MJML, HTML): the email compiled, then again with items moved to the archive while
+    `measure` of its HTML is over `budget`. `context`'s themes are updated in place, so the
+    plain text lists the same items. Each round moves what the overflow is worth at the
     email's average bytes per item (an overestimate of an item's share, so it rarely moves
     more than it must), at least one."""
     mjml, html = _compile(env, context)
-    moved = 0
-    while (size := len(html.encode("utf-8"))) > SIZE_BUDGET:
+    while (size := measure(html)) > budget:
         shown = sum(len(theme.items) for theme in context["themes"]) + len(context["lead"])
-        wanted = math.ceil((size - SIZE_BUDGET) / (size / max(shown, 1))) + 1
+        wanted = math.ceil((size - budget) / (size / max(shown, 1))) + 1
         context["themes"], count = move_to_archive(context["themes"], wanted)
         if not count:
             break
-        moved += count
         mjml, html = _compile(env, context)
-    return mjml, html, moved
+    return mjml, html
+
+
+def _owners(context: dict) -> dict[str, str]:
+    """Each URL the email carries for an item (its link, its image), as written, with the item
+    named as the editor knows it: what the HTML check blames for a dangerous URL."""
+    owners = {}
+    if context["weeknote_url"]:
+        owners[context["weeknote_url"]] = "the link to the weeknote"
+    items = [*context["lead"], *(item for theme in context["themes"] for item in theme.items)]
+    for item in items:
+        owners[item.url] = f"the item {item.title!r}"
+        if item.image:
+            owners[item.image.src] = f"the image of the item {item.title!r}"
+    return owners
 
 
 def _compile(env: jinja2.Environment, context: dict) -> tuple[str, str]:
@@ -120,24 +138,6 @@ def _missing(config: Config) -> tuple[str, ...]:
     if not config.branding.postal_address:
         warnings.append("the footer has no postal address: set branding.postal_address")
     return tuple(warnings)
-
-
-def _size_warnings(size: int, moved: int) -> tuple[str, ...]:
-    """What the editor should know of the email's size: Gmail clips HTML over CLIP_SIZE."""
-    found = []
-    if moved:
-        found.append(
-            f"{plural(moved, 'item')} moved to 'more in the archive' to keep under Gmail's limit"
-        )
-    if size > CLIP_SIZE:
-        found.append(
-            f"the email is {size:,} bytes, over Gmail's {CLIP_SIZE:,}-byte limit, even with every "
-            "theme cut to its first items: Gmail will clip it and digest send refuses it without "
-            "--force; shorten the intro or the templates"
-        )
-    elif size >= WARN_SIZE:
-        found.append(f"the email is {size:,} bytes, close to Gmail's {CLIP_SIZE:,}-byte limit")
-    return tuple(found)
 
 
 @functools.lru_cache(maxsize=8)

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 
-from digest.core.colours import lightened_until_readable
+from digest.core.colours import lightened_until_readable, mixed
 from digest.core.models import Issue, IssueItem, IssueTheme
 from digest.core.settings import Branding, Config
 from digest.core.text import excerpt, fold, long_date, short_date
@@ -24,7 +24,10 @@ PREHEADER_LIMIT = 90
 # running on into the body's text.
 PREHEADER_PADDING = "\u034f\u00a0" * 80
 BLURB_LIMIT = 200  # two lines on a desktop, four on a phone: a blurb, not the article
-IMAGE_WIDTH = 552  # the card's 600 px less its 24 px padding either side
+WHY_LIMIT = 120  # a pick's one line of why: its blurb's first sentence, at most this
+# A pick's card: the email's 600 px less 24 px either side, a 1 px border and 16 px inside.
+IMAGE_WIDTH = 600 - 2 * (24 + 1 + 16)
+RULE_SHARE = 0.7  # how much of the card's colour the cards' border takes, over the muted one
 KEEP_PER_THEME = 3  # items a theme always shows when the email must shrink to fit
 FONTS = "-apple-system, BlinkMacSystemFont, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
 # SendGrid replaces these in the message it sends (subscription management, ASM).
@@ -45,6 +48,8 @@ def palette(branding: Branding) -> dict[str, str]:
         "muted": branding.muted_colour,
         "accent": branding.accent_colour,
         "link": branding.accent_colour,
+        # The picks' cards' border: a quiet line between the muted text and the card.
+        "rule": mixed(branding.muted_colour, branding.card_colour, RULE_SHARE),
     }
 
 
@@ -56,6 +61,7 @@ def dark_palette(branding: Branding) -> dict[str, str]:
         "text": branding.dark_text_colour,
         "muted": branding.dark_muted_colour,
         "link": branding.dark_link_colour,
+        "rule": mixed(branding.dark_muted_colour, branding.dark_card_colour, RULE_SHARE),
         # The mark beside "Editor's picks", lightened as the themes' marks are.
         "accent": lightened_until_readable(branding.accent_colour, branding.dark_card_colour),
     }
@@ -75,7 +81,7 @@ class ItemView:
     url: str  # tagged for analytics
     source: str
     date: str | None  # "24 Nov", feed items only
-    blurb: str  # at most BLURB_LIMIT characters; one sentence for a pick
+    blurb: str  # at most BLURB_LIMIT characters; for a pick, one sentence of WHY_LIMIT
     image: ImageView | None = None  # picks only
 
 
@@ -171,10 +177,12 @@ def item_view(item: IssueItem, url: str, zone: ZoneInfo) -> ItemView:
 
 
 def lead_view(item: IssueItem, url: str, zone: ZoneInfo) -> ItemView:
-    """A pick: its title, publisher, one sentence and its page's image when there is one."""
+    """A pick: its title, publisher, one line of why (its blurb's first sentence, short) and
+    its page's image when there is one."""
     view = item_view(item, url, zone)
     image = image_view(item.image, item.image_width, item.image_height, item.image_alt)
-    return dataclasses.replace(view, blurb=first_sentence(view.blurb), image=image)
+    why = excerpt(first_sentence(view.blurb), WHY_LIMIT)
+    return dataclasses.replace(view, blurb=why, image=image)
 
 
 def image_view(src, width, height, alt) -> ImageView | None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from digest.core.errors import DigestError
 from digest.core.files import write_file
-from digest.core.validators import http_url, mailbox
+from digest.core.validators import http_url, named_mailbox
 
 CONFIG_NAME, OVERRIDES_NAME, TEMPLATES_NAME = "feeds.yaml", "overrides.yaml", "templates"
 SAMPLE_WEEKNOTE, SAMPLE_FEEDS = "weeknote.html", "feeds"
@@ -78,6 +78,12 @@ class Answers:
     weeknote: str | None = None  # the weeknote page's URL; None writes the placeholder
     offline: bool = False  # sample feeds and weeknote, sends to the outbox
     templates: bool = False  # a copy of the default templates to edit
+    archive_url: str | None = None  # where the web archive will be served; None: derived
+
+    @property
+    def archive(self) -> str:
+        """email.archive_url: as given, else a digest/ folder of the community's website."""
+        return self.archive_url or self.website.rstrip("/") + "/digest/"
 
 
 @dataclass(frozen=True)
@@ -91,8 +97,9 @@ def check_answers(answers: Answers) -> None:
     """Raise DigestError for an answer feeds.yaml would not accept, before anything is written."""
     for key, value, check in (
         ("--website", answers.website, http_url),
-        ("--sender", answers.sender, mailbox),
+        ("--sender", answers.sender, named_mailbox),
         ("--weeknote", answers.weeknote, http_url),
+        ("--archive-url", answers.archive_url, http_url),
     ):
         expected = value is not None and check(value)
         if expected:
@@ -161,6 +168,8 @@ def next_steps(folder: Path, answers: Answers) -> tuple[str, ...]:
         "digest subscribers add you@example.org",
         "digest doctor              # is everything in place for a real send?",
         "digest approve             # each week: the send goes out only once approved",
+        f"digest send --publish     # sends, then writes the web archive into site/: copy that "
+        f"folder to {answers.archive} (any static web host; README: 'Publishing the archive')",
         "deploy/ in digest's repository: the weekly send from cron or a systemd timer",
     )
 
@@ -318,6 +327,10 @@ def _email(answers: Answers) -> str:
         _line("  # postal_address: ...", "the sender's postal address; bulk mail must carry one"),
         "",
         _line("email:", "templates, links and footer of the email"),
+        _line(
+            f"  archive_url: {_quoted(answers.archive)}",
+            "where the web archive is served ('View in your browser', 'more' links)",
+        ),
     ]
     if answers.templates:
         lines.append(

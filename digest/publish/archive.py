@@ -58,7 +58,8 @@ class MissingArchiveUrl(DigestError):
     exit_code = 2
     hint = (
         "set email.archive_url in feeds.yaml to the address the site will be served from, "
-        "e.g. https://digest.example.org (the emails link there too)"
+        "e.g. https://digest.example.org; run digest archive, then copy the folder it writes to "
+        "any static web host at that address (README.md: 'Publishing the archive')"
     )
 
 
@@ -148,7 +149,11 @@ def build_site(
 
 def archive_base(config: Config) -> str:
     if not config.email.archive_url:
-        raise MissingArchiveUrl("digest archive needs email.archive_url")
+        raise MissingArchiveUrl(
+            "digest archive needs email.archive_url, the address its pages will be served from "
+            "(their links, the Atom feed's, and the emails' 'View in your browser' and 'more in "
+            "the archive' links use it); until it is set, emails carry none of those links"
+        )
     return config.email.archive_url.rstrip("/")
 
 

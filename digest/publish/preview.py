@@ -17,6 +17,7 @@ from digest.core.store import Store
 from digest.curation import curate
 from digest.delivery.ledger import IssueRecord, Ledger
 from digest.email.render import RenderedEmail, render_email, template_folders
+from digest.email.size import shown_issue
 from digest.pipeline import Preview, build_issue
 
 # What issue.mjml says for an issue already sent: the ledger keeps the HTML that went out, not
@@ -40,14 +41,20 @@ def make_preview(
     if record is not None:
         return sent_preview(record, config)
     issue = build_issue(config, store, now, issue_id)
-    folders = template_folders(config, templates)
     try:
-        email = render_email(issue, config, folders)
+        return rendered_preview(issue, config, templates)
     except RenderError as exc:
         if "issue.mjml" in exc.hint:  # the hint sends the editor there: it must exist
+            folders = template_folders(config, templates)
             save_unrendered_mjml(issue, config, folders, preview_folder(config, out))
         raise
-    return Preview(issue, email)
+
+
+def rendered_preview(issue: Issue, config: Config, templates: Path | None = None) -> Preview:
+    """`issue` rendered, and as its email shows it: the items the email moved to the archive
+    to fit its size budget counted over their themes' caps (digest.email.size.shown_issue)."""
+    email = render_email(issue, config, template_folders(config, templates))
+    return Preview(shown_issue(issue, email.moved), email)
 
 
 def save_unrendered_mjml(issue: Issue, config: Config, folders: list[Path], folder: Path) -> None:
@@ -149,7 +156,14 @@ def page_renderer(
         )
         broken = broken_hrefs(email.html, [url for url, r in checked.items() if r.broken])
         return PreviewPage(
-            email.subject, email.preheader, email.html, email.text, issue.id, sources, broken
+            email.subject,
+            email.preheader,
+            email.html,
+            email.text,
+            issue.id,
+            sources,
+            broken,
+            email.warnings,
         )
 
     return render

@@ -43,6 +43,7 @@ class PreviewPage:
     issue_id: str
     sources: tuple[tuple[str, str, str], ...]  # (name, status, detail) per source
     broken_links: frozenset[str] = frozenset()  # hrefs to highlight in the preview only
+    notes: tuple[str, ...] = ()  # what the editor should know: items moved to fit, the size
 
 
 @dataclass(frozen=True)
@@ -300,9 +301,10 @@ def _header(page: PreviewPage | None) -> str:
         return "<header><h1>No email yet</h1></header>"
     broken = len(page.broken_links)
     flagged = f" · <strong>{broken} broken link(s) outlined</strong>" if broken else ""
+    notes = "".join(f'<p class="note">{escape(note)}</p>' for note in page.notes)
     return f"""<header><h1>{escape(page.subject)}</h1>
 <p class="preheader">{escape(page.preheader)}</p>
-<p class="meta">Issue {escape(page.issue_id)}{flagged}</p></header>"""
+<p class="meta">Issue {escape(page.issue_id)}{flagged}</p>{notes}</header>"""
 
 
 def _error_panel(error: _Failure | None, has_page: bool) -> str:
@@ -351,6 +353,7 @@ body{margin:0;font:14px/1.45 system-ui,sans-serif;background:#eef0f3;color:#1d24
 header{background:#fff;padding:12px 20px;border-bottom:1px solid #d5d9e0}
 h1{font-size:18px;margin:0}h2{font-size:15px;margin:0 0 6px}
 .preheader{margin:4px 0;color:#3d4654}.meta{margin:0;color:#6b7482}
+.note{margin:4px 0 0;color:#8a4b00}
 nav{display:flex;gap:6px;padding:10px 20px}.gap{flex:1}
 button{font:inherit;padding:4px 10px;border:1px solid #b8bec8;border-radius:4px;background:#fff}
 button[aria-pressed=true]{background:#1d2430;color:#fff;border-color:#1d2430}

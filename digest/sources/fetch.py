@@ -4,10 +4,11 @@ Limits: a global and a per-host concurrency cap (higher for conditional requests
 mostly answer 304 with no body, until a host sends one), connect/read timeouts per request, a total
 timeout per source counted from its first request (not while it waits for a slot), a deadline for
 the whole run after which sources still waiting are "not reached", a body-size cap counted after
-decompression (so a gzip bomb stops too), and a redirect limit. Etiquette: conditional GET with
-the stored validators, permanent redirects reported so the caller can remember them, 410 reported
-as gone, Retry-After honoured once when it is short. Redirects and URLs found in other sources
-pass the address guard (digest.sources.guard) before they are requested.
+decompression, a piece at a time (digest.sources.inflate, so a gzip bomb stops too and costs no
+memory), a redirect limit, and a length limit on where a redirect leads. Etiquette: conditional
+GET with the stored validators, permanent redirects reported so the caller can remember them, 410
+reported as gone, Retry-After honoured once when it is short. Redirects and URLs found in other
+sources pass the address guard (digest.sources.guard) before they are requested.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ import httpx
 
 from digest.core.errors import FetchError
 from digest.core.settings import FetchSettings
-from digest.core.urls import absolute_url
+from digest.core.urls import MAX_URL_LENGTH, absolute_url
 from digest.sources.guard import AddressGuard, Resolver, system_resolver
 from digest.sources.hostpool import HostPools
+from digest.sources.inflate import ACCEPT_ENCODING, decoded_pieces
 
 ACCEPT = (
     "application/atom+xml, application/rss+xml, application/rdf+xml;q=0.9, "
@@ -164,8 +166,19 @@ class Budget:
 
 def next_hop(current: str, location: str, status: int, seen: set[str], limit: int) -> str:
     """Where a redirect from `current` leads, added to `seen` (the URLs asked so far); a
-    FetchError for a loop, or for a redirect beyond `limit` (fetch.max_redirects)."""
+    FetchError for a loop, a redirect beyond `limit` (fetch.max_redirects), one that leaves the
+    web (javascript:, file:), or one to a URL longer than any link digest keeps: where it ends
+    can become an item's link, and one such link alone can push an email past Gmail's
+    clipping size."""
     target = absolute_url(current, location)
+    scheme = urlsplit(target).scheme.lower()
+    if scheme not in ("http", "https"):
+        raise FetchError(f"a {status} redirect to a {scheme or 'schemeless'} URL, not a web page")
+    if len(target) > MAX_URL_LENGTH:
+        raise FetchError(
+            f"a {status} redirect to a URL of {len(target):,} characters "
+            f"(more than {MAX_URL_LENGTH:,})"
+        )
     if target in seen:
         raise FetchError(f"redirect loop ({status} back to {target})")
     if len(seen) > limit:
@@ -215,6 +228,7 @@ class Fetcher:
         if urlsplit(url).scheme == "file":
             return self._read_file(url, truncate)
         headers = {"User-Agent": self.user_agent, "Accept": ACCEPT}
+        headers["Accept-Encoding"] = ACCEPT_ENCODING
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:
@@ -234,6 +248,8 @@ class Fetcher:
             raise FetchError(f"connection broken ({_first_line(exc) or 'reset by peer'})") from None
         except httpx.InvalidURL as exc:
             raise FetchError(f"not a usable URL ({_first_line(exc)})") from None
+        except httpx.DecodingError as exc:
+            raise FetchError(_first_line(exc)) from None
         except httpx.HTTPError as exc:
             raise FetchError(f"{type(exc).__name__}: {_first_line(exc)}") from None
 
@@ -295,7 +311,7 @@ class Fetcher:
                     body = await self._read_body(response, self.settings.max_bytes, truncate)
                 else:
                     # Reading a short answer to its end lets the connection be kept alive.
-                    with contextlib.suppress(FetchError, httpx.TransportError):
+                    with contextlib.suppress(FetchError, httpx.TransportError, httpx.DecodingError):
                         await self._read_body(response, DISCARD_LIMIT)
             finally:
                 await response.aclose()
@@ -310,7 +326,7 @@ class Fetcher:
         if declared.isdigit() and int(declared) > cap and not truncate:
             raise FetchError(_too_big(cap, f"it declares {int(declared):,} bytes"))
         chunks, size = [], 0
-        async for chunk in response.aiter_bytes():
+        async for chunk in decoded_pieces(response):
             chunks.append(chunk)
             size += len(chunk)
             if size > cap:

@@ -86,11 +86,13 @@ def literal_address(host: str) -> Address | None:
 
 class AddressGuard:
     """Decides whether a URL that came from a third party may be requested. Answers of the
-    resolver are kept for the guard's life (one run)."""
+    resolver are kept for the guard's life (one run), failures too: a thousand links to a host
+    that does not resolve (or to any host, with no network) cost one lookup, not a thousand."""
 
     def __init__(self, resolver: Resolver = system_resolver):
         self.resolver = resolver
         self._resolved: dict[str, list[Address]] = {}
+        self._failed: dict[str, str] = {}  # host -> why it did not resolve
 
     async def check(self, url: str, configured: str | None) -> None:
         """Raise FetchError unless `url` may be requested: it is on the host of `configured`
@@ -127,14 +129,17 @@ class AddressGuard:
         literal = literal_address(host)
         if literal is not None:
             return [literal]
+        if host in self._failed:
+            raise FetchError(self._failed[host])
         if host not in self._resolved:
             try:
                 found = [ip_address(address) for address in await self.resolver(host)]
             except OSError as exc:
-                reason = exc.strerror or "name not found"
-                raise FetchError(f"cannot connect ({host}: {reason})") from None
+                found = []
+                self._failed[host] = f"cannot connect ({host}: {exc.strerror or 'name not found'})"
             if not found:
-                raise FetchError(f"cannot connect ({host}: name not found)")
+                self._failed.setdefault(host, f"cannot connect ({host}: name not found)")
+                raise FetchError(self._failed[host])
             self._resolved[host] = found
         return self._resolved[host]
 
