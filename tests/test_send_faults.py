@@ -425,3 +425,41 @@ def test_a_rate_limit_one_batch_meets_holds_every_worker(tmp_path, fake_sendgrid
         result = sender.send_issue(ISSUE, build, Subscribers(store).active)
     assert result.outcome == "sent" and limited.during_pause == 0
     assert fake_sendgrid.deliveries() == dict.fromkeys(addresses, 1)
+
+
+def test_a_batch_is_on_the_disk_before_its_request_and_its_acceptance_rides_on_the_next(
+    tmp_path, fake_sendgrid, monkeypatch
+):
+    """Each batch costs one flush to the disk, before its request: the acceptance is committed
+    unflushed (a power cut leaves the batch in_flight, so unknown: never sent again)."""
+    site = write_site(tmp_path, "  batch_size: 100\n  parallel: 2\n")
+    config = load_config(site)
+    subscribe(config, 300)
+    flushed: list[tuple[str, bool]] = []  # (the batch's new status, flushed) per commit
+
+    class Traced(Store):
+        @classmethod
+        def open(cls, path):
+            store = Store.open(path)
+            state = {"flush": True, "status": None}
+
+            def trace(sql: str) -> None:
+                if sql.startswith("PRAGMA synchronous"):
+                    state["flush"] = sql.endswith("FULL")
+                elif found := re.match(r"UPDATE send_batches SET status = '(\w+)'", sql):
+                    state["status"] = found[1]
+                elif sql == "COMMIT" and state["status"]:
+                    flushed.append((state["status"], state["flush"]))
+                    state["status"] = None
+
+            store.db.set_trace_callback(trace)
+            return store
+
+    monkeypatch.setattr("digest.delivery.batch.Store", Traced)
+    with Store.open(config.db_path()) as store:
+        sender, build = in_process(config, fake_sendgrid, store)
+        result = sender.send_issue(ISSUE, build, Subscribers(store).active)
+        (synchronous,) = store.db.execute("PRAGMA synchronous").fetchone()
+    assert result.complete and len(fake_sendgrid.deliveries()) == 300
+    assert sorted(flushed) == [("accepted", False)] * 3 + [("in_flight", True)] * 3
+    assert synchronous == 2  # FULL again for whatever this connection writes next

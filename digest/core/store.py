@@ -184,10 +184,15 @@ class Store:
             raise
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self, flush: bool = True) -> Iterator[sqlite3.Connection]:
         """BEGIN IMMEDIATE … COMMIT, rolled back on any error. A failure of the machine (full
-        disk, read-only file) becomes a StateError naming the file; nothing is half-written."""
+        disk, read-only file) becomes a StateError naming the file; nothing is half-written.
+        With `flush=False` the commit reaches the write-ahead log but not the disk: a crash of
+        digest keeps it, a power cut may lose it whole, until the next flushed commit of any
+        connection (the log is written in order) makes it durable too."""
         try:
+            if not flush:
+                self.db.execute("PRAGMA synchronous = NORMAL")
             with self._write() as db:
                 yield db
         except sqlite3.OperationalError as exc:
@@ -196,6 +201,9 @@ class Store:
                 raise
             message = f"cannot write the state database {self.path}: {exc}"
             raise StateError(message, hint) from None
+        finally:
+            if not flush:
+                self.db.execute("PRAGMA synchronous = FULL")
 
     # sources
 

@@ -226,8 +226,12 @@ class Ledger:
 
     def accept(self, batch: Batch, message_id: str | None, now: datetime) -> bool:
         """Record a batch as accepted; when it was the last one, mark the issue sent and its
-        items as sent, in the same transaction. Returns whether the issue is now sent."""
-        with self.store.transaction() as db:
+        items as sent, in the same transaction. Returns whether the issue is now sent.
+
+        The commit is not flushed to the disk (the next flushed one takes it along): lost to a
+        power cut, the batch would still be in_flight, so unknown to the next run and never
+        sent again; one flush a batch, before its request, is all exactly-once needs."""
+        with self.store.transaction(flush=False) as db:
             db.execute(
                 "UPDATE send_batches SET status = 'accepted', message_id = ?, last_error = NULL,"
                 " updated = ? WHERE issue = ? AND number = ?",
