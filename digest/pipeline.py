@@ -203,6 +203,10 @@ def build_issue(
         skipped=curated.skipped,
         weeknote_hash=weeknote.identity(),
         stale_since=stale_since,
+        subject=overrides.subject,
+        preheader=overrides.preheader,
+        intro_note=overrides.intro_note or "",
+        top_story=curated.top_story,
     )
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from digest.cli import main
 from digest.core.settings import settings
+from digest.curation.overrides import IssueOverrides
 from tests.samples import cli, rss
 from tests.server import Reply
 
@@ -110,12 +111,14 @@ def test_python_dash_m_and_help():
     assert run.returncode == 0 and "fetch" in run.stdout and "check" in run.stdout
 
 
-def test_readme_documents_every_command_and_config_key():
+def test_readme_documents_every_command_config_key_and_overrides_key():
     for command in main.commands:
         assert f"digest {command}" in README, command
     documented = set(re.findall(r"^\| `([\w.\[\]]+)` \|", README, re.MULTILINE))
     missing = {key for key, _ in settings()} - documented
     assert not missing, f"README lacks config keys: {sorted(missing)}"
+    missing = {key for key, _ in settings(IssueOverrides)} - documented
+    assert not missing, f"README lacks overrides keys: {sorted(missing)}"
 
 
 def test_readme_test_command_is_what_ci_runs():

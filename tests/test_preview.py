@@ -239,3 +239,39 @@ def test_a_frozen_issue_reads_back_as_the_issue_that_was_built(site):
     with Store.open(config.db_path()) as store:
         built = build_issue(config, store, NOW)
     assert issue_from_dict(json.loads(built.to_json())) == built
+
+
+def test_the_editors_subject_preheader_note_and_a_marked_pick_reach_the_email(site):
+    assert invoke("fetch", "-c", site).exit_code == 0
+    render = page_renderer(site, None, None, None, None, lambda: NOW)
+    before = render()
+    assert before.subject == "The widening gaps report"  # the top story
+    picks = ["The widening gaps report", "Video pilot one"]  # each theme's top item
+    assert _picks(before.html) == picks
+    (site.parent / "overrides.yaml").write_text(
+        f"{before.issue_id}:\n  items:\n    - url: https://partner.example/two\n      lead: true\n",
+        encoding="utf-8",
+    )
+    marked = render()
+    # One more pick, before the build's own; the subject still names the top story.
+    assert _picks(marked.html) == ["Video pilot two", *picks]
+    assert marked.subject == "The widening gaps report"
+    (site.parent / "overrides.yaml").write_text(
+        f"{before.issue_id}:\n  subject: Gaps, and a pilot worth copying\n"
+        "  preheader: Two reports and a pilot\n  intro_note: A day late, sorry.\n",
+        encoding="utf-8",
+    )
+    written = render()
+    assert written.subject == "Gaps, and a pilot worth copying"
+    assert written.preheader == "Two reports and a pilot"
+    assert "<title>Gaps, and a pilot worth copying</title>" in written.html
+    text = written.text
+    assert text.index("A day late, sorry.") < text.index("A short week, but a busy one")
+    assert written.html.index("A day late, sorry.") < written.html.index("A short week")
+
+
+def _picks(html: str) -> list[str]:
+    from bs4 import BeautifulSoup
+
+    heading = BeautifulSoup(html, "html.parser").find(id="editors-picks")
+    return [h3.get_text() for h3 in heading.find_all_next("h3")]
