@@ -29,16 +29,13 @@ from digest.core.errors import FetchError
 from digest.core.settings import Config
 from digest.core.store import Store
 from digest.core.text import excerpt, fold
-from digest.core.urls import MAX_URL_LENGTH, absolute_url
+from digest.core.urls import MAX_URL_LENGTH, absolute_url, reserved_host
 from digest.sources.charset import decode_html
 from digest.sources.fetch import REDIRECTS, Budget, Slots, make_client, next_hop
 from digest.sources.guard import AddressGuard, Resolver, system_resolver
 from digest.sources.links import IssueLink, configured_url, record_answers
 
 HEAD_CAP = 256 * 1024
-# Top-level names kept out of the public DNS for documentation and tests: asking for them
-# would only fail (slowly, offline), so the example's made-up sites are never looked up.
-RESERVED_NAMES = frozenset({"example", "invalid", "test"})
 REUSE = timedelta(days=30)
 REUSE_ERROR = timedelta(days=1)
 ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"
@@ -104,7 +101,7 @@ def _unreadable(url: str) -> str | None:
         return "not a usable URL"
     if parts.scheme not in ("http", "https"):
         return "not an http(s) link"
-    if host.rpartition(".")[2] in RESERVED_NAMES:
+    if reserved_host(url):
         return f"{host} is a reserved name (RFC 2606): no public site answers there"
     return None
 
