@@ -29,9 +29,13 @@ ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="no /usr/bin/chromium (apt-get install chromium; .ci/run does)"
-)
+pytestmark = [
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="no /usr/bin/chromium (apt-get install chromium; .ci/run does)",
+    ),
+    pytest.mark.realclock,  # Chromium runs under libfaketime too, and loads no page there
+]
 
 WEEKNOTE = """<html><head><title>Weeknote 48</title></head><body><article><h1>Weeknote 48</h1>
 <p>A short week, but a busy one: two reports and four video pilots to share with you.</p>
