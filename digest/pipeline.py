@@ -164,11 +164,12 @@ def _last_failure(store: Store, key: str) -> str | None:
     return row["last_error"] if row and row["last_status"] == "error" else None
 
 
-def unreachable_sources(reports: list[SourceReport]) -> str | None:
+def unreachable_sources(reports: list[SourceReport], instead: str = "") -> str | None:
     """`no_network` for a fetch: every source on the web (local files aside) failed to
-    connect, the weeknote's included."""
+    connect, the weeknote's included; `instead` says what the command can do without them."""
     remote = [r for r in reports if r.url and r.url.startswith(("http://", "https://"))]
-    return no_network([r.error if r.failed else None for r in remote], "sources on the web")
+    failures = [r.error if r.failed else None for r in remote]
+    return no_network(failures, "sources on the web", instead)
 
 
 def build_issue(
@@ -223,6 +224,10 @@ def build_issue(
         skipped=curated.skipped,
         weeknote_hash=weeknote.identity(),
         stale_since=stale_since,
+        subject=overrides.subject,
+        preheader=overrides.preheader,
+        intro_note=overrides.intro_note or "",
+        top_story=curated.top_story,
     )
 
 

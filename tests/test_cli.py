@@ -7,6 +7,7 @@ from pathlib import Path
 
 from digest.cli import main
 from digest.core.settings import settings
+from digest.curation.overrides import IssueOverrides
 from tests.samples import cli, rss
 from tests.server import Reply
 
@@ -105,17 +106,40 @@ def test_the_example_issue_tells_each_story_once_and_no_pick_repeats_the_intro(t
     assert all(not p["blurb"] or p["blurb"][:60] not in issue["intro"] for p in picks)
 
 
+def test_check_reads_the_overrides_file_too_with_its_lines(make_config):
+    path = make_config([("Partner", "https://partner.example/feed")])
+    overrides = path.parent / "overrides.yaml"
+    overrides.write_text(
+        "# the editor's\n2026-W48:\n  items:\n    - url: https://partner.example/a\n"
+        "      titel: Better\n2026-W49:\n  subject: [not, one, line]\n",
+        encoding="utf-8",
+    )
+    result = invoke("check", "-c", path)
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        f"{overrides}:5: 2026-W48.items[0].titel: unknown key (did you mean 'title'?)",
+        f"{overrides}:7: 2026-W49.subject: expected text",
+        f"Error: {overrides}: 2 problems",
+        "Hint: fix the lines above and run `digest check`; every key is described in README.md",
+    ]
+    overrides.write_text("2026-W48:\n  subject: Fine\n", encoding="utf-8")
+    result = invoke("check", "-c", path)
+    assert result.exit_code == 0 and f"{overrides} is valid" in result.output
+
+
 def test_python_dash_m_and_help():
     run = subprocess.run([sys.executable, "-m", "digest", "-h"], capture_output=True, text=True)
     assert run.returncode == 0 and "fetch" in run.stdout and "check" in run.stdout
 
 
-def test_readme_documents_every_command_and_config_key():
+def test_readme_documents_every_command_config_key_and_overrides_key():
     for command in main.commands:
         assert f"digest {command}" in README, command
     documented = set(re.findall(r"^\| `([\w.\[\]]+)` \|", README, re.MULTILINE))
     missing = {key for key, _ in settings()} - documented
     assert not missing, f"README lacks config keys: {sorted(missing)}"
+    missing = {key for key, _ in settings(IssueOverrides)} - documented
+    assert not missing, f"README lacks overrides keys: {sorted(missing)}"
 
 
 def test_readme_test_command_is_what_ci_runs():

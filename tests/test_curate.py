@@ -432,7 +432,7 @@ def test_slug_is_a_stable_anchor(name, anchor):
     assert slug(name) == anchor
 
 
-def test_the_lead_is_the_overrides_picks_else_the_editorials_links_at_most_three():
+def test_the_picks_are_the_editorials_links_and_marking_one_adds_it_before_them():
     from digest.curation.curate import choose_lead
     from digest.curation.overrides import IssueOverrides, ItemOverride
 
@@ -443,15 +443,30 @@ def test_the_lead_is_the_overrides_picks_else_the_editorials_links_at_most_three
         )
 
     items = [item(n, editorial=n < 5) for n in range(8)]
-    ranks = [i.lead for i in choose_lead(items, IssueOverrides())]
-    assert ranks == [1, 2, 3, 0, 0, 0, 0, 0]
+    ranked, top = choose_lead(items, IssueOverrides())
+    assert [i.lead for i in ranked] == [1, 2, 3, 0, 0, 0, 0, 0] and top.title == "T0"
     marked = IssueOverrides(
         items=(
             ItemOverride(url="https://a.example/7", lead=True),
             ItemOverride(url="https://a.example/6", lead=True),
         )
     )
-    assert [i.lead for i in choose_lead(items, marked)] == [0, 0, 0, 0, 0, 0, 2, 1]
+    ranked, top = choose_lead(items, marked)
+    # The two marked ones first, then the build's own; the top story stays the build's.
+    assert [i.lead for i in ranked] == [3, 0, 0, 0, 0, 0, 2, 1] and top.title == "T0"
+
+
+def test_lead_false_takes_one_of_the_builds_own_picks_away():
+    from digest.curation.curate import choose_lead
+    from digest.curation.overrides import IssueOverrides, ItemOverride
+
+    items = [
+        IssueItem(u, u, f"T{n}", "", "Weeknote", "weeknote", "X", "r", editorial=True)
+        for n, u in enumerate(f"https://a.example/{n}" for n in range(4))
+    ]
+    refused = IssueOverrides(items=(ItemOverride(url="https://a.example/0", lead=False),))
+    ranked, top = choose_lead(items, refused)
+    assert [i.lead for i in ranked] == [0, 1, 2, 3] and top.title == "T1"
 
 
 def test_without_editorial_links_the_picks_are_each_themes_top_item():
@@ -464,7 +479,8 @@ def test_without_editorial_links_the_picks_are_each_themes_top_item():
         candidate("https://a.example/4", "Video consultations"),
     ]
     order = ["Health inequalities", "Video consultations"]
-    assert [i.lead for i in choose_lead(items, IssueOverrides(), order)] == [2, 0, 1, 0]
+    ranked, top = choose_lead(items, IssueOverrides(), order)
+    assert [i.lead for i in ranked] == [2, 0, 1, 0] and top.url == "https://a.example/3"
 
 
 def test_a_picks_blurb_never_repeats_the_intro():

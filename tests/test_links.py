@@ -279,14 +279,18 @@ def test_dns_and_tls_failures_through_a_mock_transport(config_path):
 
     def fail(request: httpx.Request) -> httpx.Response:
         asked.append(request.url.host)
-        if request.url.host == "nowhere.example":
+        if request.url.host == "nowhere.example.org":
             raise httpx.ConnectError("[Errno -2] Name or service not known", request=request)
         raise httpx.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate has expired")
 
     public = ["93.184.215.14"]
-    resolve = table_resolver({"nowhere.example": public, "expired.example": public})
+    resolve = table_resolver({"nowhere.example.org": public, "expired.example.org": public})
     client = httpx.AsyncClient(transport=httpx.MockTransport(fail))
-    urls = ["https://nowhere.example/", "https://expired.example/", "https://unknown.example/"]
+    urls = [
+        "https://nowhere.example.org/",
+        "https://expired.example.org/",
+        "https://unknown.example.org/",
+    ]
     dns, tls, unknown, other = check(
         config_path(), [*urls, "mailto:editor@example.org"], client=client, resolver=resolve
     )
@@ -298,10 +302,10 @@ def test_dns_and_tls_failures_through_a_mock_transport(config_path):
     # The address guard resolves a link's host first: a name it cannot find is never asked.
     assert (unknown.outcome, unknown.detail) == (
         "error",
-        "cannot connect (unknown.example: Name or service not known)",
+        "cannot connect (unknown.example.org: Name or service not known)",
     )
     assert (other.outcome, other.detail) == ("error", "not an http(s) link")
-    assert sorted(asked) == ["expired.example", "nowhere.example"]
+    assert sorted(asked) == ["expired.example.org", "nowhere.example.org"]
 
 
 # Politeness
@@ -450,7 +454,7 @@ def test_links_from_public_sources_may_not_lead_into_the_local_network(make_conf
 
     def answer(request: httpx.Request) -> httpx.Response:
         asked.append(str(request.url))
-        if request.url.host == "news.example":
+        if request.url.host == "news.example.org":
             return httpx.Response(301, headers={"Location": "http://169.254.169.254/latest/"})
         return httpx.Response(200)
 
@@ -462,12 +466,14 @@ def test_links_from_public_sources_may_not_lead_into_the_local_network(make_conf
     found = [
         IssueLink("http://10.1.2.3/report", "feed", "Public"),
         IssueLink("http://10.1.2.3/intranet", "feed", LOCAL_FEED),
-        IssueLink("https://news.example/story", "feed", "Public"),
+        IssueLink("https://news.example.org/story", "feed", "Public"),
         IssueLink("http://192.168.1.1/", "weeknote", "Weeknote"),  # a local file is no excuse
         "http://127.0.0.1:9/plain",  # a plain URL comes from no source
     ]
     config = load_config(path)
-    resolve = table_resolver({"partner.example": ["93.184.215.14"], "news.example": ["1.1.1.1"]})
+    resolve = table_resolver(
+        {"partner.example": ["93.184.215.14"], "news.example.org": ["1.1.1.1"]}
+    )
     client = httpx.AsyncClient(transport=httpx.MockTransport(answer))
     with Store.open(config.db_path()) as store:
         results = check_links(found, config, store, NOW, client=client, resolver=resolve)
@@ -480,7 +486,7 @@ def test_links_from_public_sources_may_not_lead_into_the_local_network(make_conf
         ("error", refused("192.168.1.1 is a private address", hint)),
         ("error", refused("127.0.0.1 is a loopback address", hint)),
     ]
-    assert sorted(asked) == ["http://10.1.2.3/intranet", "https://news.example/story"]
+    assert sorted(asked) == ["http://10.1.2.3/intranet", "https://news.example.org/story"]
 
 
 # The command
@@ -582,7 +588,7 @@ def test_the_verdict_is_what_the_send_would_decide(make_config):
 
 def test_links_on_names_that_do_not_resolve_say_no_network_once(config_path):
     path = config_path()
-    urls = [f"https://site-{n}.invalid/page" for n in range(6)]
+    urls = [f"https://site-{n}.example.net/page" for n in range(6)]
     results = check(path, urls, resolver=table_resolver({}))
     assert all(r.broken and r.detail.startswith("cannot connect") for r in results)
     line = no_connection(results)
@@ -612,3 +618,49 @@ def test_links_command_with_no_link_reachable_prints_one_line(site, make_config)
     assert result.exit_code == 3, result.output
     [line] = result.stdout.splitlines()  # not a table of three identical errors
     assert line.startswith("no network? none of the 3 links could be reached")
+    assert "--offline" not in result.output  # digest links has no such option
+
+
+# Links on reserved names
+
+
+def test_links_on_reserved_names_are_example_links_never_asked_nor_broken(config_path):
+    path = config_path()
+    asked = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked.append(str(request.url))
+        return httpx.Response(200)
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(answer))
+    urls = ["https://partner.example/a", "http://x.test/", "https://y.invalid./b"]
+    results = check(
+        path,
+        [*urls, "https://public.example.org/"],
+        client=client,
+        resolver=table_resolver({"public.example.org": ["93.184.215.14"]}),
+    )
+    assert [(r.outcome, r.detail, r.broken) for r in results[:3]] == [
+        ("example", "example link, not checked", False)
+    ] * 3
+    assert results[3].outcome == "ok" and asked == ["https://public.example.org/"]
+    assert set(rows(path)) == {"https://public.example.org/"}  # nothing stored of examples
+    assert broken_share([*results, link("https://down.example.org/", "error")]) == 0.5
+    assert broken_share([*results, link("https://down.example.org/", "error")]) == 0.5
+    assert summary_line(results) == (
+        "4 links: 1 ok, 0 redirected, 0 broken; 3 on example names (.example, .test, .invalid), "
+        "not checked"
+    )
+
+
+def test_an_example_link_an_older_digest_stored_as_broken_is_an_example_link(config_path):
+    path = config_path()
+    config = load_config(path)
+    with Store.open(config.db_path()) as store:
+        store.db.execute(
+            "INSERT INTO link_checks (url, outcome, status, final_url, detail, checked_at)"
+            " VALUES ('https://partner.example/a', 'error', NULL, NULL, 'cannot connect', ?)",
+            (NOW.isoformat(),),
+        )
+        (result,) = cached_results(["https://partner.example/a"], config, store, NOW).values()
+    assert (result.outcome, result.broken) == ("example", False)

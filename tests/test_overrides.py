@@ -92,6 +92,29 @@ def test_reads_this_weeks_entry_and_ignores_other_weeks(tmp_path):
     assert load(tmp_path, text, "2026-W49") == IssueOverrides()
 
 
+def test_reads_the_desks_keys(tmp_path):
+    text = """\
+2026-W48:
+  subject: Winter pressures, and what helps
+  preheader: Three reports and a pilot
+  intro_note: A day late this week, sorry.
+  items:
+    - url: https://partner.example/news/a
+      order: 2
+    - url: https://partner.example/news/b
+      lead: false
+"""
+    assert load(tmp_path, text) == IssueOverrides(
+        subject="Winter pressures, and what helps",
+        preheader="Three reports and a pilot",
+        intro_note="A day late this week, sorry.",
+        items=(
+            ItemOverride("https://partner.example/news/a", order=2),
+            ItemOverride("https://partner.example/news/b", lead=False),
+        ),
+    )
+
+
 # load_overrides: mistakes, with file, line and key
 
 
@@ -141,7 +164,7 @@ def test_an_item_that_changes_nothing(tmp_path):
     text = "2026-W48:\n  intro: Hi\n  items:\n    - url: https://partner.example/news/a\n"
     assert problems(tmp_path, text) == [
         "overrides.yaml:4: 2026-W48.items[0]: changes nothing "
-        "(expected title, blurb, theme, pin, drop or lead)"
+        "(expected title, blurb, theme, pin, order, drop or lead)"
     ]
 
 
@@ -161,6 +184,28 @@ def test_pin_and_drop_together(tmp_path):
 """
     assert problems(tmp_path, text) == [
         "overrides.yaml:3: 2026-W48.items[0]: both pins and drops the item (expected one of them)"
+    ]
+
+
+def test_pick_and_drop_together(tmp_path):
+    text = "2026-W48:\n  items:\n    - url: https://a.example/x\n      lead: true\n      drop: true"
+    assert problems(tmp_path, text) == [
+        "overrides.yaml:3: 2026-W48.items[0]: both picks and drops the item (expected one of them)"
+    ]
+
+
+def test_a_place_from_one_and_a_subject_on_one_line(tmp_path):
+    text = """\
+2026-W48:
+  subject: "Two\\nlines"
+  items:
+    - url: https://partner.example/news/a
+      order: 0
+"""
+    assert problems(tmp_path, text) == [
+        "overrides.yaml:2: 2026-W48.subject: 'Two\\nlines' is not valid "
+        "(expected one line of text)",
+        "overrides.yaml:5: 2026-W48.items[0].order: 0 is not valid (expected a number above 0)",
     ]
 
 
@@ -295,3 +340,16 @@ def test_an_unknown_url_is_only_a_warning():
     assert warnings == [
         "overrides: https://elsewhere.example/x is not among this issue's items; nothing to change"
     ]
+
+
+def test_order_places_an_item_in_its_theme_and_leaves_the_others_around_it():
+    video = [issue_item(f"https://partner.example/v/{n}", "Video consultations") for n in "xy"]
+    items = [A, video[0], B, video[1], C]  # two themes, interleaved as the weeknote had them
+    kept, _, _ = apply(items, ItemOverride(C.url, order=1), ItemOverride(video[1].url, order=1))
+    # Health inequalities is C, A, B and Video consultations y, x, each in its own slots.
+    assert [i.url for i in kept] == [C.url, video[1].url, A.url, video[0].url, B.url]
+
+
+def test_the_lowest_place_is_taken_first_and_a_place_past_the_end_is_last():
+    kept, _, _ = apply([A, B, C], ItemOverride(A.url, order=9), ItemOverride(C.url, order=2))
+    assert [i.url for i in kept] == [B.url, C.url, A.url]

@@ -174,23 +174,27 @@ def test_the_live_preview_marks_links_the_check_found_broken(site):
 
     from digest.sources.links import check_links
 
-    assert invoke("fetch", "-c", site).exit_code == 0
+    # Links on reserved names are never checked: these two sites get names that are not.
+    for name in ("weeknote.html", "feed.xml"):
+        page = site.parent / name
+        page.write_text(page.read_text().replace(".example/", ".example.org/"))
+    assert invoke("fetch", "-c", site).exit_code == 0  # local files: no network
     config = load_config(site)
-    render = page_renderer(site, None, None, None, None, lambda: NOW)
+    render = page_renderer(site, None, None, None, None, lambda: NOW)  # reads no linked page
     assert render().broken_links == frozenset()
 
     def answer(request: httpx.Request) -> httpx.Response:
         return httpx.Response(404 if request.url.path == "/gaps" else 200)
 
     client = httpx.AsyncClient(transport=httpx.MockTransport(answer))
-    urls = ["https://reports.example/gaps", "https://partner.example/one"]
+    urls = ["https://reports.example.org/gaps", "https://partner.example.org/one"]
     public = table_resolver(
-        {host: ["93.184.215.14"] for host in ("reports.example", "partner.example")}
+        {host: ["93.184.215.14"] for host in ("reports.example.org", "partner.example.org")}
     )
     with Store.open(config.db_path()) as store:
         check_links(urls, config, store, NOW, client=client, resolver=public)
     (broken,) = render().broken_links
-    assert broken.startswith("https://reports.example/gaps?utm_source=digest")
+    assert broken.startswith("https://reports.example.org/gaps?utm_source=digest")
 
 
 # A week already sent
@@ -307,7 +311,7 @@ def test_every_command_says_which_items_the_email_moved_to_the_archive(site):
         for line in preview.output.splitlines()
     )
     page = page_renderer(site, None, None, None, None, lambda: NOW)()
-    assert note.removeprefix("warning: ") in page.notes
+    assert note.removeprefix("warning: ") in page.warnings
 
     assert invoke("subscribers", "add", "ann@example.org", "-c", site).exit_code == 0
     dry = invoke("send", "-c", site, "--dry-run")
@@ -315,3 +319,39 @@ def test_every_command_says_which_items_the_email_moved_to_the_archive(site):
     sent = invoke("send", "-c", site)
     assert sent.exit_code == 0, sent.output
     assert f"Note: {note.removeprefix('warning: ')}" in sent.output.splitlines()
+
+
+def test_the_editors_subject_preheader_note_and_a_marked_pick_reach_the_email(site):
+    assert invoke("fetch", "-c", site).exit_code == 0
+    render = page_renderer(site, None, None, None, None, lambda: NOW)
+    before = render()
+    assert before.subject == "The widening gaps report"  # the top story
+    picks = ["The widening gaps report", "Video pilot one"]  # each theme's top item
+    assert _picks(before.html) == picks
+    (site.parent / "overrides.yaml").write_text(
+        f"{before.issue_id}:\n  items:\n    - url: https://partner.example/two\n      lead: true\n",
+        encoding="utf-8",
+    )
+    marked = render()
+    # One more pick, before the build's own; the subject still names the top story.
+    assert _picks(marked.html) == ["Video pilot two", *picks]
+    assert marked.subject == "The widening gaps report"
+    (site.parent / "overrides.yaml").write_text(
+        f"{before.issue_id}:\n  subject: Gaps, and a pilot worth copying\n"
+        "  preheader: Two reports and a pilot\n  intro_note: A day late, sorry.\n",
+        encoding="utf-8",
+    )
+    written = render()
+    assert written.subject == "Gaps, and a pilot worth copying"
+    assert written.preheader == "Two reports and a pilot"
+    assert "<title>Gaps, and a pilot worth copying</title>" in written.html
+    text = written.text
+    assert text.index("A day late, sorry.") < text.index("A short week, but a busy one")
+    assert written.html.index("A day late, sorry.") < written.html.index("A short week")
+
+
+def _picks(html: str) -> list[str]:
+    from bs4 import BeautifulSoup
+
+    heading = BeautifulSoup(html, "html.parser").find(id="editors-picks")
+    return [h3.get_text() for h3 in heading.find_all_next("h3")]

@@ -102,7 +102,11 @@ def test_shell_page_shows_the_issue_escaped(serve):
     assert "<tr><td>Research</td><td>new</td><td>3</td></tr>" in page
     assert "<tr class=failed><td>&lt;i&gt;Evil&lt;/i&gt;</td>" in page
     assert "Sources: 2 of 3 failed" in page
-    assert f'data-version="{server.version}"' in page and 'fetch("/version"' in page
+    assert f'data-version="{server.version}"' in page and '<script src="/desk.js">' in page
+    script = get(server, "/desk.js")
+    assert script.headers["content-type"] == "text/javascript; charset=utf-8"
+    assert 'fetch("/version"' in script.text
+    assert get(server, "/desk.css").headers["content-type"] == "text/css; charset=utf-8"
 
 
 def test_email_routes_version_and_404(serve):
@@ -120,7 +124,7 @@ def test_email_routes_version_and_404(serve):
     assert head.status_code == 200 and head.content == b""
     assert head.headers["content-length"] == str(len(EMAIL.encode()))
     post = httpx.post(server.url, trust_env=False)
-    assert post.status_code == 501
+    assert post.status_code == 403  # not from the preview's own page
 
 
 def test_binds_loopback_only_and_checks_host(serve):
@@ -326,8 +330,50 @@ def test_context_manager_starts_and_stops(tmp_path):
         get(server, "/version")
 
 
-def test_the_emails_notes_head_the_page(serve):
+def test_the_emails_warnings_are_listed_in_the_panel(serve):
     note = "3 items moved to 'more in the archive' to keep the email under 60,000 bytes <as sent>"
-    server = serve(lambda: replace(PAGE, notes=(note,)))
+    server = serve(lambda: replace(PAGE, warnings=(note,)))
     shell = get(server, "/").text
-    assert '<p class="note">3 items moved to' in shell and "&lt;as sent&gt;" in shell
+    assert '<li class="warning">3 items moved to' in shell and "&lt;as sent&gt;" in shell
+
+
+def test_a_desk_action_needs_the_pages_origin_its_token_and_json(serve):
+    done = []
+    server = serve(lambda: PAGE, act=lambda action, page: done.append(action) or "done")
+    origin = server.url.rstrip("/")
+    good = {"Origin": origin, "X-Digest-Token": server.token}
+
+    def post(headers, body=b'{"action": "undo"}', path="action"):
+        return httpx.post(server.url + path, content=body, headers=headers, trust_env=False)
+
+    json_type = {"Content-Type": "application/json"}
+    assert post({**good, **json_type}).json() == {"ok": True, "message": "done", "version": 2}
+    refused = [
+        post({**json_type, "X-Digest-Token": server.token}),  # no Origin: not a page's request
+        post({**good, **json_type, "Origin": "http://attacker.example"}),
+        post({**good, **json_type, "X-Digest-Token": "an-earlier-run"}),
+        post({**good, "Content-Type": "text/plain"}),  # a form's, which needs no preflight
+        post({**good, **json_type, "Host": "attacker.example"}),
+    ]
+    assert [r.status_code for r in refused] == [403, 403, 403, 415, 403]
+    assert post({**good, **json_type}, b"[1]").status_code == 400
+    assert post({**good, **json_type}, path="elsewhere").status_code == 404
+    assert done == [{"action": "undo"}] and server.version == 2
+    assert server.token not in get(server, "/email.html").text
+    assert f'<meta name="desk-token" content="{server.token}">' in get(server, "/").text
+
+
+def test_a_refused_desk_action_says_why_and_renders_nothing(serve):
+    def refuse(action, page):
+        raise DigestError("nothing to undo", hint="make a change first")
+
+    server = serve(lambda: PAGE, act=refuse)
+    headers = {
+        "Origin": server.url.rstrip("/"),
+        "X-Digest-Token": server.token,
+        "Content-Type": "application/json",
+    }
+    reply = httpx.post(server.url + "action", content=b"{}", headers=headers, trust_env=False)
+    assert reply.status_code == 409
+    assert reply.json() == {"ok": False, "error": "nothing to undo", "hint": "make a change first"}
+    assert server.version == 1

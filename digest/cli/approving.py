@@ -40,8 +40,8 @@ def approve(
     from digest.core.config import load_config
     from digest.core.store import Store
     from digest.curation import curate
-    from digest.delivery.approval import ApprovalError, Approvals
-    from digest.publish.preview import make_preview
+    from digest.delivery.approval import Approvals
+    from digest.publish.preview import approve_issue
 
     config = for_run(load_config(config_path), offline=True, no_enrich=False)
     now = world().now()
@@ -56,19 +56,10 @@ def approve(
                 else f"issue {issue_id} was not approved"
             )
             return
-        preview = make_preview(config, store, now, issue_id, templates)
-        if preview.sent:
-            raise ApprovalError(preview.sent, "a sent issue cannot be approved again")
-        issue, email = preview.issue, preview.email
-        approval = approvals.approve(
-            issue,
-            email.subject,
-            email.preheader,
-            email.html,
-            email.text,
-            by or getpass.getuser(),
-            now,
+        approval, preview = approve_issue(
+            config, store, now, issue_id, templates, by or getpass.getuser()
         )
+        issue, email = preview.issue, preview.email
     for warning in (*issue.warnings, *email.warnings):
         click.echo(f"warning: {warning}")
     shown = issue.counts()["shown"]

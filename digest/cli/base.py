@@ -163,10 +163,15 @@ def link_checker(config, store):
     return check
 
 
-def say_no_network(reports) -> None:
-    """Say 'no network?' once, on stderr, when no source on the web could be reached."""
+# What `digest build` and `digest preview` can do when no source can be reached.
+WORK_OFFLINE = "work from what the state holds with --offline"
+
+
+def say_no_network(reports, instead: str = WORK_OFFLINE) -> None:
+    """Say 'no network?' once, on stderr, when no source on the web could be reached, with
+    what the command can do `instead`."""
     from digest.pipeline import unreachable_sources
 
-    offline = unreachable_sources(reports)
+    offline = unreachable_sources(reports, instead)
     if offline:
         click.echo(offline, err=True)

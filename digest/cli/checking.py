@@ -18,10 +18,17 @@ from digest.cli.base import (
 @click.command()
 @config_option
 def check(config_path: str) -> None:
-    """Validate feeds.yaml and report every problem at once."""
+    """Validate feeds.yaml, then the overrides file, and report every problem at once.
+
+    Exit status: 0 valid, 2 a problem in either file."""
     from digest.core.config import config_warnings, load_config
+    from digest.curation import curate
+    from digest.curation.overrides import load_overrides
 
     config = load_config(config_path)
+    overrides = config.overrides_path()
+    # Every week's entry is checked, whichever issue it reads for.
+    load_overrides(overrides, curate.issue_id(world().now(), config.newsletter.timezone), config)
     enabled = sum(feed.enabled for feed in config.feeds)
     weeknote = config.weeknote
     source = "none" if weeknote is None else (weeknote.url or f"announced in {weeknote.feed}")
@@ -29,6 +36,8 @@ def check(config_path: str) -> None:
         f"{config_path} is valid: {len(config.themes)} themes, {len(config.feeds)} feeds "
         f"({enabled} enabled), weeknote: {source}"
     )
+    if overrides.exists():
+        click.echo(f"{overrides} is valid")
     for warning in config_warnings(config):
         click.echo(f"warning: {warning}")
 
@@ -54,7 +63,7 @@ def fetch(config_path: str, db_path: str | None, as_json: bool) -> None:
     ):
         reports = fetch_sources(config, store, now, on_report=advance)
     output.show_fetch(reports, as_json)
-    say_no_network(reports)
+    say_no_network(reports, "build from what the state holds with `digest build --offline`")
     failed = sum(report.failed for report in reports)
     if failed:
         raise SystemExit(EXIT_FAILED if failed == len(reports) else EXIT_PARTIAL)

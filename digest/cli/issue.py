@@ -149,18 +149,15 @@ def preview(
         if not offline:  # the live page highlights broken links from this check
             with Store.open(db_path or config.db_path(), create=False) as store:
                 link_checker(config, store)(result.issue)
-        _serve(config, Path(config_path), db_path, issue_id, templates, out_dir, port)
+        _serve(Path(config_path), db_path, issue_id, templates, out_dir, port)
     exit_status(result.issue, reports)
 
 
-def _serve(config, config_path, db_path, issue_id, templates, out_dir, port: int) -> None:
-    from digest.publish.preview import page_renderer, watched_paths
-    from digest.publish.serve import PreviewServer
+def _serve(config_path, db_path, issue_id, templates, out_dir, port: int) -> None:
+    from digest.publish.desk import open_desk
 
-    render = page_renderer(
-        config_path, db_path and Path(db_path), issue_id, templates, out_dir, world().now
-    )
-    server = PreviewServer(render, watched_paths(config, templates), port=port)
+    db = db_path and Path(db_path)
+    server = open_desk(config_path, db, issue_id, templates, out_dir, world().now, port)
     server.start()
     click.echo(f"Live preview at {server.url} (Ctrl-C stops it)")
     try:

@@ -59,7 +59,7 @@ def links(
         issue = build_issue(config, store, now, issue_id)
         results = check_links(issue_links(issue), config, store, now, use_cache=not no_cache)
     failed = sum(report.failed for report in reports)
-    offline = unreachable_sources(reports)
+    offline = unreachable_sources(reports, "run digest links without --refresh")
     if offline:
         click.echo(offline, err=True)
     elif failed:

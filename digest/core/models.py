@@ -150,6 +150,15 @@ class Issue:
     skipped: tuple[Decision, ...]
     weeknote_hash: str | None = None  # what the weeknote says (digest.weeknote.extract)
     stale_since: str | None = None  # the sent issue whose weeknote this one repeats
+    # The editor's words from the overrides file: the subject and preheader as written, and a
+    # note shown above the intro.
+    subject: str | None = None
+    preheader: str | None = None
+    intro_note: str = ""
+    # The title of the build's own first pick, which newsletter.subject's {lead} names; None
+    # when there is none (or in issues frozen before it was kept): {lead} is then the first
+    # pick, else the first item.
+    top_story: str | None = None
 
     @property
     def lead(self) -> tuple[IssueItem, ...]:

@@ -37,6 +37,17 @@ def host_of(url: str) -> str:
         return ""
 
 
+# Top-level names kept out of the public DNS for documentation and tests (RFC 2606): no public
+# site answers there, so the example's made-up sites are never looked up, only named as such.
+RESERVED_NAMES = frozenset({"example", "invalid", "test"})
+
+
+def reserved_host(url: str) -> str | None:
+    """The host of `url` when it is on a reserved name (`partner.example`), else None."""
+    host = host_of(url).rstrip(".")
+    return host if host.rpartition(".")[2] in RESERVED_NAMES else None
+
+
 def absolute_url(base: str, link: str) -> str:
     """`link` resolved against `base`, with spaces, control and format characters
     percent-encoded as a browser sends them: a URL from a feed or a page never puts raw control

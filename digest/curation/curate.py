@@ -8,12 +8,13 @@ The rules, in the order they apply:
 3. the first candidate of a story wins, so a weeknote link beats a feed item (taking the feed's
    date when it has none): a story is one canonical URL, or near-duplicates by page, title or
    words (digest.curation.stories);
-4. the editor's overrides drop, retitle, re-blurb, move and pin;
+4. the editor's overrides drop, retitle, re-blurb, move, pin and place items in their themes;
 5. themes appear in the editor's order (the overrides' theme_order first, then feeds.yaml), then
    unmatched weeknote headings, then the catch-all; empty ones are hidden;
 6. each theme shows at most `per_theme` items (pinned ones always); the rest are counted;
 7. up to three items are the editor's picks that open the issue (choose_lead), none with a
-   blurb that repeats the intro.
+   blurb that repeats the intro; the build's own first pick is the top story the subject
+   names.
 """
 
 from __future__ import annotations
@@ -169,6 +170,7 @@ class Curated:
     themes: tuple[IssueTheme, ...]
     skipped: tuple[Decision, ...]  # candidates left out, and why; kept ones carry their reason
     warnings: tuple[str, ...]
+    top_story: str | None = None  # the title of the build's own first pick (rule 7)
 
 
 def curate(
@@ -187,7 +189,7 @@ def curate(
     fresh, skipped = _stories(candidates, sent, heads)
     kept, dropped, warnings = apply_overrides(fresh, overrides, config)
     order = _theme_order(kept, overrides, config, unmatched_headings)
-    kept = choose_lead(kept, overrides, order)
+    kept, top = choose_lead(kept, overrides, order)
     kept = [_apart_from_intro(item, intro, heads) if item.lead else item for item in kept]
     skipped += [
         Decision(i.url, i.title, "dropped", "dropped in the overrides file") for i in dropped
@@ -197,31 +199,35 @@ def curate(
         members = [item for item in kept if item.theme == name]
         if members:
             themes.append(_capped(name, members, config, name in unmatched_headings))
-    return Curated(tuple(themes), tuple(skipped), tuple(warnings))
+    top_story = top.title if top else None
+    return Curated(tuple(themes), tuple(skipped), tuple(warnings), top_story)
 
 
 def choose_lead(
     items: list[IssueItem], overrides: IssueOverrides, order: Sequence[str] = ()
-) -> list[IssueItem]:
-    """Rule 7: `items` with the editor's picks ranked (IssueItem.lead): those the overrides
-    file marks `lead: true`, in its order; without any, the links of the weeknote's editorial,
-    in page order; when the editorial links nothing, the top item of each theme in the issue's
-    theme `order` (a pinned one first). At most LEAD_SIZE; the rest keep their place in their
-    themes only."""
-    present = {item.canonical_url for item in items}
+) -> tuple[list[IssueItem], IssueItem | None]:
+    """Rule 7: `items` with the editor's picks ranked (IssueItem.lead), and the issue's top
+    story. The build's own picks are the links of the weeknote's editorial, in page order, or,
+    when the editorial links nothing, the top item of each theme in the issue's theme `order` (a
+    pinned one first), less those the overrides file marks `lead: false`; its first is the top
+    story. Items marked `lead: true` come before them, in the file's order: marking one adds a
+    pick, it does not replace the others or the top story. At most LEAD_SIZE; the rest keep their
+    place in their themes only."""
+    present = {item.canonical_url: item for item in items}
     marked = [canonical_url(o.url) for o in overrides.items if o.lead]
-    chosen = (
-        [url for url in marked if url in present]
-        or [item.canonical_url for item in items if item.editorial]
-        or _tops(items, order)
-    )
+    refused = {canonical_url(o.url) for o in overrides.items if o.lead is False}
+    own = [item.canonical_url for item in items if item.editorial] or _tops(items, order)
+    own = [url for url in own if url not in refused]
+    chosen = [url for url in marked if url in present] + own
     ranks = {url: rank for rank, url in enumerate(dict.fromkeys(chosen), 1) if rank <= LEAD_SIZE}
-    return [
+    ranked = [
         dataclasses.replace(item, lead=ranks[item.canonical_url])
         if item.canonical_url in ranks
         else item
         for item in items
     ]
+    top = next((item for item in ranked if own and item.canonical_url == own[0]), None)
+    return ranked, top
 
 
 def _stories(

@@ -28,15 +28,12 @@ import httpx
 from digest.core.settings import Config
 from digest.core.store import Store
 from digest.core.text import fold
-from digest.core.urls import MAX_URL_LENGTH, host_of
+from digest.core.urls import MAX_URL_LENGTH, host_of, reserved_host
 from digest.curation.heads import PageHead
 from digest.curation.page_reader import read_heads, safe_image, without_image
 from digest.sources.guard import Resolver, literal_address, non_public, system_resolver
 from digest.sources.links import IssueLink, record_answers
 
-# Top-level names kept out of the public DNS for documentation and tests: asking for them
-# would only fail (slowly, offline), so the example's made-up sites are never looked up.
-RESERVED_NAMES = frozenset({"example", "invalid", "test"})
 REUSE = timedelta(days=30)
 REUSE_ERROR = timedelta(days=1)
 
@@ -90,7 +87,7 @@ def _unreadable(url: str) -> str | None:
         return "not a usable URL"
     if parts.scheme not in ("http", "https"):
         return "not an http(s) link"
-    if host.rpartition(".")[2] in RESERVED_NAMES:
+    if reserved_host(url):
         return f"{host} is a reserved name (RFC 2606): no public site answers there"
     return None
 

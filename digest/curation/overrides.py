@@ -1,16 +1,20 @@
-"""The editor's overrides file: per issue, pin, drop, retitle, re-blurb, move or lead with items
-by URL, set the intro and reorder the themes. Read with the same schema machinery as feeds.yaml,
-so its problems come with file, line and key; an override naming a URL the issue does not have
-is only a warning, because the item may simply have dropped out of the window.
+"""The editor's overrides file: per issue, pin, drop, retitle, re-blurb, move, reorder or pick
+items by URL, write the subject, preheader and intro (or a note above it) and reorder the themes.
+Read with the same schema machinery as feeds.yaml, so its problems come with file, line and key;
+an override naming a URL the issue does not have is only a warning, because the item may simply
+have dropped out of the window. The desk (digest.publish.desk) writes it through
+digest.curation.overrides_edit.
 
     2026-W48:
-      intro: A shorter week, but a busy one.
+      subject: Winter pressures, and what helps
+      preheader: Three reports and a pilot worth copying
+      intro_note: A day late this week, sorry.
       theme_order: [Health inequalities, Video consultations]
       items:
         - url: https://example.org/report
           title: The report everyone is talking about
           theme: Health inequalities
-          pin: true
+          order: 1
           lead: true
         - url: https://example.org/old-news
           drop: true
@@ -32,7 +36,7 @@ from digest.core.models import IssueItem
 from digest.core.settings import Config, setting
 from digest.core.text import normalise_heading
 from digest.core.urls import canonical_url
-from digest.core.validators import http_url
+from digest.core.validators import http_url, one_line, positive
 from digest.core.yaml_syntax import compose_yaml
 
 ISSUE_ID = re.compile(r"\d{4}-W(0[1-9]|[1-4]\d|5[0-3])")
@@ -47,22 +51,35 @@ class ItemOverride:
     blurb: str | None = setting(None, "a new blurb")
     theme: str | None = setting(None, "move the item to this theme")
     pin: bool = setting(False, "show it first in its theme, whatever the cap")
-    drop: bool = setting(False, "leave it out of the issue")
-    lead: bool = setting(False, "one of the editor's picks that open the issue (up to three)")
+    order: int | None = setting(
+        None, "its place in its theme, 1 first (the others keep their order around it)", positive
+    )
+    drop: bool = setting(False, "leave it out of the issue, and of every later one")
+    lead: bool | None = setting(
+        None, "true: one of the editor's picks that open the issue; false: never one"
+    )
 
     def conflict(self) -> str | None:
-        changes = (self.title, self.blurb is not None, self.theme, self.pin, self.drop, self.lead)
-        if not any(changes):
-            return "changes nothing (expected title, blurb, theme, pin, drop or lead)"
+        changes = (self.title, self.theme, self.pin, self.drop)
+        unchanged = self.blurb is None and self.order is None and self.lead is None
+        if not any(changes) and unchanged:
+            return "changes nothing (expected title, blurb, theme, pin, order, drop or lead)"
         if self.drop and (self.pin or self.lead):
-            kept = "pins" if self.pin else "leads with"
+            kept = "pins" if self.pin else "picks"
             return f"both {kept} and drops the item (expected one of them)"
         return None
 
 
 @dataclass(frozen=True)
 class IssueOverrides:
+    subject: str | None = setting(
+        None, "the subject line, instead of newsletter.subject's", one_line
+    )
+    preheader: str | None = setting(
+        None, "the inbox's second line, instead of the intro's start", one_line
+    )
     intro: str | None = setting(None, "the intro text, instead of the weeknote's editorial")
+    intro_note: str | None = setting(None, "a note of the editor's above the intro")
     theme_order: tuple[str, ...] = setting((), "themes to show first, in this order")
     items: tuple[ItemOverride, ...] = setting((), "changes to single items")
     # Not a key: the URLs earlier weeks dropped. A dropped item stays dropped.
@@ -137,7 +154,8 @@ def apply_overrides(
     items: list[IssueItem], overrides: IssueOverrides, config: Config
 ) -> tuple[list[IssueItem], list[IssueItem], list[str]]:
     """(items kept, items dropped, warnings). Kept items are retitled, re-blurbed, moved and
-    pinned as asked; pinned ones come first, in the order the file lists them."""
+    pinned as asked; pinned ones come first, in the order the file lists them; then items with
+    an `order` take their places in their themes."""
     wanted = {canonical_url(override.url): override for override in overrides.items}
     present = {item.canonical_url for item in items}
     warnings = [
@@ -158,9 +176,31 @@ def apply_overrides(
             dropped.append(item)
         else:
             kept.append(_changed(item, override, names))
-    order = list(wanted)
-    pinned = sorted((i for i in kept if i.pinned), key=lambda i: order.index(i.canonical_url))
-    return pinned + [item for item in kept if not item.pinned], dropped, warnings
+    listed = list(wanted)
+    pinned = sorted((i for i in kept if i.pinned), key=lambda i: listed.index(i.canonical_url))
+    kept = pinned + [item for item in kept if not item.pinned]
+    places = {url: o.order for url, o in wanted.items() if o.order is not None and not o.drop}
+    return in_place(kept, places), dropped, warnings
+
+
+def in_place(items: list[IssueItem], places: dict[str, int]) -> list[IssueItem]:
+    """`items` with each one `places` names (canonical URL → place, 1 first) taken out and put
+    back at that place among its theme's items, the lowest place first (a place past the end is
+    the end); the others keep their order around them. A theme's items take the slots its items
+    had in `items`, so the order across themes (by which the editorial's links become picks in
+    page order) stays as it was."""
+    slots: dict[str, list[int]] = {}
+    for index, item in enumerate(items):
+        slots.setdefault(item.theme, []).append(index)
+    result = list(items)
+    for indexes in slots.values():
+        members = [items[i] for i in indexes if items[i].canonical_url not in places]
+        placed = [items[i] for i in indexes if items[i].canonical_url in places]
+        for item in sorted(placed, key=lambda i: places[i.canonical_url]):
+            members.insert(places[item.canonical_url] - 1, item)
+        for index, item in zip(indexes, members, strict=True):
+            result[index] = item
+    return result
 
 
 def _changed(item: IssueItem, override: ItemOverride, names: dict[str, str]) -> IssueItem:

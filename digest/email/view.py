@@ -117,6 +117,7 @@ def email_context(issue: Issue, config: Config) -> dict:
         "date": date,
         "view_url": view_url,
         "intro": issue.intro,
+        "intro_note": issue.intro_note,
         # A local file (the offline example) is no link for a reader.
         "weeknote_url": is_web(issue.weeknote_url) and tag(issue.weeknote_url, "intro"),
         "weeknote_title": issue.weeknote_title,
@@ -229,8 +230,11 @@ def move_to_archive(themes: list[ThemeView], count: int) -> tuple[list[ThemeView
 
 
 def subject_line(issue: Issue, config: Config, date: str) -> str:
-    """The subject from newsletter.subject, at most SUBJECT_LIMIT characters: {lead}, the top
-    story (the first pick, else the first item), is cut at a word to make room for the rest."""
+    """The editor's subject from the overrides file as written; else newsletter.subject's, at
+    most SUBJECT_LIMIT characters: {lead}, the top story (the build's own first pick, else the
+    first item), is cut at a word to make room for the rest."""
+    if issue.subject:
+        return fold(issue.subject)
     top_theme = issue.themes[0].name if issue.themes else ""
     lead = fold(_top_story(issue))
     fields = {"title": issue.title, "date": date, "top_theme": top_theme, "issue": issue.id}
@@ -243,6 +247,8 @@ def subject_line(issue: Issue, config: Config, date: str) -> str:
 
 
 def _top_story(issue: Issue) -> str:
+    if issue.top_story is not None:
+        return issue.top_story
     if issue.lead:
         return issue.lead[0].title
     shown = [item for theme in issue.themes for item in theme.items]
@@ -250,7 +256,10 @@ def _top_story(issue: Issue) -> str:
 
 
 def preheader(issue: Issue) -> str:
-    """The inbox's second line: the intro's start; without one, the picks, else the themes."""
+    """The inbox's second line: the editor's from the overrides file as written; else the
+    intro's start; without one, the picks, else the themes."""
+    if issue.preheader:
+        return fold(issue.preheader)
     if issue.intro:
         return excerpt(fold(issue.intro), PREHEADER_LIMIT)
     if issue.lead:

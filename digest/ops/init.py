@@ -385,17 +385,22 @@ def overrides_text(issue_id: str) -> str:
     """An overrides file that changes nothing: a commented example keyed by this week's id."""
     return f"""\
 # The editor's overrides for digest, one entry per issue, keyed by its week (this week is
-# {issue_id}). Remove the # in front of the lines of an entry to use it; `digest preview`
-# shows the result. Every key is described in README.md.
+# {issue_id}). The desk of `digest preview --serve` writes them for you (keeping these
+# comments); or remove the # in front of the lines of an entry to use it. Every key is
+# described in README.md.
 #
 # {issue_id}:                                    # the issue these changes are for
+#   subject: Winter pressures, and what helps    # instead of newsletter.subject's
+#   preheader: Three reports and a pilot         # the inbox's second line
 #   intro: A shorter week, but a busy one.       # instead of the weeknote's editorial
+#   intro_note: A day late this week, sorry.     # a note above the intro
 #   theme_order: [Health inequalities]           # themes to show first, in this order
 #   items:                                       # changes to single items, found by URL
 #     - url: https://example.org/report          # the item's link
 #       title: The report everyone is reading    # a new title
 #       theme: Health inequalities               # move it to this theme
-#       pin: true                                # show it first in its theme
+#       order: 1                                 # its place in its theme
+#       lead: true                               # one of the editor's picks
 #     - url: https://example.org/old-news
-#       drop: true                               # leave it out of the issue
+#       drop: true                               # leave it out, this week and after
 """

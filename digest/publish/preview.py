@@ -15,6 +15,8 @@ from digest.core.models import Issue, issue_from_dict
 from digest.core.settings import Config
 from digest.core.store import Store
 from digest.curation import curate
+from digest.curation.overrides import IssueOverrides, load_overrides
+from digest.delivery.approval import Approval, ApprovalError, Approvals, content_hash
 from digest.delivery.ledger import IssueRecord, Ledger
 from digest.email.render import RenderedEmail, render_email, template_folders
 from digest.email.size import shown_issue
@@ -138,9 +140,9 @@ def page_renderer(
 ) -> Callable:
     """A function the preview server calls after every change: it reads feeds.yaml again,
     rebuilds the issue from the state database (no fetching) as of `clock()`, renders,
-    rewrites the files and returns the page to show, with the links the last link check found
-    broken."""
-    from digest.publish.serve import PreviewPage
+    rewrites the files and returns the page to show: the email, what build and render warned
+    of, the links the last link check found broken, what the desk needs and the approval."""
+    from digest.publish.page import PreviewPage
     from digest.sources.links import cached_results, issue_links
 
     def render() -> PreviewPage:
@@ -149,12 +151,13 @@ def page_renderer(
         with Store.open(db_path or config.db_path(), create=False) as store:
             preview = make_preview(config, store, now, issue_id, templates)
             checked = cached_results(issue_links(preview.issue), config, store, now)
+            approval = Approvals(store).get(preview.issue.id)
         save_preview(preview, preview_folder(config, out))
         issue, email = preview.issue, preview.email
         sources = tuple(
             (s.name, s.status, s.error or ("stale" if s.stale else "")) for s in issue.sources
         )
-        broken = broken_hrefs(email.html, [url for url, r in checked.items() if r.broken])
+        broken = [url for url, result in checked.items() if result.broken]
         return PreviewPage(
             email.subject,
             email.preheader,
@@ -162,11 +165,74 @@ def page_renderer(
             email.text,
             issue.id,
             sources,
-            broken,
-            email.warnings,
+            broken_hrefs(email.html, broken),
+            warnings=_warnings(preview, checked),
+            issue=None if preview.sent else issue,
+            overrides=IssueOverrides()
+            if preview.sent
+            else load_overrides(config.overrides_path(), issue.id, config),
+            themes=(*(theme.name for theme in config.themes), config.newsletter.catch_all),
+            link_notes=_link_notes(checked),
+            approval=approval_note(approval, email),
+            sent=preview.sent or "",
         )
 
     return render
+
+
+def _warnings(preview: Preview, checked: dict) -> tuple[str, ...]:
+    """Everything build and render said, then each broken link with why."""
+    broken = [
+        f"broken link: {url}: {result.detail or result.outcome}"
+        for url, result in checked.items()
+        if result.broken
+    ]
+    return (*preview.issue.warnings, *preview.email.warnings, *broken)
+
+
+def _link_notes(checked: dict) -> dict[str, str]:
+    """What the desk says beside an item of its link: broken and why, or an example link."""
+    return {
+        url: f"broken: {result.detail or result.outcome}" if result.broken else result.detail
+        for url, result in checked.items()
+        if result.broken or result.outcome == "example"
+    }
+
+
+def approval_note(approval: Approval | None, email: RenderedEmail) -> str:
+    """Who approved what and when, and whether it is the email shown now."""
+    if approval is None:
+        return ""
+    same = approval.hash == content_hash(email.subject, email.html, email.text)
+    now = (
+        "it is the email shown here"
+        if same
+        else "the email shown here differs from it: approve again to send this one"
+    )
+    return (
+        f"Approved by {approval.approved_by} at {approval.approved_at}: "
+        f"{approval.subject!r}, sha256 {approval.hash[:12]}; {now}."
+    )
+
+
+def approve_issue(
+    config: Config,
+    store: Store,
+    now: datetime,
+    issue_id: str | None,
+    templates: Path | None,
+    by: str,
+) -> tuple[Approval, Preview]:
+    """digest approve, and the desk's Approve button: this week's issue (or `issue_id`'s)
+    rendered from the state as the preview shows it, frozen as the copy its send sends."""
+    preview = make_preview(config, store, now, issue_id, templates)
+    if preview.sent:
+        raise ApprovalError(preview.sent, "a sent issue cannot be approved again")
+    email = preview.email
+    approval = Approvals(store).approve(
+        preview.issue, email.subject, email.preheader, email.html, email.text, by, now
+    )
+    return approval, preview
 
 
 def broken_hrefs(html: str, broken_urls: list[str]) -> frozenset[str]:

@@ -1,56 +1,47 @@
-"""The live preview for editors: a local web server that shows the email as subscribers get it
-and re-renders when a watched file changes; the page reloads itself.
+"""The live preview for editors: a local web server that shows the email as subscribers get it,
+the editor's desk beside it (digest.publish.page, digest.publish.desk), and re-renders when a
+watched file changes or the desk changes one; the page reloads itself.
 
 Standard library only. Files are polled (mtime and size) rather than watched with inotify so it
-works the same on every platform and editor. One watcher thread calls `render()`; request threads
-only read the latest immutable snapshot, so no locks are needed.
+works the same on every platform and editor. Renders happen one at a time (the watcher's and the
+desk's); request threads only read the latest immutable snapshot.
+
+Only this machine may use it: it listens on 127.0.0.1, answers only requests whose Host is its
+own address (a page elsewhere can point its own name at 127.0.0.1), and takes a desk action only
+from its own page: the right Origin, JSON, and the token that page carries, new for every run.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import os
 import re
+import secrets
 import sys
 import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from digest.core.errors import ConfigError, DigestError
+from digest.publish.page import Failure, PreviewPage, asset, shell_page
 
 MAX_SETTLE = 2.0  # seconds: a file that never stops changing still gets rendered
+MAX_ACTION = 64 * 1024  # bytes: a desk action is a few fields of text
 UNEXPECTED_HINT = "this looks like a bug or a template error; the traceback below says where"
 
 HTML = "text/html; charset=utf-8"
 TEXT = "text/plain; charset=utf-8"
 JSON = "application/json"
+ASSETS = {"/desk.js": "text/javascript; charset=utf-8", "/desk.css": "text/css; charset=utf-8"}
+Action = Callable[[dict, PreviewPage | None], str]
 
-
-@dataclass(frozen=True)
-class PreviewPage:
-    """One rendering of the issue, as the preview server shows it."""
-
-    subject: str
-    preheader: str
-    html: str  # the email's HTML, complete document
-    text: str  # the plain-text part
-    issue_id: str
-    sources: tuple[tuple[str, str, str], ...]  # (name, status, detail) per source
-    broken_links: frozenset[str] = frozenset()  # hrefs to highlight in the preview only
-    notes: tuple[str, ...] = ()  # what the editor should know: items moved to fit, the size
-
-
-@dataclass(frozen=True)
-class _Failure:
-    message: str
-    hint: str
-    details: str = ""  # ConfigError problems, or a traceback for unexpected errors
+__all__ = ["PreviewPage", "PreviewServer"]
 
 
 @dataclass(frozen=True)
@@ -59,7 +50,7 @@ class _Snapshot:
 
     version: int
     page: PreviewPage | None  # the last good rendering; None until one succeeds
-    error: _Failure | None  # why the latest render failed, if it did
+    error: Failure | None  # why the latest render failed, if it did
 
 
 class PreviewServer:
@@ -72,12 +63,17 @@ class PreviewServer:
         port: int = 0,
         host: str = "127.0.0.1",
         poll_interval: float = 0.25,
+        act: Action | None = None,
     ):
         self._render_page = render
         self._watch_paths = [Path(path) for path in watch]
         self._poll_interval = poll_interval
+        self._act = act  # the desk: does an action of the page, says what it did
+        self.token = secrets.token_urlsafe(24)
         self._snapshot = _Snapshot(0, None, None)
         self._stopping = threading.Event()
+        self._rendering = threading.Lock()
+        self._seen: dict[Path, tuple[int, int]] = {}
         try:
             self._httpd = _QuietServer((host, port), _handler(self))
         except OSError as exc:
@@ -105,12 +101,17 @@ class PreviewServer:
         first render is done, then `serve_forever()`, works."""
         if self._watcher is not None:
             return
-        # Fingerprint before rendering so a save during the first render is not missed.
-        seen = _fingerprint(self._watch_paths)
-        self._render()
+        self.refresh()
         self._http_thread.start()
-        self._watcher = threading.Thread(target=self._watch, args=(seen,), daemon=True)
+        self._watcher = threading.Thread(target=self._watch, daemon=True)
         self._watcher.start()
+
+    def refresh(self) -> None:
+        """Render now, as after a change of the watched files (the desk's own, say)."""
+        with self._rendering:
+            # Fingerprint before rendering so a save during the render is not missed.
+            self._seen = _fingerprint(self._watch_paths)
+            self._render()
 
     def stop(self) -> None:
         """Idempotent, and prompt: a render in progress is not waited for beyond a second."""
@@ -143,23 +144,38 @@ class PreviewServer:
         try:
             page, error = self._render_page(), None
         except DigestError as exc:
-            details = "\n".join(exc.problems) if isinstance(exc, ConfigError) else ""
-            page, error = last.page, _Failure(exc.message, exc.hint, details)
+            problems = tuple(exc.problems) if isinstance(exc, ConfigError) else ()
+            page, error = last.page, Failure(exc.message, exc.hint, problems)
         except Exception as exc:  # the preview outlives any mistake in a template or overrides
             message = f"{type(exc).__name__}: {exc}"
-            page, error = last.page, _Failure(message, UNEXPECTED_HINT, traceback.format_exc())
+            failure = Failure(message, UNEXPECTED_HINT, details=traceback.format_exc())
+            page, error = last.page, failure
         self._snapshot = _Snapshot(last.version + 1, page, error)
 
-    def _watch(self, seen: dict[Path, tuple[int, int]]) -> None:
+    def _watch(self) -> None:
         while not self._stopping.wait(self._poll_interval):
             current = _fingerprint(self._watch_paths)
-            if current == seen:
+            if current == self._seen:
                 continue
             settled = self._settle(current)
             if settled is None:
                 return
-            seen = settled
-            self._render()
+            with self._rendering:
+                if settled == self._seen:  # the desk's own change, rendered already
+                    continue
+                self._seen = settled
+                self._render()
+
+    def act(self, action: dict) -> tuple[int, dict]:
+        """Do a desk action, render, and answer the page: (HTTP status, JSON)."""
+        if self._act is None:
+            return 404, {"ok": False, "error": "this preview has no desk"}
+        try:
+            said = self._act(action, self._snapshot.page)
+        except DigestError as exc:
+            return 409, {"ok": False, "error": exc.message, "hint": exc.hint}
+        self.refresh()
+        return 200, {"ok": True, "message": said, "version": self.version}
 
     def _settle(self, current: dict[Path, tuple[int, int]]) -> dict[Path, tuple[int, int]] | None:
         """Wait until the files stay unchanged for one poll, so a burst of saves (an editor
@@ -216,22 +232,64 @@ def _handler(server: PreviewServer) -> type[BaseHTTPRequestHandler]:
         def do_HEAD(self) -> None:
             self._reply(with_body=False)
 
-        def _reply(self, with_body: bool) -> None:
-            port = server._httpd.server_address[1]
-            # A page on another site can point its own host name at 127.0.0.1 (DNS rebinding);
-            # checking Host keeps the unpublished issue readable only from this machine's URLs.
-            allowed = {f"{server._httpd.server_address[0]}:{port}", f"localhost:{port}"}
-            if self.headers.get("Host") in allowed:
-                status, content_type, body = _route(server._snapshot, urlsplit(self.path).path)
+        def do_POST(self) -> None:
+            refused = self._refusal() or self._foreign_action()
+            if refused:
+                status, payload = refused
+            elif urlsplit(self.path).path != "/action":
+                status, payload = 404, {"ok": False, "error": "not found"}
             else:
-                status, content_type, body = 403, TEXT, b"unexpected Host header\n"
+                status, payload = self._action()
+            self._send(status, JSON, json.dumps(payload).encode())
+
+        def _reply(self, with_body: bool) -> None:
+            refused = self._refusal()
+            if refused:
+                status, content_type, body = refused[0], TEXT, refused[1]["error"].encode()
+            else:
+                status, content_type, body = _route(server, urlsplit(self.path).path)
+            self._send(status, content_type, body if with_body else b"", len(body))
+
+        def _send(self, status: int, content_type: str, body: bytes, length=None) -> None:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Content-Length", str(len(body) if length is None else length))
             self.send_header("Cache-Control", "no-store")  # every request must see the latest
+            self.send_header("X-Content-Type-Options", "nosniff")
             self.end_headers()
-            if with_body:
-                self.wfile.write(body)
+            self.wfile.write(body)
+
+        def _refusal(self) -> tuple[int, dict] | None:
+            # A page on another site can point its own host name at 127.0.0.1 (DNS rebinding);
+            # checking Host keeps the unpublished issue readable only from this machine's URLs.
+            if self.headers.get("Host") in _own_hosts(server):
+                return None
+            return 403, {"ok": False, "error": "unexpected Host header\n"}
+
+        def _foreign_action(self) -> tuple[int, dict] | None:
+            """Why a POST is not the desk's own page acting, if it is not: another Origin (a
+            page elsewhere posting a form here), no JSON, or not this run's token."""
+            origins = {f"http://{host}" for host in _own_hosts(server)}
+            token = self.headers.get("X-Digest-Token", "")
+            if self.headers.get("Origin") not in origins:
+                return 403, {"ok": False, "error": "refused: not from this preview's page"}
+            if not hmac.compare_digest(token.encode(), server.token.encode()):
+                return 403, {"ok": False, "error": "refused: this page is from an earlier run"}
+            if self.headers.get_content_type() != JSON:
+                return 415, {"ok": False, "error": "expected JSON"}
+            return None
+
+        def _action(self) -> tuple[int, dict]:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_ACTION:
+                return 413, {"ok": False, "error": "too large for a desk action"}
+            try:
+                action = json.loads(self.rfile.read(length))
+            except (ValueError, UnicodeDecodeError):
+                return 400, {"ok": False, "error": "not a JSON action"}
+            if not isinstance(action, dict):
+                return 400, {"ok": False, "error": "not a JSON action"}
+            return server.act(action)
 
         def log_message(self, format, *args) -> None:
             pass  # the browser polls twice a second; logging each request would flood the terminal
@@ -239,13 +297,22 @@ def _handler(server: PreviewServer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def _route(snapshot: _Snapshot, path: str) -> tuple[int, str, bytes]:
+def _own_hosts(server: PreviewServer) -> set[str]:
+    host, port = server._httpd.server_address[:2]
+    return {f"{host}:{port}", f"localhost:{port}"}
+
+
+def _route(server: PreviewServer, path: str) -> tuple[int, str, bytes]:
+    snapshot = server._snapshot
     page = snapshot.page
     if path == "/":
-        return 200, HTML, _shell_page(snapshot).encode()
+        body = shell_page(page, snapshot.error, snapshot.version, server.token)
+        return 200, HTML, body.encode()
     if path == "/version":
         error = snapshot.error.message if snapshot.error else None
         return 200, JSON, json.dumps({"version": snapshot.version, "error": error}).encode()
+    if path in ASSETS:
+        return 200, ASSETS[path], asset(path.lstrip("/"))
     if path in ("/email.html", "/email.txt") and page is None:
         return 503, TEXT, b"no email has rendered yet; the preview page shows why\n"
     if path == "/email.html":
@@ -277,139 +344,3 @@ def _css_string(value: str) -> str:
         return f"\\{ord(char):x} " if char in '\\"<>' or ord(char) < 0x20 else char
 
     return '"' + "".join(safe(char) for char in value) + '"'
-
-
-def _shell_page(snapshot: _Snapshot) -> str:
-    page = snapshot.page
-    title = escape(page.subject) if page else "no email yet"
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Preview: {title}</title><style>{SHELL_STYLE}</style></head>
-<body data-version="{snapshot.version}">
-{_header(page)}
-{_error_panel(snapshot.error, has_page=page is not None)}
-{_views(page)}
-{_sources_table(page)}
-<script>{SHELL_SCRIPT}</script>
-</body></html>
-"""
-
-
-def _header(page: PreviewPage | None) -> str:
-    if page is None:
-        return "<header><h1>No email yet</h1></header>"
-    broken = len(page.broken_links)
-    flagged = f" · <strong>{broken} broken link(s) outlined</strong>" if broken else ""
-    notes = "".join(f'<p class="note">{escape(note)}</p>' for note in page.notes)
-    return f"""<header><h1>{escape(page.subject)}</h1>
-<p class="preheader">{escape(page.preheader)}</p>
-<p class="meta">Issue {escape(page.issue_id)}{flagged}</p>{notes}</header>"""
-
-
-def _error_panel(error: _Failure | None, has_page: bool) -> str:
-    if error is None:
-        return ""
-    below = "The last good email is shown below." if has_page else "Nothing has rendered yet."
-    details = f"<details><summary>Details</summary><pre>{escape(error.details)}</pre></details>"
-    return f"""<section class="error" role="alert"><h2>The last render failed</h2>
-<p class="message">{escape(error.message)}</p>
-<p class="hint">Hint: {escape(error.hint)}</p>
-{details if error.details else ""}<p>{below} Save a file to try again.</p></section>"""
-
-
-def _views(page: PreviewPage | None) -> str:
-    if page is None:
-        return ""
-    return f"""<nav>
-<button data-view="html">HTML</button><button data-view="text">Plain text</button>
-<span class="gap"></span>
-<button data-width="640">Desktop 640</button><button data-width="375">Mobile 375</button>
-</nav>
-<main>
-<section id="html-view"><iframe src="/email.html" title="The email as HTML"
- sandbox="allow-same-origin allow-popups allow-popups-to-escape-sandbox"></iframe></section>
-<section id="text-view" hidden><pre>{escape(page.text)}</pre></section>
-</main>"""
-
-
-def _sources_table(page: PreviewPage | None) -> str:
-    if page is None or not page.sources:
-        return ""
-    rows = "\n".join(
-        f"<tr{' class=failed' if status == 'error' else ''}><td>{escape(name)}</td>"
-        f"<td>{escape(status)}</td><td>{escape(detail)}</td></tr>"
-        for name, status, detail in page.sources
-    )
-    failed = sum(status == "error" for _, status, _ in page.sources)
-    return f"""<section class="sources"><h2>Sources: {failed} of {len(page.sources)} failed</h2>
-<table><tr><th>Source</th><th>Status</th><th>Detail</th></tr>
-{rows}
-</table></section>"""
-
-
-SHELL_STYLE = """
-body{margin:0;font:14px/1.45 system-ui,sans-serif;background:#eef0f3;color:#1d2430}
-header{background:#fff;padding:12px 20px;border-bottom:1px solid #d5d9e0}
-h1{font-size:18px;margin:0}h2{font-size:15px;margin:0 0 6px}
-.preheader{margin:4px 0;color:#3d4654}.meta{margin:0;color:#6b7482}
-.note{margin:4px 0 0;color:#8a4b00}
-nav{display:flex;gap:6px;padding:10px 20px}.gap{flex:1}
-button{font:inherit;padding:4px 10px;border:1px solid #b8bec8;border-radius:4px;background:#fff}
-button[aria-pressed=true]{background:#1d2430;color:#fff;border-color:#1d2430}
-main{display:flex;justify-content:center;padding:0 20px 20px}
-iframe{display:block;width:640px;height:600px;border:1px solid #c5cad3;background:#fff}
-pre{white-space:pre-wrap;max-width:76ch;margin:0;padding:16px;background:#fff}
-.error{margin:12px 20px;padding:10px 14px;background:#fdecea;border:1px solid #e0a39b}
-.error .message{font-weight:600}.error pre{background:transparent;padding:0;max-width:none}
-.sources{padding:0 20px 24px}
-table{border-collapse:collapse;background:#fff}
-td,th{padding:4px 10px;border:1px solid #d5d9e0;text-align:left}
-tr.failed td{background:#fdecea;color:#8a1c10;font-weight:600}
-"""
-
-# Remembers the chosen view and width across reloads, keeps the scroll position, and reloads
-# when /version changes; a stopped server just leaves the last page up.
-SHELL_SCRIPT = """
-const KEY = "digest-preview", SCROLL = KEY + "-scroll";
-const state = JSON.parse(sessionStorage.getItem(KEY) || '{"view":"html","width":"640"}');
-const frame = document.querySelector("iframe");
-function fit() {
-  if (!frame || !frame.contentDocument || state.view !== "html") return;
-  const y = scrollY;
-  frame.style.height = "0";
-  frame.style.height = frame.contentDocument.documentElement.scrollHeight + "px";
-  scrollTo(0, y);
-}
-function apply() {
-  if (!frame) return;
-  document.getElementById("html-view").hidden = state.view !== "html";
-  document.getElementById("text-view").hidden = state.view !== "text";
-  frame.style.width = state.width + "px";
-  for (const b of document.querySelectorAll("nav button")) {
-    const on = b.dataset.view === state.view || b.dataset.width === state.width;
-    b.setAttribute("aria-pressed", on);
-  }
-  sessionStorage.setItem(KEY, JSON.stringify(state));
-  fit();
-}
-for (const b of document.querySelectorAll("nav button")) {
-  b.onclick = () => { Object.assign(state, b.dataset); apply(); };
-}
-if (frame) frame.onload = () => {
-  fit();
-  const y = sessionStorage.getItem(SCROLL);
-  if (y !== null) { scrollTo(0, Number(y)); sessionStorage.removeItem(SCROLL); }
-};
-apply();
-const version = document.body.dataset.version;
-setInterval(async () => {
-  try {
-    const reply = await fetch("/version", {cache: "no-store"});
-    if (String((await reply.json()).version) !== version) {
-      sessionStorage.setItem(SCROLL, scrollY);
-      location.reload();
-    }
-  } catch (_) {}
-}, 500);
-"""

@@ -382,18 +382,19 @@ def not_reached(host: str | None, run_timeout: float) -> str:
 NO_CONNECTION = ("cannot connect", "timed out (connecting")
 
 
-def no_network(failures: list[str | None], what: str) -> str | None:
+def no_network(failures: list[str | None], what: str, instead: str = "") -> str | None:
     """One line for the case where every one of `failures` (the errors of two or more sources
     or links on the web, None for one that worked) is a failed connection, as when the machine
-    has no network; None otherwise. `what` names them: "sources on the web", "links"."""
+    has no network; None otherwise. `what` names them: "sources on the web", "links";
+    `instead` is what the command can do without the network, if anything."""
     if len(failures) < 2 or not all(
         error and any(sign in error for sign in NO_CONNECTION) for error in failures
     ):
         return None
+    also = f", or {instead}" if instead else ""
     return (
         f"no network? none of the {len(failures)} {what} could be reached (first: "
-        f"{failures[0]}); check this machine's connection, or work from what the state holds "
-        "with --offline"
+        f"{failures[0]}); check this machine's connection{also}"
     )
 
 

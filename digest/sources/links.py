@@ -29,6 +29,7 @@ from digest.core.models import WEEKNOTE, Issue
 from digest.core.settings import Config
 from digest.core.store import Store
 from digest.core.text import fold
+from digest.core.urls import reserved_host
 from digest.sources.fetch import (
     PERMANENT,
     REDIRECTS,
@@ -40,12 +41,15 @@ from digest.sources.fetch import (
 )
 from digest.sources.guard import AddressGuard, Resolver, system_resolver
 
-OUTCOMES = ("ok", "redirected", "client-error", "server-error", "timeout", "error")
+OUTCOMES = ("ok", "redirected", "client-error", "server-error", "timeout", "error", "example")
 BROKEN = frozenset({"client-error", "server-error", "timeout", "error"})
 # "Slow down" answers say nothing about the page: reported as ok but not verified, and not
 # reused from the cache. 999 is what LinkedIn answers robots.
 RATE_LIMITED = frozenset({429, 999})
 WEB = ("http", "https")
+# What a link on a reserved name (partner.example) gets instead of a check: no site answers
+# there, and the example's made-up links are not broken ones.
+EXAMPLE = "example link, not checked"
 ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 STATUS_HINTS = {
     401: "needs a login: readers may not get in either",
@@ -142,10 +146,10 @@ def check_links(
     `resolver` serves the address guard."""
     links = list(links)
     unique = _by_url(links)
-    known = {}
+    known = {url: _example(url, now) for url in unique if reserved_host(url)}
     if use_cache:
         cached = cached_results(list(unique), config, store, now)
-        known = {url: result for url, result in cached.items() if result.reusable}
+        known.update((url, result) for url, result in cached.items() if result.reusable)
     todo = [(url, configured_url(link, config)) for url, link in unique.items() if url not in known]
     if todo:
         fresh = asyncio.run(_check_all(todo, config, now, client, resolver))
@@ -158,14 +162,21 @@ def cached_results(
     links: Iterable[IssueLink | str], config: Config, store: Store, now: datetime
 ) -> dict[str, LinkResult]:
     """What link_checks knows of these links from the last links.cache_hours, broken or not:
-    enough to point at broken links without asking the network."""
+    enough to point at broken links without asking the network. A link on a reserved name is
+    an example link whatever an older digest stored of it."""
     since = _stamp(now - timedelta(hours=config.links.cache_hours))
+    urls = [_url(link) for link in links]
     rows = store.db.execute(
         "SELECT * FROM link_checks WHERE checked_at > ?"
         " AND url IN (SELECT value FROM json_each(?))",
-        (since, json.dumps([_url(link) for link in links])),
+        (since, json.dumps(urls)),
     )
-    return {row["url"]: _from_row(row) for row in rows}
+    known = {row["url"]: _from_row(row) for row in rows}
+    return known | {url: _example(url, now) for url in urls if reserved_host(url)}
+
+
+def _example(url: str, now: datetime) -> LinkResult:
+    return LinkResult(url, "example", None, None, EXAMPLE, now)
 
 
 def record_answers(
@@ -183,9 +194,10 @@ def record_answers(
 
 
 def broken_share(results: Iterable[LinkResult]) -> float:
-    """The share of links that are broken, from 0 (none, or no links) to 1."""
-    results = list(results)
-    return sum(r.broken for r in results) / len(results) if results else 0.0
+    """The share of the links checked that are broken, from 0 (none, or no links) to 1; example
+    links are not checked, so they count neither way."""
+    checked = [r for r in results if r.outcome != "example"]
+    return sum(r.broken for r in checked) / len(checked) if checked else 0.0
 
 
 def too_many_broken(results: list[LinkResult], config: Config) -> bool:
@@ -196,8 +208,9 @@ def refuse_broken(results: list[LinkResult], config: Config) -> None:
     """Raise BrokenLinksError when a larger share than links.max_broken_share is broken."""
     if too_many_broken(results, config):
         broken = sum(r.broken for r in results)
+        checked = sum(r.outcome != "example" for r in results)
         raise BrokenLinksError(
-            f"{broken} of {len(results)} links are broken ({broken_share(results):.0%}; "
+            f"{broken} of {checked} links are broken ({broken_share(results):.0%}; "
             f"links.max_broken_share is {config.links.max_broken_share:.0%})"
         )
 
@@ -240,6 +253,8 @@ def summary_line(results: list[LinkResult]) -> str:
     if counts["redirected"]:
         line += " (where moved permanently, use the final URL)"
     line += f", {counts['broken']} broken"
+    if counts["example"]:
+        line += f"; {counts['example']} on example names (.example, .test, .invalid), not checked"
     if counts["rate_limited"]:
         line += f"; {counts['rate_limited']} rate limited, so not verified"
     if counts["cached"]:
