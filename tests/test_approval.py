@@ -90,6 +90,17 @@ def test_revoke_takes_the_approval_back_until_the_send_starts(tmp_path):
     assert too_late.exit_code == 1 and "its send is sent" in too_late.output
 
 
+def test_an_issue_with_nothing_to_send_is_not_approved(tmp_path):
+    site = write_site(tmp_path)
+    subscribe(load_config(site), 2)  # and nothing fetched yet: the issue is empty
+    refused = cli("approve", "-c", site)
+    assert refused.exit_code == 1
+    assert "has 0 items, fewer than sending.min_items (1)" in refused.output
+    assert "run digest fetch" in refused.output
+    db = sqlite3.connect(load_config(site).db_path())
+    assert db.execute("SELECT count(*) FROM approvals").fetchone() == (0,)
+
+
 def test_status_shows_this_weeks_draft(tmp_path):
     site = site_with(tmp_path)
     table = cli("status", "-c", site).output.splitlines()

@@ -228,6 +228,13 @@ def approve_issue(
     preview = make_preview(config, store, now, issue_id, templates)
     if preview.sent:
         raise ApprovalError(preview.sent, "a sent issue cannot be approved again")
+    shown, least = preview.issue.counts()["shown"], config.sending.min_items
+    if shown < least:
+        raise ApprovalError(
+            f"issue {preview.issue.id} has {shown} items, fewer than sending.min_items "
+            f"({least}): its send would send nothing",
+            "run digest fetch (or digest preview, which fetches) first, and approve what it shows",
+        )
     email = preview.email
     approval = Approvals(store).approve(
         preview.issue, email.subject, email.preheader, email.html, email.text, by, now
