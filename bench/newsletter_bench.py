@@ -128,7 +128,8 @@ def main_() -> int:
         print(f"no clone of sachac/emacs-news at {args.repo} (--repo PATH)", file=sys.stderr)
         return 2
     found = issues(args.repo, args.issues)
-    present = Counter(section for _, items in found for section in {s for s, _, _ in items})
+    # Each issue's sections in page order, so themes found equally often keep one order.
+    present = Counter(s for _, items in found for s in dict.fromkeys(s for s, _, _ in items))
     themes = [section for section, n in present.most_common() if n >= len(found) / 2]
     kept = sum(s in themes for _, items in found for s, _, _ in items)
     print(

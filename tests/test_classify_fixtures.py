@@ -8,8 +8,9 @@ URL alone, as a one-line feed item is. With the themes' names and aliases as the
 with the offline example's keywords added; the threshold leaves curation.catch_all_share of the
 held-out links to the catch-all, as builds set it. `pytest -s` prints the tables.
 
-The targets: at least 80% of links in their section's theme from title and blurb, 75% from the
-title alone, and the catch-all within its share.
+The targets: at least 83% of links in their section's theme from title and blurb (84% and 85%
+measured; the issue's goal is 85%), 80% from the title alone (82% measured), and the catch-all
+within its share.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from digest.curation.themes import theme_for_heading
 from tests.test_weeknote_fixtures import NAMES, THEMES, load
 
 DEMO = Path(__file__).parent.parent / "examples" / "demo" / "feeds.yaml"
-RIGHT, TITLE_ALONE = 0.8, 0.75
+RIGHT, TITLE_ALONE = 0.83, 0.8
 
 
 def fixture_examples() -> list[Example]:
@@ -78,6 +79,6 @@ def test_the_catch_all_gets_at_most_its_share(seeds, shape):
 
 
 @pytest.mark.parametrize("seeds", SEEDS)
-def test_four_in_five_links_land_in_their_sections_theme(seeds):
+def test_five_in_six_links_land_in_their_sections_theme(seeds):
     assert evaluation(seeds, "title and blurb").accuracy >= RIGHT
     assert evaluation(seeds, "title alone").accuracy >= TITLE_ALONE

@@ -161,7 +161,7 @@ def test_evaluate_prints_scores_and_confusion(tmp_path):
     result = cli("themes", "evaluate", "-c", config, "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert data["examples"] == 7 and data["method"] == "cnb"
+    assert data["examples"] == 7 and data["method"] == "svm"
     assert [theme["theme"] for theme in data["themes"]] == [
         "Video consultations",
         "Health inequalities",

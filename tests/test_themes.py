@@ -183,16 +183,18 @@ def classifier_for(themes, *texts: tuple[str, str], explain: bool = False) -> Cl
 
 
 def test_a_confident_classifier_comes_after_categories_and_before_keywords():
-    taught = [("Staff health and wellbeing", "rota rest rota breaks rota")] * 3
+    # Its examples say what the keyword "deprivation" alone would not.
+    taught = [("Staff health and wellbeing", "Sleep deprivation on the night rota")] * 3
     classifier = classifier_for(THEMES, *taught)
-    entry = item("The new rota", "Deprivation and the rota")
+    entry = item("The new rota", "Sleep deprivation and the rota")
+    assert theme_for_item(entry, THEMES, None, CATCH_ALL).theme == "Health inequalities"
     choice = theme_for_item(entry, THEMES, None, CATCH_ALL, classifier)
     assert choice.theme == "Staff health and wellbeing"
     assert choice.reason.startswith("classifier: Staff health and wellbeing, ")
     assert "rota" not in choice.reason  # the words cost a second pass: only under --explain
     explaining = classifier_for(THEMES, *taught, explain=True)
     reason = theme_for_item(entry, THEMES, None, CATCH_ALL, explaining).reason
-    assert "rota" in reason and "like 'rota rest rota breaks rota'" in reason
+    assert "rota" in reason and "like 'Sleep deprivation on the night rota'" in reason
     by_category = item("The new rota", categories=("Remote care",))
     assert theme_for_item(by_category, THEMES, None, CATCH_ALL, classifier).theme == (
         "Video consultations"

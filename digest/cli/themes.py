@@ -107,10 +107,11 @@ def _show_lessons(lessons) -> None:
 @themes.command()
 @click.option(
     "--method",
-    type=click.Choice(["cnb", "nb", "perceptron"]),
-    default="cnb",
+    type=click.Choice(["svm", "cnb", "nb", "perceptron"]),
+    default="svm",
     show_default=True,
-    help="The classifier to evaluate: complement or multinomial naive Bayes, or a perceptron.",
+    help="The classifier to evaluate: a linear SVM (what builds use), complement or "
+    "multinomial naive Bayes, or a perceptron.",
 )
 @click.option(
     "--last",

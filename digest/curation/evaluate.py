@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from digest.core.settings import Theme
 from digest.core.text import normalise_heading
-from digest.curation.classify import THRESHOLD, Classifier, Example
+from digest.curation.classify import METHOD, THRESHOLD, Classifier, Example
 
 ABSTAINED = "(catch-all)"  # the predicted column of a link the classifier abstained on
 
@@ -110,7 +110,7 @@ class Evaluation:
 def cross_validate(
     examples: Sequence[Example],
     themes: Sequence[Theme],
-    method: str = "cnb",
+    method: str = METHOD,
     threshold: float = THRESHOLD,
     last: int | None = None,
     folds: int | None = None,
