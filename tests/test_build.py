@@ -472,9 +472,9 @@ def test_only_the_pages_the_email_shows_are_read(server, tmp_path):
     )
     for path in ("/pick", *(f"/s{n}" for n in range(6))):
         server.routes[path] = html_page(f'<meta property="og:site_name" content="Site {path}">')
-    config = write_config(
-        tmp_path, "  []\n", f"  url: {link('/weeknote')}\n", "curation:\n  per_theme: 2\n"
-    )
+    # One request at a time to the host, so the order the server sees is the order asked.
+    extra = "curation:\n  per_theme: 2\nfetch:\n  per_host: 1\n"
+    config = write_config(tmp_path, "  []\n", f"  url: {link('/weeknote')}\n", extra)
     issue, _ = build(online(config))
     asked = [path for _, path, _ in server.requests if path != "/weeknote"]
     assert asked == ["/pick", "/s0", "/s1"]
