@@ -394,7 +394,7 @@ def test_the_outbox_transport_is_the_delivery_and_every_line_says_where_it_went(
     assert len(list(folder.glob("*.eml"))) == 3
     assert "was already sent" in cli("send", "-c", site).output
     test = cli("send", "-c", site, "--test", "ed@example.org")
-    assert f"test sent to ed@example.org: 1 messages written to {folder}/" in test.output
+    assert f"test sent to ed@example.org: 1 message written to {folder}/" in test.output
     status = cli("status", "-c", site)
     assert "transport" in status.output.splitlines()[0]
     assert " outbox " in status.output.splitlines()[1]

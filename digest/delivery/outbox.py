@@ -16,6 +16,7 @@ from pathlib import Path
 
 from digest.core.errors import DigestError
 from digest.core.files import write_files
+from digest.core.text import plural
 from digest.delivery.transports import Accepted
 
 FOLD_AT = 78  # RFC 5322's recommended line length; a longer word stays whole (up to 998)
@@ -42,7 +43,7 @@ class OutboxTransport:
         self._numbers = itertools.count(1)
 
     def delivered(self, messages: int) -> str:
-        return f"{messages} messages written to {self.folder}/ (nothing was emailed)"
+        return f"{plural(messages, 'message')} written to {self.folder}/ (nothing was emailed)"
 
     def send(self, body: dict) -> Accepted:
         args = body.get("custom_args", {})
