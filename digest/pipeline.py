@@ -26,6 +26,7 @@ from digest.core.store import Store
 from digest.sources.fetch import make_client, no_network
 from digest.sources.guard import Resolver, system_resolver
 from digest.sources.update import SourceUpdater, capped_page, parse_pool
+from digest.weeknote.model import Weeknote
 
 if TYPE_CHECKING:
     import httpx
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
     from digest.curation.overrides import IssueOverrides
     from digest.email.render import RenderedEmail
     from digest.sources.links import IssueLink
-    from digest.weeknote.extract import Weeknote
 
 # The curation stage is imported inside the functions that build: `digest fetch` needs none of
 # it, and its stemmer and classifier take about a tenth of a second to import.
@@ -407,9 +407,6 @@ def _read_weeknote(
     config: Config, store: Store, page: Source | str | None
 ) -> tuple[Weeknote, list[str]]:
     """The stored weeknote page, extracted, and what went wrong, one line each."""
-    # Imported here: the HTML parser costs digest fetch a tenth of a second it does not need.
-    from digest.weeknote.extract import Weeknote, extract_weeknote
-
     empty = Weeknote("", "", (), ())
     if page is None:
         return empty, []
@@ -418,6 +415,9 @@ def _read_weeknote(
     stored = store.page(page.key)
     if stored is None:
         return empty, [f"weeknote: {page.url} has not been fetched; run digest fetch"]
+    # Imported only for a page to read: the HTML parser takes a tenth of a second to load.
+    from digest.weeknote.extract import extract_weeknote
+
     weeknote = extract_weeknote(
         stored.body,
         page.url,

@@ -136,3 +136,16 @@ def test_digest_fetch_imports_nothing_it_does_not_need(make_config, tmp_path):
     )
     assert "1 sources: 1 new; 1 new items" in run.stdout, run.stdout + run.stderr
     assert run.stdout.splitlines()[-2:] == ["exit 0", ""], run.stdout
+
+
+def test_a_build_without_a_weeknote_does_not_load_the_html_parser(make_config, tmp_path):
+    (tmp_path / "a.xml").write_text(FEED, encoding="utf-8")
+    config = make_config([("A", "a.xml")])
+    code = (
+        "import sys\nfrom digest.cli import main\n"
+        "try:\n    main(['build', '--no-enrich', '-c', sys.argv[1]])\n"
+        "except SystemExit:\n    pass\n"
+        "print('digest.curation.curate' in sys.modules, 'bs4' in sys.modules)"
+    )
+    run = subprocess.run([sys.executable, "-c", code, str(config)], capture_output=True, text=True)
+    assert run.stdout.splitlines()[-1] == "True False", run.stdout + run.stderr

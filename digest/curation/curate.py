@@ -44,7 +44,7 @@ from digest.curation.tidy import (
 if TYPE_CHECKING:  # the HTML parser behind it is not imported by commands that only fetch
     from digest.curation.classify import Classifier
     from digest.curation.heads import PageHead
-    from digest.weeknote.extract import Weeknote
+    from digest.weeknote.model import Weeknote
 
 LEAD_SIZE = 3  # editor's picks at most: a lead block, not a second list
 # A blurb whose first this many characters (folded) stand in the intro repeats it; a shorter

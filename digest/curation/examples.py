@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
     from digest.core.store import Store
     from digest.curation.heads import PageHead
-    from digest.weeknote.extract import Weeknote
+    from digest.weeknote.model import Weeknote
 
 ORIGINS = ("weeknote", "override", "learn")
 # Sub-heading levels read under a heading that names no theme: one (an h3 under its h2).

@@ -27,12 +27,9 @@ digest.weeknote.titles names each link. Choices made here:
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 import unicodedata
 import warnings
-from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 from bs4 import BeautifulSoup, ParserRejectedMarkup, Tag
@@ -43,6 +40,7 @@ from digest.sources.charset import decode_html
 from digest.sources.unwrap import unwrap
 from digest.weeknote.body import find_body, remove_furniture
 from digest.weeknote.furniture import inside_furniture, is_furniture_link, same_site
+from digest.weeknote.model import Weeknote, WeeknoteLink, WeeknoteSection
 from digest.weeknote.sections import Draft, walk_sections
 from digest.weeknote.titles import BLURB_LIMIT, TITLE_LIMIT, Contexts
 
@@ -69,45 +67,6 @@ _ACCOUNT_PATH = re.compile(r"/(?:login|signin|sign-in|wp-login|wp-admin)(?:[/.]|
 # forum's thread) is a discussion the editor links to, a story in its own right.
 _COMMENT_PATH = re.compile(r"/comments?(?:[/.]|$)", re.I)
 _SENTENCE_BREAK = re.compile("(?<=[.!?\u2026])[\"'\u201d\u2019)\\]]*\\s+")
-
-
-@dataclass(frozen=True)
-class WeeknoteLink:
-    url: str  # absolute
-    canonical_url: str
-    title: str
-    blurb: str
-    section: str  # heading of the section it sits in; "" for the editorial
-    position: int  # 0-based order among the page's links
-    # The link's own words as the page has them, before a generic text is replaced and before
-    # sentence case: "toolkit for reception teams" shows it was a fragment of a sentence.
-    link_text: str = ""
-    subheadings: tuple[str, ...] = ()  # the headings over it inside its section, outermost first
-
-
-@dataclass(frozen=True)
-class WeeknoteSection:
-    heading: str  # "" for the editorial
-    links: tuple[WeeknoteLink, ...]
-
-
-@dataclass(frozen=True)
-class Weeknote:
-    title: str  # the page's h1, else its <title>
-    editorial: str  # plain text of the opening section, cut to a few sentences
-    sections: tuple[WeeknoteSection, ...]  # the editorial first, then in document order
-    problems: tuple[str, ...]  # one line each
-
-    def identity(self) -> str | None:
-        """A hash of what the weeknote says (its editorial, headings and links), None when it
-        says nothing: the same post next week, whatever else its page changed, hashes alike."""
-        if not (self.editorial or self.sections):
-            return None
-        said = [
-            self.editorial,
-            [(s.heading, [link.url for link in s.links]) for s in self.sections],
-        ]
-        return hashlib.sha256(json.dumps(said, ensure_ascii=False).encode()).hexdigest()
 
 
 def extract_weeknote(
