@@ -5,7 +5,15 @@ each family module imports from `base` and the core only, and this module regist
 commands. Heavy modules are imported inside the commands, so `digest --help` stays quick.
 """
 
+import atexit
+import gc
 import sys
+
+# At exit, the interpreter's last garbage collections walk every object the command made: a
+# sixth of a warm `digest fetch` (80 of 500 ms). Frozen first, those objects are left to the
+# operating system. Nothing is lost by it: every file, database and connection digest opens it
+# closes in a `with` block, never in a finaliser that only exit would run.
+atexit.register(gc.freeze)
 
 # httpx imports its own command line (`httpx.main`: rich, pygments, click) whenever those are
 # installed, and rich is, for digest's progress bar. That is a tenth of a second of every
