@@ -83,7 +83,7 @@ def fetch_sources(
     per source, feeds in config order, then the weeknote. A failing source is reported and never
     stops the others."""
     sources = feed_sources(config, store)
-    with parse_pool(len(sources)) as pool, _flushed_at_the_end(store):
+    with parse_pool(sources) as pool, _flushed_at_the_end(store):
         return asyncio.run(_fetch_all(config, store, now, client, pool, on_report, sources))
 
 

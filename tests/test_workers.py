@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 
 from digest.core.config import load_config
+from digest.core.models import Source
 from digest.core.store import Store
 from digest.pipeline import fetch_sources
-from digest.sources.update import POOL_THRESHOLD
+from digest.sources.update import POOL_THRESHOLD, parse_pool
+from digest.sources.workers import MAX_WORKERS
 from tests.samples import NOW, rss
 from tests.server import Reply
 
@@ -192,6 +194,22 @@ def test_without_prctl_a_worker_watches_its_parent_itself():
     finally:
         if alive(orphan):
             os.kill(orphan, signal.SIGKILL)
+
+
+def sources(hashes: list[str | None]) -> list[Source]:
+    return [
+        Source(f"https://a.example/{i}", f"Feed {i}", f"https://a.example/{i}", content_hash=hash_)
+        for i, hash_ in enumerate(hashes)
+    ]
+
+
+def test_a_feed_never_fetched_starts_the_workers_before_any_body_arrives():
+    before = set(descendants(os.getpid()))
+    with parse_pool(sources(["h"] * POOL_THRESHOLD)):
+        assert set(descendants(os.getpid())) == before  # each may answer 304: none yet
+    with parse_pool(sources([*["h"] * (POOL_THRESHOLD - 1), None])):
+        started = set(descendants(os.getpid())) - before
+        assert len(started) >= MAX_WORKERS  # the workers, and multiprocessing's tracker
 
 
 # Nothing to parse, no process

@@ -20,10 +20,17 @@ from digest.sources.workers import ParsePool
 POOL_THRESHOLD = 4
 
 
-def parse_pool(sources: int) -> contextlib.AbstractContextManager[ParsePool | None]:
-    """Worker processes to parse in, started when a body first needs parsing (a run where
-    every feed answers 304 starts none); none for a few sources, cheaper to parse in-process."""
-    return ParsePool() if sources >= POOL_THRESHOLD else contextlib.nullcontext()
+def parse_pool(sources: list[Source]) -> contextlib.AbstractContextManager[ParsePool | None]:
+    """Worker processes to parse in; none for a few sources, cheaper to parse in-process. They
+    start at once when a source was never fetched (its body will need parsing), so that their
+    start-up overlaps the first requests; else when a body first needs parsing (a run where
+    every feed answers 304 starts none)."""
+    if len(sources) < POOL_THRESHOLD:
+        return contextlib.nullcontext()
+    pool = ParsePool()
+    if any(source.content_hash is None for source in sources):
+        pool.start()
+    return pool
 
 
 class SourceUpdater:

@@ -1,5 +1,5 @@
-"""Worker processes that parse feed bodies: started only when a body needs parsing, and sure to
-die with digest.
+"""Worker processes that parse feed bodies: started when a body needs parsing (or before the
+first request, when a source was never fetched), and sure to die with digest.
 
 Workers are spawned, not forked: they must not inherit the parent's threads or open database
 handle. A worker waits on its task queue, whose write end every worker holds open too
@@ -36,8 +36,8 @@ PARENT_POLL = 0.5  # seconds between two looks at the parent where the kernel ca
 
 
 class ParsePool:
-    """Runs functions in worker processes, which start with the first call; `close` (or leaving
-    the `with` block) stops them."""
+    """Runs functions in worker processes, which start with the first call or `start`; `close`
+    (or leaving the `with` block) stops them."""
 
     def __init__(self, workers: int = MAX_WORKERS):
         self.workers = workers
@@ -61,6 +61,13 @@ class ParsePool:
         with _sigint_blocked():
             future = executor.submit(function, *args)
         return await asyncio.wrap_future(future)
+
+    def start(self) -> None:
+        """Start every worker now, not with the first call (each takes ~0.2 s to start)."""
+        executor = self._started()
+        with _sigint_blocked():  # as in run(), in the thread the workers' lives are tied to
+            for _ in range(self.workers):
+                executor.submit(os.getpid)  # spawns a worker while none is idle
 
     def close(self) -> None:
         if self._executor is not None:
