@@ -247,9 +247,10 @@ class Sender:
         sender = BatchSender(
             self.config, self.ledger, self.transport, self.clock, self.sleep, self.jitter, self.lock
         )
-        for batch in self.ledger.batches(issue_id):
-            if batch.status == "unknown" and batch.number in accept_batches:
-                self.ledger.accept(batch, batch.message_id, self.clock())
+        if accept_batches:  # the operator's word on batches left unknown
+            for batch in self.ledger.batches(issue_id):
+                if batch.status == "unknown" and batch.number in accept_batches:
+                    self.ledger.accept(batch, batch.message_id, self.clock())
         batches = self.ledger.batches(issue_id)
         todo = [b for b in batches if b.status in SENDABLE or (retry_unknown and _told(b))]
         try:
