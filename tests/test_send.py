@@ -60,7 +60,8 @@ def write_site(
         f"weeknote:\n  url: {weeknote}\n"
         "branding:\n  postal_address: 1 Example Street, Northfield\n"
         "email:\n  unsubscribe_group: 42\n"
-        f"sending:\n  timeout: 0.5\n  max_wait: 5\n{sending}"
+        # Half the fake's slow answer (2 s), and room for a loaded machine's slow ones.
+        f"sending:\n  timeout: 1\n  max_wait: 5\n{sending}"
         # The items link to made-up sites: checking them would leave 127.0.0.1.
         f"links:\n  before_send: {'true' if check_links else 'false'}\n  timeout: 2\n"
         "state:\n  db: state.db\n",

@@ -38,7 +38,7 @@ def statuses(config) -> dict[int, str]:
 
 def in_process(config, fake, store, clock=lambda: NOW, **sender):
     """A Sender over the real SendGrid client, and the build a send calls."""
-    transport = SendGridTransport(fake.api_key, fake.host, 0.5, clock=clock)
+    transport = SendGridTransport(fake.api_key, fake.host, 1.0, clock=clock)  # as write_site's
     fetch_sources(config, store, NOW)
     build = lambda issue: make_preview(config, store, NOW, issue, None)  # noqa: E731
     return Sender(config, Ledger(store), transport, clock, lambda seconds: None, **sender), build
@@ -168,7 +168,8 @@ def test_a_send_that_lost_its_lock_stops_before_its_next_request(tmp_path, fake_
         sender.transport = TakenOverAfterFirstBatch(sender.transport, config, later)
         with pytest.raises(LockLost, match="took over the send lock"):
             sender.send_issue(ISSUE, build, Subscribers(store).active)
-    assert statuses(config) == {1: "accepted", 2: "pending", 3: "pending"}
+    # the first request goes alone, whichever worker's batch it carries; none follows it
+    assert sorted(statuses(config).values()) == ["accepted", "pending", "pending"]
     assert len(fake_sendgrid.accepted) == 1
     finished = invoke(fake_sendgrid, "send", "-c", site, now=later)
     assert finished.exit_code == 0, finished.output
@@ -200,7 +201,8 @@ def test_a_sendgrid_answering_503_stops_the_send_after_three_requests(tmp_path, 
     assert set(statuses(config).values()) == {"failed", "pending"}
     fake_sendgrid.faults = None
     resumed = invoke(fake_sendgrid, "send", "-c", site)
-    assert resumed.exit_code == 0 and fake_sendgrid.deliveries() == dict.fromkeys(addresses, 1)
+    assert resumed.exit_code == 0, resumed.output
+    assert fake_sendgrid.deliveries() == dict.fromkeys(addresses, 1)
 
 
 def test_a_sendgrid_that_never_answers_costs_three_batches_not_all(tmp_path, fake_sendgrid):
