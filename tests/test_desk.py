@@ -205,6 +205,29 @@ def test_approve_on_the_desk_freezes_what_is_shown_and_says_when_it_differs(tmp_
     assert page.get_by_text("differs from it: approve again").is_visible()
 
 
+def test_a_dropped_item_is_listed_and_restored_this_week_or_after_an_earlier_one(tmp_path, desk):
+    site = write_site(tmp_path, pilot(0, "one") + pilot(1, "two") + pilot(2, "three"))
+    overrides = tmp_path / "overrides.yaml"
+    earlier = "# Last week's.\n2026-W47:\n  items:\n    - url: https://partner.example/two\n"
+    overrides.write_text(earlier + "      drop: true\n", encoding="utf-8")
+    server, page = desk(site)
+    dropped = page.get_by_role("region", name="Dropped")
+    assert "Video pilot two dropped in an earlier week" in dropped.inner_text()
+    assert "Video pilot two" not in email(server)
+    act(page, page.get_by_role("button", name="Drop Video pilot three"))
+    assert "Video pilot three dropped this week" in dropped.inner_text()
+
+    act(page, page.get_by_role("button", name="Restore Video pilot three"))
+    act(page, page.get_by_role("button", name="Restore Video pilot two"))
+    assert overrides.read_text(encoding="utf-8") == earlier + (
+        "      drop: true\n2026-W48:\n  items:\n"
+        "    - url: https://partner.example/two\n      drop: false\n"
+    )
+    html = email(server)
+    assert "Video pilot two" in html and "Video pilot three" in html
+    assert not page.get_by_role("region", name="Dropped").count()
+
+
 def test_a_refused_action_is_said_on_the_page_and_changes_nothing(tmp_path, desk):
     site = write_site(tmp_path, pilot(0, "one") + pilot(1, "two"))
     _, page = desk(site)

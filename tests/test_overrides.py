@@ -174,6 +174,19 @@ def test_an_empty_blurb_is_a_change(tmp_path):
     assert item.blurb == ""
 
 
+def test_a_later_weeks_drop_false_keeps_an_item_an_earlier_week_dropped(tmp_path):
+    week = "{}:\n  items:\n    - url: https://partner.example/news/{}\n      drop: {}\n"
+    text = (  # in the file's order, not the weeks'
+        week.format("2026-W47", "a", "false")
+        + week.format("2026-W45", "a", "true")
+        + week.format("2026-W46", "b", "true")
+    )
+    assert load(tmp_path, text, "2026-W46").earlier_drops == {"https://partner.example/news/a"}
+    assert load(tmp_path, text, "2026-W48").earlier_drops == {"https://partner.example/news/b"}
+    (kept,) = load(tmp_path, text, "2026-W47").items
+    assert kept.drop is False  # a change: it keeps the item
+
+
 def test_pin_and_drop_together(tmp_path):
     text = """\
 2026-W48:

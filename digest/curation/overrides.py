@@ -54,13 +54,17 @@ class ItemOverride:
     order: int | None = setting(
         None, "its place in its theme, 1 first (the others keep their order around it)", positive
     )
-    drop: bool = setting(False, "leave it out of the issue, and of every later one")
+    drop: bool | None = setting(
+        None,
+        "true: leave it out of the issue, and of every later one; false: keep it, though an "
+        "earlier week dropped it",
+    )
     lead: bool | None = setting(
         None, "true: one of the editor's picks that open the issue; false: never one"
     )
 
     def conflict(self) -> str | None:
-        changes = (self.title, self.theme, self.pin, self.drop)
+        changes = (self.title, self.theme, self.pin, self.drop is not None)
         unchanged = self.blurb is None and self.order is None and self.lead is None
         if not any(changes) and unchanged:
             return "changes nothing (expected title, blurb, theme, pin, order, drop or lead)"
@@ -82,7 +86,8 @@ class IssueOverrides:
     intro_note: str | None = setting(None, "a note of the editor's above the intro")
     theme_order: tuple[str, ...] = setting((), "themes to show first, in this order")
     items: tuple[ItemOverride, ...] = setting((), "changes to single items")
-    # Not a key: the URLs earlier weeks dropped. A dropped item stays dropped.
+    # Not a key: the URLs earlier weeks dropped. A dropped item stays dropped, until a week
+    # after it keeps it (drop: false).
     earlier_drops: frozenset[str] = field(default=frozenset(), metadata={"internal": True})
 
 
@@ -99,7 +104,7 @@ def load_overrides(path: Path, issue_id: str, config: Config) -> IssueOverrides:
     if not isinstance(root, yaml.MappingNode):
         reader.problem(root, "", "expected a mapping of issue ids (2026-W48) to overrides")
         raise ConfigError(name, reader.problems)
-    found, seen, drops = IssueOverrides(), set(), set()
+    found, seen, earlier = IssueOverrides(), set(), {}
     for key_node, node in root.value:
         key = str(key_node.value)
         if not ISSUE_ID.fullmatch(key):
@@ -114,10 +119,23 @@ def load_overrides(path: Path, issue_id: str, config: Config) -> IssueOverrides:
             _check_entry(overrides, node, key, config, reader)
             found = overrides if key == issue_id else found
             if key < issue_id:
-                drops |= {canonical_url(i.url) for i in overrides.items or () if i and i.drop}
+                earlier[key] = overrides
     if reader.problems:
         raise ConfigError(name, reader.problems)
-    return dataclasses.replace(found, earlier_drops=frozenset(drops))
+    return dataclasses.replace(found, earlier_drops=_dropped_before(earlier))
+
+
+def _dropped_before(weeks: dict[str, IssueOverrides]) -> frozenset[str]:
+    """The URLs the weeks before dropped, week by week: a later week's `drop: false` keeps one
+    again."""
+    drops: set[str] = set()
+    for key in sorted(weeks):
+        for item in weeks[key].items or ():
+            if item and item.drop:
+                drops.add(canonical_url(item.url))
+            elif item and item.drop is False:
+                drops.discard(canonical_url(item.url))
+    return frozenset(drops)
 
 
 def _check_entry(

@@ -63,6 +63,8 @@ class Desk:
         editor = OverridesEditor(config.overrides_path())
         if kind == "issue":
             said = _issue_texts(editor, page, action)
+        elif kind == "restore":
+            said = _restore(editor, page, str(action.get("url", "")))
         elif kind in ITEM_ACTIONS:
             said = _item_action(editor, page, kind, action)
         else:
@@ -159,6 +161,19 @@ def _item_action(editor: OverridesEditor, page: PreviewPage, kind: str, action: 
             editor.set_item(issue.id, url, "order", place)
         return f"moved {item.title!r} {kind}"
     return _edit(editor, issue.id, item, action)
+
+
+def _restore(editor: OverridesEditor, page: PreviewPage, url: str) -> str:
+    """Bring a dropped item back: this week's drop taken away, one of an earlier week's undone
+    for this week and the weeks after (drop: false)."""
+    wanted = canonical_url(url)
+    left_out = [d for d in page.issue.skipped if d.outcome == "dropped"]
+    dropped = next((d for d in left_out if canonical_url(d.url) == wanted), None)
+    if dropped is None:
+        raise DeskError(f"{url} is not among the dropped items; the page reloads with what is")
+    earlier = wanted in page.overrides.earlier_drops
+    editor.set_item(page.issue.id, dropped.url, "drop", False if earlier else None)
+    return f"restored {dropped.title!r}"
 
 
 def _edit(editor: OverridesEditor, issue_id: str, item: IssueItem, action: dict) -> str:

@@ -12,6 +12,7 @@ from html import escape
 from importlib import resources
 
 from digest.core.models import Issue, IssueItem
+from digest.core.urls import canonical_url
 from digest.curation.overrides import IssueOverrides
 
 # The issue's texts the desk edits, with their labels; empty means "as the build has it".
@@ -133,6 +134,7 @@ def _desk(page: PreviewPage | None) -> str:
 <section aria-labelledby="picks-title"><h3 id="picks-title">Editor's picks</h3>
 <ol>{picks}</ol></section>
 {themes}
+{_dropped(page)}
 </section>"""
 
 
@@ -194,6 +196,28 @@ def _item(item: IssueItem, page: PreviewPage) -> str:
 <select aria-label="Theme of {name}">{options}</select>
 <button type="button" data-action="move" aria-label="Move {name} to the chosen theme">Move</button>
 <button type="button" data-action="drop" aria-label="Drop {name}">Drop</button></div></li>"""
+
+
+def _dropped(page: PreviewPage) -> str:
+    """The items the overrides file leaves out, this week's and earlier weeks', to restore."""
+    this_week = {canonical_url(o.url) for o in page.overrides.items or () if o and o.drop}
+    rows = []
+    for dropped in page.issue.skipped:
+        if dropped.outcome != "dropped":
+            continue
+        name = escape(dropped.title)
+        when = "this week" if canonical_url(dropped.url) in this_week else "in an earlier week"
+        rows.append(
+            f'<li class="item" data-url="{escape(dropped.url)}">{name} '
+            f'<span class="meta">dropped {when}</span> <button type="button" '
+            f'data-action="restore" aria-label="Restore {name}">Restore</button></li>'
+        )
+    if not rows:
+        return ""
+    return (
+        '<section aria-labelledby="dropped-title"><h3 id="dropped-title">Dropped</h3>'
+        f"<ul>{''.join(rows)}</ul></section>"
+    )
 
 
 def _views(page: PreviewPage | None) -> str:
