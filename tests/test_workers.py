@@ -206,7 +206,7 @@ def sources(hashes: list[str | None]) -> list[Source]:
 def test_a_feed_never_fetched_starts_the_workers_before_any_body_arrives():
     before = set(descendants(os.getpid()))
     with parse_pool(sources(["h"] * POOL_THRESHOLD)):
-        assert set(descendants(os.getpid())) == before  # each may answer 304: none yet
+        assert set(descendants(os.getpid())) <= before  # each may answer 304: none yet
     with parse_pool(sources([*["h"] * (POOL_THRESHOLD - 1), None])):
         started = set(descendants(os.getpid())) - before
         assert len(started) >= MAX_WORKERS  # the workers, and multiprocessing's tracker
