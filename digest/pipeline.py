@@ -83,25 +83,8 @@ def fetch_sources(
     per source, feeds in config order, then the weeknote. A failing source is reported and never
     stops the others."""
     sources = feed_sources(config, store)
-    with parse_pool(sources) as pool, _flushed_at_the_end(store):
+    with parse_pool(sources) as pool, store.unflushed():
         return asyncio.run(_fetch_all(config, store, now, client, pool, on_report, sources))
-
-
-@contextlib.contextmanager
-def _flushed_at_the_end(store: Store):
-    """Each source is stored in a transaction of its own, and SQLite flushes every commit to
-    the disk (synchronous = FULL): a cold run of 100 feeds spent a second or more waiting on
-    those flushes, on the thread that fetches. While sources are fetched, commits go to the
-    write-ahead log unflushed (NORMAL): a crash of digest loses none of them, a power cut may
-    lose the last ones, each whole, and the next run fetches those again. Then one checkpoint
-    flushes the log, and FULL is back for what follows (the send's ledger)."""
-    (before,) = store.db.execute("PRAGMA synchronous").fetchone()
-    store.db.execute("PRAGMA synchronous = NORMAL")
-    try:
-        yield
-    finally:
-        store.db.execute(f"PRAGMA synchronous = {int(before)}")
-        store.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 async def _fetch_all(config, store, now, client, pool, on_report, sources):
@@ -144,7 +127,7 @@ def weeknote_page(config: Config, store: Store, now: datetime) -> Source | str:
     posts = store.items_between([config.locate(rule.feed)], start, end)
     post = curate.pick_weeknote_post(posts, rule)
     if post is None:
-        failure = _last_failure(store, config.locate(rule.feed))
+        failure = store.last_failure(config.locate(rule.feed))
         if failure:
             return f"its feed {rule.feed} could not be downloaded ({failure})"
         return (
@@ -154,14 +137,6 @@ def weeknote_page(config: Config, store: Store, now: datetime) -> Source | str:
     # The post's address comes from the blog, not the operator: the blog feed's address decides
     # where it may lead (digest.sources.guard).
     return dataclasses.replace(store.source(post.link, WEEKNOTE), found_in=config.locate(rule.feed))
-
-
-def _last_failure(store: Store, key: str) -> str | None:
-    """Why the last fetch of a source failed, or None when it did not (or never ran)."""
-    row = store.db.execute(
-        "SELECT last_status, last_error FROM sources WHERE key = ?", (key,)
-    ).fetchone()
-    return row["last_error"] if row and row["last_status"] == "error" else None
 
 
 def unreachable_sources(reports: list[SourceReport], instead: str = "") -> str | None:
