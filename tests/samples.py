@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from click.testing import CliRunner, Result
 
@@ -70,6 +71,29 @@ def rdf(count: int = 2) -> bytes:
         b'<channel rdf:about="https://care.example/"><title>Care</title>'
         b"<link>https://care.example/</link></channel>" + items.encode() + b"</rdf:RDF>"
     )
+
+
+def local_site(folder: Path, items: str, weeknote: str, extra: str = "") -> Path:
+    """A feeds.yaml of two themes, a local feed of RSS `items` and a local weeknote page, with
+    an unsubscribe link; `extra` appends keys. Nothing fetched yet."""
+    (folder / "feed.xml").write_text(
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>P</title>{items}</channel></rss>',
+        encoding="utf-8",
+    )
+    (folder / "weeknote.html").write_text(weeknote, encoding="utf-8")
+    path = folder / "feeds.yaml"
+    path.write_text(
+        "newsletter:\n  title: Test digest\n  website: https://community.example\n"
+        "  sender: Test <digest@community.example>\n"
+        "themes:\n  - name: Health inequalities\n    aliases: [Inequalities]\n"
+        "  - name: Video consultations\n    keywords: [video]\n"
+        "feeds:\n  - name: Partner\n    url: feed.xml\n"
+        "weeknote:\n  url: weeknote.html\n"
+        "email:\n  unsubscribe_url: https://community.example/unsubscribe\n"
+        f"state:\n  db: state.db\n{extra}",
+        encoding="utf-8",
+    )
+    return path
 
 
 def config_text(feeds: list[tuple[str, str]], *, fetch: str = "", extra: str = "") -> str:

@@ -17,7 +17,7 @@ from digest.core.store import Store
 from digest.pipeline import build_issue
 from digest.publish.desk import open_desk
 from tests.resolver import table_resolver
-from tests.samples import NOW, cli, mark_sent
+from tests.samples import NOW, cli, local_site, mark_sent
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -71,23 +71,7 @@ def pilot(n: int, name: str, extra: str = "") -> str:
 
 
 def write_site(folder: Path, items: str, extra: str = "") -> Path:
-    (folder / "feed.xml").write_text(
-        f'<?xml version="1.0"?><rss version="2.0"><channel><title>P</title>{items}</channel></rss>',
-        encoding="utf-8",
-    )
-    (folder / "weeknote.html").write_text(WEEKNOTE, encoding="utf-8")
-    (folder / "feeds.yaml").write_text(
-        "newsletter:\n  title: Test digest\n  website: https://community.example\n"
-        "  sender: Test <digest@community.example>\n"
-        "themes:\n  - name: Health inequalities\n    aliases: [Inequalities]\n"
-        "  - name: Video consultations\n    keywords: [video]\n"
-        "feeds:\n  - name: Partner\n    url: feed.xml\n"
-        "weeknote:\n  url: weeknote.html\n"
-        "email:\n  unsubscribe_url: https://community.example/unsubscribe\n"
-        f"state:\n  db: state.db\n{extra}",
-        encoding="utf-8",
-    )
-    site = folder / "feeds.yaml"
+    site = local_site(folder, items, WEEKNOTE, extra)
     assert apart(cli, "fetch", "-c", site).exit_code == 0
     return site
 

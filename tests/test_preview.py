@@ -18,7 +18,7 @@ from digest.core.store import Store
 from digest.pipeline import build_issue
 from digest.publish.preview import page_renderer
 from tests.resolver import table_resolver
-from tests.samples import NOW, cli, mark_sent
+from tests.samples import NOW, cli, local_site, mark_sent
 
 WEEKNOTE = """<html><head><title>Weeknote 48</title></head><body><article><h1>Weeknote 48</h1>
 <p>A short week, but a busy one: two reports and a new video pilot to share with you all.</p>
@@ -38,24 +38,9 @@ def rss_item(path: str, when: datetime) -> str:
 def site(tmp_path: Path) -> Path:
     """A feeds.yaml with a local feed dated before NOW and a local weeknote page."""
     items = rss_item("one", NOW - timedelta(hours=2)) + rss_item("two", NOW - timedelta(days=1))
-    (tmp_path / "feed.xml").write_text(
-        f'<?xml version="1.0"?><rss version="2.0"><channel><title>P</title>{items}</channel></rss>',
-        encoding="utf-8",
+    return local_site(
+        tmp_path, items, WEEKNOTE, "branding:\n  postal_address: 1 Example Street, Northfield\n"
     )
-    (tmp_path / "weeknote.html").write_text(WEEKNOTE, encoding="utf-8")
-    (tmp_path / "feeds.yaml").write_text(
-        "newsletter:\n  title: Test digest\n  website: https://community.example\n"
-        "  sender: Test <digest@community.example>\n"
-        "themes:\n  - name: Health inequalities\n    aliases: [Inequalities]\n"
-        "  - name: Video consultations\n    keywords: [video]\n"
-        "feeds:\n  - name: Partner\n    url: feed.xml\n"
-        "weeknote:\n  url: weeknote.html\n"
-        "branding:\n  postal_address: 1 Example Street, Northfield\n"
-        "email:\n  unsubscribe_url: https://community.example/unsubscribe\n"
-        "state:\n  db: state.db\n",
-        encoding="utf-8",
-    )
-    return tmp_path / "feeds.yaml"
 
 
 def invoke(*args):
