@@ -33,7 +33,7 @@ import tempfile
 import threading
 import time
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from statistics import median
 
@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 from digest.core.config import load_config  # noqa: E402
 from digest.core.store import Store  # noqa: E402
 from digest.pipeline import build_issue, fetch_sources, save_issue  # noqa: E402
+from tests.server import LoopbackServer  # noqa: E402
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 LINKS, SECTIONS = 5000, 10
@@ -76,12 +77,8 @@ def page(path: str) -> bytes:
     return f"<html><head>{head}</head><body><p>Body</p></body></html>".encode()
 
 
-class Quiet(ThreadingHTTPServer):
-    daemon_threads = True
+class Quiet(LoopbackServer):  # digest stops reading a page at </head>, or a bomb at its cap
     requests = 0
-
-    def handle_error(self, request, client_address):
-        pass  # digest stops reading a page at </head>, or a bomb at its cap
 
 
 def serve(handler, host: str = "127.0.0.1") -> Quiet:

@@ -25,7 +25,7 @@ import tempfile
 import threading
 import time
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from statistics import median
 
@@ -34,6 +34,7 @@ from digest.core.config import load_config
 from digest.core.store import Store
 from digest.curation.enrich import page_heads
 from digest.sources.links import IssueLink
+from tests.server import LoopbackServer
 
 HOSTS, PAGES_PER_HOST = 10, 4
 LATENCY = 0.1  # seconds before each answer
@@ -76,12 +77,8 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
+class Server(LoopbackServer):
     requests = 0
-
-    def handle_error(self, request, client_address):
-        pass
 
 
 def start_servers() -> list[Server]:

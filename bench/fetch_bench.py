@@ -52,7 +52,9 @@ from pathlib import Path
 from statistics import median
 from xml.sax.saxutils import escape
 
+sys.path.insert(0, str(Path(__file__).parent.parent))
 from digest.sources.workers import MAX_WORKERS
+from tests.server import LoopbackServer
 
 FEED_COUNTS = (100, 400)
 FEEDS = 200  # the corpus build_bench.py writes as local files
@@ -292,9 +294,7 @@ class Counters:
         return counts
 
 
-class FeedServer(ThreadingHTTPServer):
-    daemon_threads = True
-
+class FeedServer(LoopbackServer):
     def __init__(self, host: str, feeds: list[Feed], counters: Counters):
         super().__init__((host, 0), FeedHandler)
         self.feeds = {feed.path: feed for feed in feeds}
@@ -304,8 +304,8 @@ class FeedServer(ThreadingHTTPServer):
 
     def handle_error(self, request, client_address) -> None:
         """Quiet about clients that hang up (a killed run); loud about anything else."""
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # the standard report
+            ThreadingHTTPServer.handle_error(self, request, client_address)
 
     def url(self, feed: Feed) -> str:
         host, port = self.server_address[:2]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import socketserver
 import struct
 import threading
 import time
@@ -32,7 +33,7 @@ class FeedServer:
         self.host = host
         self.routes: dict[str, Route] = {}
         self.requests: list[tuple[str, str, dict[str, str]]] = []
-        self._httpd = _QuietServer((host, 0), _handler(self))
+        self._httpd = LoopbackServer((host, 0), _handler(self))
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
         )
@@ -56,11 +57,21 @@ class FeedServer:
         return [method for method, p, _ in self.requests if p == path]
 
 
-class _QuietServer(ThreadingHTTPServer):
+class LoopbackServer(ThreadingHTTPServer):
+    """A ThreadingHTTPServer for the tests and benchmarks, on a loopback address: its request
+    threads end with the process, a client that hangs up early (a body never read, a timeout)
+    is no error, and binding asks no DNS server for the address's name. (HTTPServer's own
+    binding calls socket.getfqdn: for 127.0.0.2, which /etc/hosts does not list, a reverse
+    query that leaves the machine, and stalls where no DNS server answers.)"""
+
     daemon_threads = True
 
-    def handle_error(self, request, client_address):
-        pass  # a client that hangs up early (a body never read, a timeout) is a test's point
+    def server_bind(self) -> None:
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
+
+    def handle_error(self, request, client_address) -> None:
+        pass
 
 
 def _handler(server: FeedServer):
