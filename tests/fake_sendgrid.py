@@ -934,10 +934,17 @@ def _make_handler(fake: FakeSendGrid):
 
         # -- plumbing ------------------------------------------------------------------------
 
+        def send_response(self, code: int, message: str | None = None) -> None:
+            # Every answer comes `latency` after its request arrived, as a real server's answer
+            # time includes its own work: the request is read and handled at once, and only
+            # the rest of the time is waited out (or none, once the fake is shutting down).
+            wait = self.answer_at - time.monotonic()
+            if wait > 0:
+                fake._stop.wait(wait)
+            super().send_response(code, message)
+
         def dispatch(self) -> None:
-            if fake.latency and fake._stop.wait(fake.latency):
-                self.close_connection = True  # shutting down
-                return
+            self.answer_at = time.monotonic() + fake.latency
             parts = urlsplit(self.path)
             self.route_path = unquote(parts.path)
             self.query = parse_qs(parts.query, keep_blank_values=True)
