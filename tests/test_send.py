@@ -256,6 +256,22 @@ def test_status_lists_batches_and_message_ids(site, fake_sendgrid):
     assert "sent" in result.output and "1/1" in result.output
 
 
+def test_status_counts_each_batchs_recipients_without_reading_the_frozen_issue(
+    tmp_path, fake_sendgrid
+):
+    site = write_site(tmp_path, "  batch_size: 2\n")
+    subscribe(load_config(site), 3)
+    invoke(fake_sendgrid, "send", "-c", site)
+    db = sqlite3.connect(tmp_path / "state.db")
+    with db:  # status lists sends, it does not decode what each one froze
+        db.execute("UPDATE issues SET issue_json = '{'")
+    table = invoke(fake_sendgrid, "status", "-c", site)
+    assert table.exit_code == 0, table.output
+    assert re.search(r"sent .* 2/2 +3 +0 +sendgrid", table.output)
+    listed = json.loads(invoke(fake_sendgrid, "status", "-c", site, "--json").output)
+    assert [batch["recipients"] for batch in listed[0]["batches"]] == [2, 1]
+
+
 def test_sync_marks_what_sendgrid_suppresses_and_the_send_skips_them(site, fake_sendgrid):
     config = load_config(site)
     a, b, c, d, e, *rest = subscribe(config, 8)

@@ -264,8 +264,9 @@ def status(config_path: str, db_path: str | None, as_json: bool) -> None:
     draft = curate.issue_id(world().now(), config.newsletter.timezone)
     with Store.open(db_path or config.db_path(), create=False) as store:
         ledger, approvals = Ledger(store), Approvals(store)
-        rows = [(record, ledger.batches(record.id)) for record in ledger.issues()]
-        output.show_status(rows, approvals.all(), approvals.last_holds(), draft, as_json)
+        output.show_status(
+            ledger.overview(), approvals.overview(), approvals.last_holds(), draft, as_json
+        )
 
 
 @click.command()

@@ -206,19 +206,20 @@ def _theme_row(theme: IssueTheme) -> tuple[str, ...]:
     )
 
 
-def show_status(rows: list, approvals: dict, holds: dict, draft: str, as_json: bool) -> None:
+def show_status(sends: list, approvals: dict, holds: dict, draft: str, as_json: bool) -> None:
     """Each issue: sent, sending or cancelled (the ledger's, with batches and message ids),
     approved (by whom, when, the hash of what a send sends), held (why), or this week's
     `draft`, which nothing has approved or held yet."""
-    sent = {record.id for record, _ in rows}
+    sent = {record.id for record in sends}
     waiting = sorted((set(approvals) | set(holds) | {draft}) - sent, reverse=True)
     if as_json:
-        data = [_ledger_json(record, batches, approvals.get(record.id)) for record, batches in rows]
+        data = [_ledger_json(record, approvals.get(record.id)) for record in sends]
         data += [_waiting_json(i, approvals.get(i), holds.get(i)) for i in waiting]
         click.echo(json.dumps(sorted(data, key=lambda e: e["issue"], reverse=True), indent=2))
         return
     table = [_waiting_row(i, approvals.get(i), holds.get(i)) for i in waiting]
-    for record, batches in rows:
+    for record in sends:
+        batches = record.batches
         accepted = sum(b.status == "accepted" for b in batches)
         ids = ", ".join(b.message_id for b in batches if b.message_id)
         when = record.send_at or record.sent_at or record.started_at or ""
@@ -228,7 +229,7 @@ def show_status(rows: list, approvals: dict, holds: dict, draft: str, as_json: b
                 record.status,
                 when,
                 f"{accepted}/{len(batches)}",
-                str(sum(len(b.recipients) for b in batches)),
+                str(sum(b.recipients for b in batches)),
                 str(sum(len(b.rejected) for b in batches)),
                 record.transport or "unrecorded",  # sends from before digest recorded it
                 ids[:60] + ("…" if len(ids) > 60 else ""),
@@ -248,7 +249,7 @@ def show_status(rows: list, approvals: dict, holds: dict, draft: str, as_json: b
     _plain_table(table, columns, right=(3, 4, 5))
 
 
-def _ledger_json(record, batches, approval) -> dict:
+def _ledger_json(record, approval) -> dict:
     return {
         "issue": record.id,
         "status": record.status,
@@ -261,9 +262,9 @@ def _ledger_json(record, batches, approval) -> dict:
         "approval": _approval_json(approval),
         "batches": [
             {k: getattr(b, k) for k in ("number", "status", "message_id", "attempts")}
-            | {"recipients": len(b.recipients), "last_error": b.last_error}
+            | {"recipients": b.recipients, "last_error": b.last_error}
             | {"rejected": [{"email": e, "reason": why} for e, why in b.rejected]}
-            for b in batches
+            for b in record.batches
         ],
     }
 

@@ -14,6 +14,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from digest.core.errors import DigestError
 from digest.core.models import Issue, issue_from_dict
@@ -32,6 +33,15 @@ class Approval:
     html: str
     text: str
     issue: Issue
+    hash: str
+    approved_by: str
+    approved_at: str
+
+
+class Approved(NamedTuple):
+    """An approval as `digest status` lists it."""
+
+    subject: str
     hash: str
     approved_by: str
     approved_at: str
@@ -69,9 +79,12 @@ class Approvals:
             row["approved_at"],
         )
 
-    def all(self) -> dict[str, Approval]:
-        rows = self.store.db.execute("SELECT issue FROM approvals ORDER BY issue").fetchall()
-        return {row[0]: self.get(row[0]) for row in rows}
+    def overview(self) -> dict[str, Approved]:
+        """Every approval, by issue, as status lists it: its email and issue are not read."""
+        rows = self.store.db.execute(
+            "SELECT issue, subject, hash, approved_by, approved_at FROM approvals ORDER BY issue"
+        )
+        return {row[0]: Approved(*tuple(row)[1:]) for row in rows}
 
     def approve(
         self, issue: Issue, subject: str, preheader: str, html: str, text: str, by: str, now

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sqlite3
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -62,6 +63,34 @@ class Batch:
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (email, SendGrid's reason)
 
 
+@dataclass(frozen=True)
+class BatchSummary:
+    """A batch as reports show it: its recipients counted, not read."""
+
+    number: int
+    status: str
+    message_id: str | None
+    attempts: int
+    recipients: int
+    last_error: str | None
+    rejected: list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class SendSummary:
+    """A send as `digest status` lists it: neither its email nor its issue."""
+
+    id: str
+    status: str
+    subject: str
+    started_at: str | None
+    sent_at: str | None
+    send_at: str | None
+    transport: str | None
+    destination: str | None
+    batches: tuple[BatchSummary, ...]
+
+
 class Ledger:
     def __init__(self, store: Store):
         self.store = store
@@ -76,6 +105,22 @@ class Ledger:
     def issues(self) -> list[IssueRecord]:
         rows = self.db.execute("SELECT * FROM issues ORDER BY id DESC").fetchall()
         return [_record(row) for row in rows]
+
+    def overview(self) -> list[SendSummary]:
+        """Every send, newest first, its batches summarised. Reads none of the issues' emails
+        and items or the batches' recipients: a year of weekly sends to 100,000 readers holds
+        hundreds of megabytes of them, and `digest status` took seconds to decode them all."""
+        batches = defaultdict(list)
+        for row in self.db.execute(f"{_BATCH_SUMMARY} ORDER BY issue, number"):
+            batches[row["issue"]].append(_batch_summary(row))
+        rows = self.db.execute(
+            "SELECT id, status, subject, started_at, sent_at, send_at, transport, destination"
+            " FROM issues ORDER BY id DESC"
+        )
+        return [
+            SendSummary(*fields[:2], fields[2] or "", *fields[3:], tuple(batches[fields[0]]))
+            for fields in map(tuple, rows)
+        ]
 
     def start(
         self,
@@ -150,6 +195,11 @@ class Ledger:
             "SELECT * FROM send_batches WHERE issue = ? ORDER BY number", (issue_id,)
         )
         return [_batch(row) for row in rows]
+
+    def summaries(self, issue_id: str) -> list[BatchSummary]:
+        """The issue's batches, their recipients counted rather than read."""
+        rows = self.db.execute(f"{_BATCH_SUMMARY} WHERE issue = ? ORDER BY number", (issue_id,))
+        return [_batch_summary(row) for row in rows]
 
     def in_flight_to_unknown(self, issue_id: str, now: datetime) -> int:
         """Batches a killed run left mid-request: they may have been delivered."""
@@ -298,3 +348,14 @@ def _batch(row: sqlite3.Row) -> Batch:
         reported=bool(row["reported"]),
         rejected=[tuple(pair) for pair in json.loads(row["rejected"])],
     )
+
+
+_BATCH_SUMMARY = (
+    "SELECT issue, number, status, message_id, attempts, json_array_length(recipients),"
+    " last_error, rejected FROM send_batches"
+)
+
+
+def _batch_summary(row: sqlite3.Row) -> BatchSummary:
+    *head, rejected = tuple(row)[1:]
+    return BatchSummary(*head, [tuple(pair) for pair in json.loads(rejected)])

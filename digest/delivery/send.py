@@ -273,14 +273,14 @@ class Sender:
         """What the send achieved; the unknown batches it names count as told to the operator
         from now on, so --retry-unknown may send them again."""
         record = self.ledger.issue(issue_id)
-        batches = self.ledger.batches(issue_id)
+        batches = self.ledger.summaries(issue_id)
         result = SendResult(
             issue_id,
             "incomplete",
             "",
             batches=len(batches),
             accepted=sum(b.status == "accepted" for b in batches),
-            recipients=sum(len(b.recipients) for b in batches),
+            recipients=sum(b.recipients for b in batches),
             unknown=self.ledger.report_unknown(issue_id),
             failed=[b.number for b in batches if b.status in SENDABLE],
             stopped=f"{failures[-1]}, {len(failures)} times in a row" if failures else None,
