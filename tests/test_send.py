@@ -112,6 +112,19 @@ def test_send_reaches_every_subscriber_once_and_a_second_run_sends_nothing(site,
     assert "https://reports.example/gaps" in sent_urls and "https://partner.example/0" in sent_urls
 
 
+def test_a_sent_issue_records_every_item_it_included_over_a_cap_too(tmp_path, fake_sendgrid):
+    site = write_site(tmp_path)
+    site.write_text(site.read_text() + "curation:\n  per_theme: 1\n")
+    subscribe(load_config(site), 1)
+    assert invoke(fake_sendgrid, "send", "-c", site).exit_code == 0
+    db = sqlite3.connect(tmp_path / "state.db")
+    (frozen,) = db.execute("SELECT issue_json FROM issues").fetchone()
+    themes = json.loads(frozen)["themes"]
+    included = {(i["canonical_url"], i["theme"]) for t in themes for i in t["items"] + t["more"]}
+    assert any(theme["more"] for theme in themes)
+    assert set(db.execute("SELECT canonical_url, theme FROM issue_items")) == included
+
+
 def test_exactly_once_for_10000_subscribers_through_random_faults(tmp_path, fake_sendgrid):
     config = load_config(write_site(tmp_path, "  batch_size: 100\n  max_attempts: 3\n"))
     addresses = subscribe(config, 10_000)

@@ -23,6 +23,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 
 from digest.core.models import Issue
 from digest.core.store import Store
@@ -47,7 +48,13 @@ class IssueRecord:
     destination: str | None  # SendGrid's host or the outbox folder
     category: str  # SendGrid's category of its messages (the bare id for sends before it)
     email: FrozenEmail
-    issue: dict  # the whole issue as `digest build` writes it (themes, items, intro, sources)
+    issue_json: str
+
+    @cached_property
+    def issue(self) -> dict:
+        """The whole issue as `digest build` writes it (themes, items, intro, sources): decoded
+        when asked for, as a send only checks the record's status (megabytes in a large week)."""
+        return json.loads(self.issue_json or "{}")
 
 
 @dataclass(frozen=True)
@@ -332,7 +339,7 @@ def _record(row: sqlite3.Row) -> IssueRecord:
         destination=row["destination"],
         category=row["category"] or row["id"],
         email=FrozenEmail(row["subject"] or "", row["html"] or "", row["text"] or ""),
-        issue=json.loads(row["issue_json"] or "{}"),
+        issue_json=row["issue_json"],
     )
 
 
