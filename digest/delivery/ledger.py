@@ -48,7 +48,7 @@ class IssueRecord:
     destination: str | None  # SendGrid's host or the outbox folder
     category: str  # SendGrid's category of its messages (the bare id for sends before it)
     email: FrozenEmail
-    issue_json: str
+    issue_json: str | None  # None in sends from before it was kept
 
     @cached_property
     def issue(self) -> dict:

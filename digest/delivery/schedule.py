@@ -51,7 +51,7 @@ def cancel_issue(ledger: Ledger, transport, issue_id: str, now: datetime) -> str
         transport.cancel_batch(record.sendgrid_batch_id)
         ledger.cancel(issue_id, now)
         return f"cancelled the send of issue {issue_id} scheduled for {record.send_at}"
-    batches = ledger.batches(issue_id)
+    batches = ledger.summaries(issue_id)
     accepted = [b for b in batches if b.status == "accepted"]
     maybe = [b.number for b in batches if b.status in ("unknown", "in_flight")]
     if accepted:

@@ -227,8 +227,8 @@ class Sender:
             _check_same_transport(record, self.transport)
         except DigestError as refusal:
             return DryRun("refused", refusal.message, refusal.hint, exit_code=refusal.exit_code)
-        left = [b for b in self.ledger.batches(record.id) if b.status != "accepted"]
-        people = sum(len(b.recipients) for b in left)
+        left = [b for b in self.ledger.summaries(record.id) if b.status != "accepted"]
+        people = sum(b.recipients for b in left)
         state = f"resuming a send started {record.started_at}: {plural(len(left), 'batch')} left"
         lines = plan(self.config, record.email, people, self.transport, state, len(left))
         return DryRun("resume", f"issue {record.id} would be resumed", plan=lines)

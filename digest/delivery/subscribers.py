@@ -286,7 +286,7 @@ class Subscribers:
     def active(self) -> list[tuple[str, str | None]]:
         """Who a send goes to, as (email, name), in address order so batches are reproducible."""
         cursor = self.db.cursor()
-        cursor.row_factory = None  # plain tuples: a third quicker than Rows for 100,000 readers
+        cursor.row_factory = None  # plain tuples: a fifth quicker than Rows for 100,000 readers
         query = "SELECT email, name FROM subscribers WHERE status = 'active' ORDER BY email"
         return cursor.execute(query).fetchall()
 
