@@ -179,9 +179,9 @@ def build_issue(
     if stale_since:
         warnings.append(_stale_warning(stale_since, stale))
     intro = overrides.intro or ("" if stale == "send-without" else weeknote.editorial)
-    week = _Week(config, weeknote, items, feeds, overrides, store.sent_urls(), intro)
-    curated, notes = _curate_enriched(week, store, now, issue_id, explain, (client, resolver))
     unmatched = curate.unmatched_headings(weeknote, config)
+    week = _Week(config, weeknote, items, feeds, overrides, store.sent_urls(), intro, unmatched)
+    curated, notes = _curate_enriched(week, store, now, issue_id, explain, (client, resolver))
     warnings += [f"weeknote heading {heading!r}: {UNMATCHED_HEADING}" for heading in unmatched]
     warnings += [f"enrichment: {note}" for note in notes]
     return Issue(
@@ -238,6 +238,7 @@ class _Week:
     overrides: IssueOverrides
     sent: dict[str, str]  # canonical URL -> the sent issue that included it
     intro: str  # the editorial the email opens with
+    unmatched: list[str]  # weeknote headings no theme claims
 
     def curate(self, heads, classifier) -> tuple[list, curate.Curated]:
         """(candidates, the curated issue) with these pages' heads and this classifier."""
@@ -247,9 +248,8 @@ class _Week:
         candidates = curate.weeknote_candidates(
             weeknote, config, heads, classifier
         ) + curate.feed_candidates(self.items, self.feeds, config, heads, classifier)
-        unmatched = curate.unmatched_headings(weeknote, config)
         return candidates, curate.curate(
-            candidates, self.sent, self.overrides, config, unmatched, heads, self.intro
+            candidates, self.sent, self.overrides, config, self.unmatched, heads, self.intro
         )
 
 
